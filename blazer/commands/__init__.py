@@ -1,0 +1,1 @@
+"""Typer command groups: each parses flags, calls one library function, prints the result."""

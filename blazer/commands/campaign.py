@@ -1,0 +1,235 @@
+"""``blazer campaign ...``, ``blazer scheduler`` and ``blazer demo``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from blazer.commands.episodes import print_stats
+from blazer.errors import ConfigError
+from blazer.settings import get_settings
+from models.db import ensure_schema, session_scope
+from models.queries import episode_stats
+from models.types import CampaignState
+from scheduler import campaigns
+from scheduler.spec import CampaignSpec
+
+app = typer.Typer(no_args_is_help=True)
+log = logging.getLogger(__name__)
+
+
+def _spec_from(
+    spec: Path | None, name, tasks, robots, teacher, successes, block_size
+) -> CampaignSpec:
+    if spec is not None:
+        loaded = CampaignSpec.load(spec)
+        if name:
+            loaded.name = name
+        return loaded
+    if not name or not tasks:
+        raise ConfigError("give a SPEC file, or --name and --tasks")
+    return CampaignSpec.from_dict(
+        {"name": name, "tasks": tasks.split(","), "robots": robots.split(","),
+         "teacher": {"kind": teacher}, "successes": successes, "block_size": block_size},
+        source="flags",
+    )  # fmt: skip
+
+
+SPEC_ARG = typer.Argument(None, help="Campaign spec YAML (or use the flags).")
+NAME_OPT = typer.Option(None, "--name", help="Campaign name (overrides the spec's).")
+TASKS_OPT = typer.Option(None, help="Comma-separated task ids.")
+ROBOTS_OPT = typer.Option("panda", help="Comma-separated robot uids.")
+TEACHER_OPT = typer.Option("expert", help="Teacher kind.")
+N_OPT = typer.Option(10, "--successes", "-n", help="Successes wanted per task x robot.")
+BLOCK_OPT = typer.Option(8, help="Seeds per job.")
+
+
+@app.command("create")
+def create(
+    spec: Path = SPEC_ARG, name: str = NAME_OPT, tasks: str = TASKS_OPT, robots: str = ROBOTS_OPT,
+    teacher: str = TEACHER_OPT, successes: int = N_OPT, block_size: int = BLOCK_OPT,
+) -> None:  # fmt: skip
+    """Validate a spec and record the campaign (the scheduler then runs it)."""
+    parsed = _spec_from(spec, name, tasks, robots, teacher, successes, block_size)
+    ensure_schema(auto_upgrade=not get_settings().database_url)
+    with session_scope() as session:
+        campaign = campaigns.create_campaign(session, parsed)
+        typer.echo(f"created campaign {campaign.name!r} (id {campaign.id}): "
+                   f"{len(parsed.tasks) * len(parsed.robots)} task lines x {parsed.successes} successes")  # fmt: skip
+
+
+@app.command("run")
+def run(
+    spec: Path = SPEC_ARG, name: str = NAME_OPT, tasks: str = TASKS_OPT, robots: str = ROBOTS_OPT,
+    teacher: str = TEACHER_OPT, successes: int = N_OPT, block_size: int = BLOCK_OPT,
+) -> None:  # fmt: skip
+    """Create (or resume) a campaign and run it to completion with live progress."""
+    parsed = _spec_from(spec, name, tasks, robots, teacher, successes, block_size)
+    ensure_schema(auto_upgrade=not get_settings().database_url)
+    with session_scope() as session:
+        try:
+            campaigns.create_campaign(session, parsed)
+        except ConfigError:
+            campaign = campaigns.get_campaign(session, parsed.name)
+            if campaign.state == CampaignState.PAUSED.value:
+                campaign.state = CampaignState.ACTIVE.value
+            typer.echo(f"resuming campaign {parsed.name!r} ({campaign.state})")
+    final = run_with_progress(parsed.name)
+    with session_scope() as session:
+        print_stats(episode_stats(session, parsed.name))
+    typer.echo(f"campaign {parsed.name!r}: {final}")
+
+
+def run_with_progress(name: str) -> str:
+    """Run a campaign here (embedded) or drive the scheduler (broker), drawing progress bars."""
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
+               TextColumn("{task.fields[info]}"), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as bars:
+        rows: dict[str, int] = {}
+        started = time.monotonic()
+
+        def refresh() -> None:
+            with session_scope() as session:
+                lines = campaigns.progress(session, campaigns.get_campaign(session, name))
+            elapsed = max(time.monotonic() - started, 1e-6)
+            for p in lines:
+                key = f"{p.task}/{p.robot}"
+                if key not in rows:
+                    rows[key] = bars.add_task(key, total=p.target, info="")
+                info = f"{p.attempts} att  {100 * p.rate:5.1f}%  {p.attempts / elapsed:5.2f} ep/s"
+                bars.update(rows[key], completed=p.successes, info=info)
+
+        refresh()
+        if get_settings().broker_url:
+            from scheduler.loop import Scheduler
+            from scheduler.publishers import CeleryPublisher
+
+            def finished() -> bool:
+                with session_scope() as session:
+                    return campaigns.get_campaign(session, name).state != CampaignState.ACTIVE.value
+
+            Scheduler(CeleryPublisher(), campaign=name).run(until=finished, on_tick=refresh)
+        else:
+            from scheduler.embedded import run_embedded
+
+            run_embedded(name, on_progress=refresh)
+        refresh()
+    with session_scope() as session:
+        return campaigns.get_campaign(session, name).state
+
+
+@app.command("status")
+def status(name: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Per-task progress and job counts of a campaign."""
+    ensure_schema()
+    with session_scope() as session:
+        data = campaigns.status(session, name)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(
+        f"campaign {data['name']}: {data['state']}  teacher {data['teacher']}  jobs {data['jobs']}"
+    )
+    table = Table("task", "robot", "successes", "attempts", "rate", "95% CI", "open jobs")
+    for t in data["tasks"]:
+        table.add_row(t["task"], t["robot"], f"{t['successes']}/{t['target']}", f"{t['attempts']}/{t['attempt_cap']}",
+                      f"{100 * t['success_rate']:.1f}%", f"{100 * t['ci95'][0]:.1f}-{100 * t['ci95'][1]:.1f}%",
+                      str(t["open_jobs"]))  # fmt: skip
+    Console().print(table)
+
+
+def _set_state(name: str, state: CampaignState) -> None:
+    ensure_schema()
+    with session_scope() as session:
+        campaigns.set_state(session, name, state)
+    typer.echo(f"campaign {name!r} is {state.value}")
+
+
+@app.command("pause")
+def pause(name: str) -> None:
+    """Stop issuing work; running jobs hand back their remaining seeds."""
+    _set_state(name, CampaignState.PAUSED)
+
+
+@app.command("resume")
+def resume(name: str) -> None:
+    """Continue a paused campaign."""
+    _set_state(name, CampaignState.ACTIVE)
+
+
+@app.command("cancel")
+def cancel(name: str) -> None:
+    """Cancel a campaign: open jobs are cancelled, recorded episodes stay."""
+    _set_state(name, CampaignState.CANCELLED)
+
+
+@app.command("list")
+def list_() -> None:
+    """All campaigns with their state."""
+    ensure_schema()
+    with session_scope() as session:
+        rows = campaigns.list_campaigns(session)
+        table = Table("id", "name", "state", "teacher", "priority", "created")
+        for c in rows:
+            table.add_row(
+                str(c.id),
+                c.name,
+                c.state,
+                c.teacher,
+                str(c.priority),
+                c.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+    Console().print(table)
+
+
+def scheduler(
+    campaign: str = typer.Option(None, help="Only this campaign (default: all active)."),
+    once: bool = typer.Option(False, help="Run one tick and exit."),
+) -> None:
+    """Run the scheduler: plan seed blocks and publish them to the rollout queue."""
+    if not get_settings().broker_url:
+        raise ConfigError(
+            "`blazer scheduler` needs BLAZER_BROKER_URL; without one, use `blazer campaign run`"
+        )
+    ensure_schema()
+    from scheduler.loop import Scheduler
+    from scheduler.publishers import CeleryPublisher
+
+    sched = Scheduler(CeleryPublisher(), campaign=campaign)
+    if once:
+        typer.echo("ticked" if sched.tick() else "another scheduler holds the lease")
+        sched.release_lease()
+        return
+    sched.run()
+
+
+DEMO_SPEC = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
+
+
+def demo(
+    name: str = typer.Option(None, help="Campaign name (default: demo-<time>)."),
+    successes: int = typer.Option(10, "--successes", "-n", help="Successes per task."),
+) -> None:
+    """A small campaign on the embedded default: 3 tasks x 10 successes, scripted expert."""
+    spec = CampaignSpec.load(DEMO_SPEC) if DEMO_SPEC.exists() else None
+    data = spec.to_json() if spec else {"tasks": ["PickCube-v1", "PushCube-v1", "StackCube-v1"]}
+    data.update(
+        name=name or time.strftime("demo-%Y%m%d-%H%M%S"), successes=successes, attempt_cap=None
+    )
+    run(
+        None,
+        data["name"],
+        ",".join(data["tasks"]),
+        "panda",
+        "expert",
+        successes,
+        data.get("block_size", 4),
+    )

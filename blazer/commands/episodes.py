@@ -1,0 +1,111 @@
+"""``blazer episodes query`` and ``blazer stats``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime
+from enum import Enum
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from blazer.errors import ConfigError
+from models.db import ensure_schema, session_scope
+from models.queries import (
+    EPISODE_COLUMNS,
+    FULL_COLUMNS,
+    EpisodeFilter,
+    episode_stats,
+    stream_episodes,
+)
+from models.types import FailureReason
+
+app = typer.Typer(no_args_is_help=True)
+
+
+class Format(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@app.command("query")
+def query(
+    campaign: str = typer.Option(None, help="Campaign name."),
+    task: str = typer.Option(None, help="Task id, e.g. PickCube-v1."),
+    robot: str = typer.Option(None, help="Robot uid, e.g. panda."),
+    teacher: str = typer.Option(None, help="Teacher name as recorded, e.g. expert."),
+    success: bool = typer.Option(None, "--success/--failure", help="Only successes / failures."),
+    reason: str = typer.Option(None, help="Failure reason, e.g. parse_error."),
+    seed_min: int = typer.Option(None, help="Smallest seed."),
+    seed_max: int = typer.Option(None, help="Largest seed."),
+    since: datetime = typer.Option(None, help="Recorded at or after (ISO time)."),
+    limit: int = typer.Option(None, help="At most this many rows."),
+    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    full: bool = typer.Option(False, help="Include completion, plan, scene and timings."),
+) -> None:
+    """Stream matching episodes (a million rows stream; nothing is loaded whole)."""
+    if reason is not None and reason not in {r.value for r in FailureReason}:
+        known = ", ".join(r.value for r in FailureReason)
+        raise ConfigError(f"--reason {reason!r} is not a failure reason; known: {known}")
+    flt = EpisodeFilter(
+        campaign, task, robot, teacher, success, reason, seed_min, seed_max, since, limit
+    )
+    ensure_schema()
+    names = FULL_COLUMNS if full else EPISODE_COLUMNS
+    with session_scope() as session:
+        rows = stream_episodes(session, flt, full=full)
+        if fmt is Format.jsonl:
+            for row in rows:
+                sys.stdout.write(json.dumps(row, default=str) + "\n")
+        elif fmt is Format.csv:
+            writer = csv.DictWriter(sys.stdout, fieldnames=names)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(
+                    {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+                )
+        else:
+            table = Table(*names)
+            for row in rows:
+                table.add_row(*("" if row[n] is None else str(row[n]) for n in names))
+            Console().print(table)
+
+
+def stats(
+    campaign: str = typer.Option(None, help="Only this campaign."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Attempts, successes, success rate (95% Wilson interval) and failure reasons."""
+    ensure_schema()
+    with session_scope() as session:
+        rows = episode_stats(session, campaign)
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        return
+    print_stats(rows)
+
+
+def print_stats(rows) -> None:
+    table = Table(
+        "campaign",
+        "task",
+        "robot",
+        "teacher",
+        "attempts",
+        "successes",
+        "rate",
+        "95% CI",
+        "failures",
+    )
+    for r in rows:
+        low, high = r.interval
+        fails = ", ".join(f"{k}={v}" for k, v in sorted(r.failures.items()))
+        table.add_row(
+            r.campaign, r.task, r.robot, r.teacher, str(r.attempts), str(r.successes),
+            f"{100 * r.rate:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%", fails,
+        )  # fmt: skip
+    Console(width=160).print(table)

@@ -1,0 +1,65 @@
+"""``blazer sim try``: one episode, everything it went through, printed."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from blazer.commands.teacher_options import teacher_from_flags
+from worker.rollout import Block, run_block
+from worker.sim import make_simulator
+from worker.sim.tasks import check_task_robot
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("try")
+def try_episode(
+    task: str = typer.Option("PickCube-v1", help="Task id."),
+    seed: int = typer.Option(0, help="Scene seed."),
+    robot: str = typer.Option("panda", help="Robot uid."),
+    teacher: str = typer.Option("expert", help="Teacher kind: expert, hf, openai, vllm."),
+    model: str = typer.Option(None, help="Model for hf/openai/vllm teachers."),
+    base_url: str = typer.Option(None, help="OpenAI-compatible server URL (openai teacher)."),
+    adapter: str = typer.Option(None, help="LoRA adapter folder (hf/vllm teachers)."),
+    max_new_tokens: int = typer.Option(None, help="Token limit for LLM teachers."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Reset TASK with SEED, ask the teacher, carry out the plan, print the verdict."""
+    check_task_robot(task, robot)
+    teach = teacher_from_flags(teacher, model, base_url, adapter, max_new_tokens)
+    sim = make_simulator("maniskill")
+    try:
+        (outcome,) = run_block(Block(0, task, robot, [seed]), sim, teach)
+    finally:
+        sim.close()
+        teach.close()
+    rec, exe = outcome.record, outcome.execution
+    if as_json:
+        data = rec.to_json()
+        data["steps"] = [s.__dict__ for s in exe.steps] if exe else []
+        data["checks"] = exe.checks if exe else {}
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(f"== scene ({task}, {robot}, seed {seed})")
+        typer.echo(json.dumps(rec.scene, indent=1) if rec.scene else "(no scene)")
+        typer.echo("== completion")
+        typer.echo(rec.completion or "(none)")
+        typer.echo("== plan")
+        for step in rec.plan or []:
+            typer.echo(f"  {step}")
+        if exe:
+            typer.echo("== steps")
+            for s in exe.steps:
+                typer.echo(
+                    f"  line {s.line:>2} {s.op:<5} {'ok ' if s.reached else 'FAIL'} {s.detail}"
+                )
+            typer.echo(f"== checks {exe.checks}")
+        verdict = (
+            "SUCCESS"
+            if rec.success
+            else f"FAILED ({rec.failure_reason.value}): {rec.failure_detail}"
+        )
+        typer.echo(f"== verdict: {verdict}   timings {rec.timings}")
+    raise typer.Exit(0 if rec.success else 1)

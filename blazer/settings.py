@@ -1,0 +1,40 @@
+"""All runtime settings in one place, read from ``BLAZER_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BLAZER_", extra="ignore")
+
+    # Where the embedded default keeps its SQLite file, model caches and exports.
+    data_dir: Path = Path("blazer-data")
+    # SQLAlchemy URL; empty = SQLite file under data_dir.
+    database_url: str = ""
+    # Celery broker URL (redis://...); empty = in-process execution.
+    broker_url: str = ""
+    log_level: str = "WARNING"
+    # Hard limit for one episode (simulator reset + plan execution), seconds.
+    episode_timeout_s: float = 60.0
+    # A running job whose lease is older than this is handed to another worker, seconds.
+    job_lease_s: float = 180.0
+    # A queued job not started after this long is published again (lost message), seconds.
+    queued_stale_s: float = 900.0
+    # Queued jobs kept per live worker (back-pressure on the broker).
+    queue_depth_per_worker: int = 2
+    # Seconds between scheduler ticks.
+    scheduler_tick_s: float = 1.0
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'blazer.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

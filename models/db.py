@@ -1,0 +1,142 @@
+"""Engine and session factory, schema upgrades, and one-line errors for database trouble."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session
+
+from blazer.errors import DatabaseError
+from blazer.settings import get_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def database_url() -> str:
+    return get_settings().resolved_database_url()
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """One engine per process and URL."""
+    url = url or database_url()
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 60})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise DatabaseError(
+            f"bad database URL {redact(url)!r}: {exc}. "
+            "Set BLAZER_DATABASE_URL to e.g. postgresql+psycopg://user@host:5432/db"
+        ) from None
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
+    return url
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on error."""
+    engine = engine or get_engine()
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+    except (OperationalError, InterfaceError) as exc:
+        raise DatabaseError(_unreachable_message(engine, exc)) from exc
+
+
+def _unreachable_message(engine: Engine, exc: Exception) -> str:
+    first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    return (
+        f"cannot use the database at {redact(str(engine.url))}: {first}. "
+        "Is the server running and BLAZER_DATABASE_URL right?"
+    )
+
+
+def alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", (url or database_url()).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    from alembic import command
+
+    _check_reachable(url)
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | None = None, revision: str = "base") -> None:
+    from alembic import command
+
+    _check_reachable(url)
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _check_reachable(url: str | None) -> Engine:
+    engine = get_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        raise DatabaseError(_unreachable_message(engine, exc)) from None
+    return engine
+
+
+def ensure_schema(url: str | None = None, *, auto_upgrade: bool = False) -> Engine:
+    """Return the engine if the schema is at head; upgrade it when asked (embedded default)."""
+    engine = _check_reachable(url)
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return engine
+    if auto_upgrade:
+        upgrade(url)
+        return engine
+    if current is None:
+        raise DatabaseError(
+            f"the database at {redact(str(engine.url))} has no blazer schema; run `blazer db upgrade`"
+        )
+    raise DatabaseError(
+        f"the database schema is at revision {current}, this blazer needs {head}; "
+        "run `blazer db upgrade`"
+    )

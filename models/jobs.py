@@ -1,0 +1,211 @@
+"""Every job state change lives here: plan -> publish -> claim -> heartbeat -> finish.
+
+pending --publish--> queued --claim--> running --finish--> done
+   ^                   |                  |  \\--fail----> failed
+   |                   |  (lost message)  |  (lease expired: worker died)
+   +-------------------+------------------+
+pending/queued --cancel--> cancelled   (task full or campaign cancelled)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from models.orm import Campaign, CampaignTask, Job, utcnow
+from models.types import CampaignState, JobState
+
+OPEN = [s.value for s in JobState.open_states()]
+
+
+def mark_queued(session: Session, job_ids: list[int]) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.state == JobState.PENDING.value)
+        .values(state=JobState.QUEUED.value, queued_at=utcnow(), publishes=Job.publishes + 1)
+    )
+
+
+def unpublish(session: Session, job_ids: list[int]) -> None:
+    """The broker refused the message: the job waits to be published again."""
+    session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.state == JobState.QUEUED.value)
+        .values(state=JobState.PENDING.value, publishes=Job.publishes - 1)
+    )
+
+
+class Claim:
+    RUN = "run"
+    SKIP = "skip"  # someone else holds it, or it is finished
+
+
+def claim(session: Session, job_id: int, worker: str, lease_s: float) -> tuple[str, Job | None]:
+    """Take a job for ``worker`` if it is queued (or running with an expired lease)."""
+    job = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).one_or_none()
+    if job is None:
+        return Claim.SKIP, None
+    now = utcnow()
+    lease_expired = job.lease_expires_at is not None and _aware(job.lease_expires_at) < now
+    if job.state == JobState.RUNNING.value and not lease_expired:
+        return Claim.SKIP, job
+    if job.state not in (JobState.QUEUED.value, JobState.PENDING.value, JobState.RUNNING.value):
+        return Claim.SKIP, job
+    campaign = session.get(Campaign, job.campaign_id)
+    ctask = session.get(CampaignTask, job.campaign_task_id)
+    if campaign.state == CampaignState.CANCELLED.value or ctask.successes >= ctask.target_successes:
+        _set(
+            session,
+            job,
+            JobState.CANCELLED,
+            error="task already has its successes"
+            if campaign.state != "cancelled"
+            else "campaign cancelled",
+        )
+        return Claim.SKIP, job
+    if campaign.state == CampaignState.PAUSED.value:
+        _set(session, job, JobState.PENDING)  # runs again after resume
+        return Claim.SKIP, job
+    job.state = JobState.RUNNING.value
+    job.worker = worker
+    job.deliveries += 1
+    job.started_at = now
+    job.lease_expires_at = now + timedelta(seconds=lease_s)
+    return Claim.RUN, job
+
+
+class Beat:
+    OK = "ok"
+    LOST = "lost"  # another worker holds the job now
+    STOP = "stop"  # the task has its successes or the campaign was cancelled
+    PAUSED = "paused"
+
+
+def heartbeat(
+    session: Session, job_id: int, worker: str, lease_s: float, pending_successes: int = 0
+) -> str:
+    """Extend the lease and say whether to go on (a ``Beat``).
+
+    ``pending_successes``: successes this job has found but not yet recorded.
+    """
+    row = session.execute(
+        select(
+            Job.state,
+            Job.worker,
+            Campaign.state,
+            CampaignTask.successes,
+            CampaignTask.target_successes,
+        )
+        .join(Campaign, Campaign.id == Job.campaign_id)
+        .join(CampaignTask, CampaignTask.id == Job.campaign_task_id)
+        .where(Job.id == job_id)
+    ).one_or_none()
+    if row is None:
+        return Beat.LOST
+    state, holder, campaign_state, successes, target = row
+    if state != JobState.RUNNING.value or holder != worker:
+        return Beat.LOST
+    if campaign_state == CampaignState.PAUSED.value:
+        return Beat.PAUSED
+    if campaign_state != CampaignState.ACTIVE.value or successes + pending_successes >= target:
+        return Beat.STOP
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+    )
+    return Beat.OK
+
+
+def finish(session: Session, job_id: int, worker: str, error: str | None = None) -> bool:
+    """Mark our running job done (or failed); False if it is no longer ours."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state != JobState.RUNNING.value or job.worker != worker:
+        return False
+    _set(session, job, JobState.FAILED if error else JobState.DONE, error=error)
+    return True
+
+
+def release(session: Session, job_id: int, worker: str) -> None:
+    """Hand a job back unfinished (paused, interrupted): it is published again later."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.worker == worker, Job.state == JobState.RUNNING.value)
+        .values(state=JobState.PENDING.value, lease_expires_at=None)
+    )
+
+
+def release_all(session: Session, worker: str) -> int:
+    """Everything ``worker`` was running goes back to pending (it restarted)."""
+    return (
+        session.execute(
+            update(Job)
+            .where(Job.worker == worker, Job.state == JobState.RUNNING.value)
+            .values(state=JobState.PENDING.value, lease_expires_at=None)
+        ).rowcount
+        or 0
+    )
+
+
+def reclaim_expired(session: Session, now: datetime | None = None) -> int:
+    """Running jobs whose worker stopped heart-beating go back to pending."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.state == JobState.RUNNING.value, Job.lease_expires_at < now)
+        .values(state=JobState.PENDING.value, lease_expires_at=None)
+    )
+    return result.rowcount or 0
+
+
+def requeue_lost(session: Session, older_than: datetime | None = None) -> int:
+    """Queued jobs whose message is gone (broker restarted, or older than a limit) -> pending."""
+    stmt = update(Job).where(Job.state == JobState.QUEUED.value)
+    if older_than is not None:
+        stmt = stmt.where(Job.queued_at < older_than)
+    return session.execute(stmt.values(state=JobState.PENDING.value)).rowcount or 0
+
+
+def cancel_open(
+    session: Session, *, campaign_id: int, campaign_task_id: int | None = None, why: str
+) -> int:
+    """Cancel pending and queued jobs (running ones stop at their next heartbeat)."""
+    stmt = update(Job).where(
+        Job.campaign_id == campaign_id,
+        Job.state.in_([JobState.PENDING.value, JobState.QUEUED.value]),
+    )
+    if campaign_task_id is not None:
+        stmt = stmt.where(Job.campaign_task_id == campaign_task_id)
+    return (
+        session.execute(
+            stmt.values(state=JobState.CANCELLED.value, error=why, finished_at=utcnow())
+        ).rowcount
+        or 0
+    )
+
+
+def open_seed_counts(session: Session, campaign_id: int) -> dict[int, tuple[int, int]]:
+    """campaign_task_id -> (open jobs, open seeds)."""
+    rows = session.execute(
+        select(Job.campaign_task_id, func.count(), func.coalesce(func.sum(Job.seed_count), 0))
+        .where(Job.campaign_id == campaign_id, Job.state.in_(OPEN))
+        .group_by(Job.campaign_task_id)
+    )
+    return {tid: (int(n), int(seeds)) for tid, n, seeds in rows}
+
+
+def _set(session: Session, job: Job, state: JobState, error: str | None = None) -> None:
+    job.state = state.value
+    job.error = error
+    job.lease_expires_at = None
+    if state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED):
+        job.finished_at = utcnow()
+
+
+def _aware(ts: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    from datetime import UTC
+
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

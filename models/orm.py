@@ -1,0 +1,225 @@
+"""The episode database: SQLAlchemy 2.0 typed ORM, the same schema on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY, so big ids fall back to Integer there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    teacher_kind: Mapped[str] = mapped_column(String(32))
+    teacher: Mapped[str] = mapped_column(
+        String(200)
+    )  # display name, e.g. "expert", "hf:smollm2-135m"
+    teacher_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    block_size: Mapped[int] = mapped_column(Integer, default=8)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignTask(Base):
+    """One (task, robot) line of a campaign, with its success target and seed cursor."""
+
+    __tablename__ = "campaign_tasks"
+    __table_args__ = (UniqueConstraint("campaign_id", "task", "robot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    task: Mapped[str] = mapped_column(String(64))
+    robot: Mapped[str] = mapped_column(String(64))
+    target_successes: Mapped[int] = mapped_column(Integer)
+    attempt_cap: Mapped[int] = mapped_column(Integer)
+    seed_split: Mapped[str] = mapped_column(String(8), default="train")
+    next_seed: Mapped[int] = mapped_column(BigInteger)
+    successes: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    surplus_discarded: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Job(Base):
+    """A block of consecutive seeds of one campaign task: the unit a worker runs."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_state_campaign", "state", "campaign_id"),
+        UniqueConstraint("campaign_task_id", "seed_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    campaign_task_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_tasks.id", ondelete="CASCADE")
+    )
+    seed_start: Mapped[int] = mapped_column(BigInteger)
+    seed_count: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    publishes: Mapped[int] = mapped_column(Integer, default=0)
+    deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Episode(Base):
+    __tablename__ = "episodes"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "task", "robot", "seed", "attempt", name="uq_episodes_key"),
+        Index("ix_episodes_task_robot_success", "task", "robot", "success"),
+        Index("ix_episodes_created_at", "created_at"),
+        Index("ix_episodes_job_id", "job_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    task: Mapped[str] = mapped_column(String(64))
+    robot: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    teacher: Mapped[str] = mapped_column(String(200))
+    success: Mapped[bool] = mapped_column(Boolean)
+    failure_reason: Mapped[str | None] = mapped_column(String(32))
+    failure_detail: Mapped[str | None] = mapped_column(Text)
+    prompt_version: Mapped[str | None] = mapped_column(String(32))
+    completion: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    scene: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    timings: Mapped[dict[str, float] | None] = mapped_column(JSONType)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EpisodeStat(Base):
+    """Counts per (campaign, task, robot, teacher, outcome), kept in step by the recorder.
+
+    ``blazer stats`` reads this table, so it answers in milliseconds at millions of episodes.
+    """
+
+    __tablename__ = "episode_stats"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    robot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    teacher: Mapped[str] = mapped_column(String(200), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SchedulerLease(Base):
+    """At most one active scheduler: whoever holds the unexpired lease plans and publishes."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    broker_run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    filter_spec: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DatasetMember(Base):
+    __tablename__ = "dataset_members"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    episode_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    split: Mapped[str] = mapped_column(String(8), default="train")
+
+
+class TrainingRun(Base):
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # sft | dpo
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    base_model: Mapped[str] = mapped_column(String(400))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    output_dir: Mapped[str | None] = mapped_column(String(1000))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    base_model: Mapped[str] = mapped_column(String(400))
+    adapter_path: Mapped[str | None] = mapped_column(String(1000))
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id"))
+    training_run_id: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    promoted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,139 @@
+"""Read side of the episode database: streaming episode queries and success statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from models.orm import Campaign, Episode, EpisodeStat
+from models.types import wilson_interval
+
+STREAM_BATCH = 2000
+
+
+@dataclass
+class EpisodeFilter:
+    campaign: str | None = None
+    task: str | None = None
+    robot: str | None = None
+    teacher: str | None = None
+    success: bool | None = None
+    failure_reason: str | None = None
+    seed_min: int | None = None
+    seed_max: int | None = None
+    since: datetime | None = None
+    limit: int | None = None
+
+    def apply(self, stmt: Select) -> Select:
+        if self.campaign is not None:
+            stmt = stmt.join(Campaign, Campaign.id == Episode.campaign_id).where(
+                Campaign.name == self.campaign
+            )
+        for column, value in (
+            (Episode.task, self.task),
+            (Episode.robot, self.robot),
+            (Episode.teacher, self.teacher),
+            (Episode.success, self.success),
+            (Episode.failure_reason, self.failure_reason),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if self.seed_min is not None:
+            stmt = stmt.where(Episode.seed >= self.seed_min)
+        if self.seed_max is not None:
+            stmt = stmt.where(Episode.seed <= self.seed_max)
+        if self.since is not None:
+            stmt = stmt.where(Episode.created_at >= self.since)
+        return stmt
+
+
+EPISODE_COLUMNS = (
+    "id", "campaign_id", "task", "robot", "seed", "attempt", "teacher", "success",
+    "failure_reason", "failure_detail", "prompt_version", "prompt_tokens", "completion_tokens",
+    "created_at",
+)  # fmt: skip
+FULL_COLUMNS = EPISODE_COLUMNS + ("completion", "plan", "scene", "timings", "worker", "job_id")
+
+
+def stream_episodes(
+    session: Session, flt: EpisodeFilter, *, full: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Yield matching episodes as dicts, in id order, without loading them all (keyset pages)."""
+    names = FULL_COLUMNS if full else EPISODE_COLUMNS
+    columns = [getattr(Episode, n) for n in names]
+    last_id, sent = -1, 0
+    while True:
+        page = STREAM_BATCH if flt.limit is None else min(STREAM_BATCH, flt.limit - sent)
+        if page <= 0:
+            return
+        stmt = (
+            flt.apply(select(*columns)).where(Episode.id > last_id).order_by(Episode.id).limit(page)
+        )
+        rows = session.execute(stmt).all()
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
+        sent += len(rows)
+        if len(rows) < page:
+            return
+        last_id = rows[-1][0]
+
+
+@dataclass
+class StatRow:
+    campaign: str
+    task: str
+    robot: str
+    teacher: str
+    attempts: int = 0
+    successes: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.attempts if self.attempts else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.attempts)
+
+    def to_json(self) -> dict[str, Any]:
+        low, high = self.interval
+        return {
+            "campaign": self.campaign,
+            "task": self.task,
+            "robot": self.robot,
+            "teacher": self.teacher,
+            "attempts": self.attempts,
+            "successes": self.successes,
+            "success_rate": round(self.rate, 4),
+            "ci95": [round(low, 4), round(high, 4)],
+            "failures": dict(sorted(self.failures.items())),
+        }
+
+
+def episode_stats(session: Session, campaign: str | None = None) -> list[StatRow]:
+    """Attempts, successes and failure reasons by campaign x task x robot x teacher.
+
+    Reads the ``episode_stats`` summary the recorder keeps in step: a few rows per task,
+    whatever the number of episodes.
+    """
+    stmt = select(
+        Campaign.name, EpisodeStat.task, EpisodeStat.robot, EpisodeStat.teacher,
+        EpisodeStat.outcome, EpisodeStat.count,
+    ).join(Campaign, Campaign.id == EpisodeStat.campaign_id)  # fmt: skip
+    if campaign is not None:
+        stmt = stmt.where(Campaign.name == campaign)
+    rows: dict[tuple[str, str, str, str], StatRow] = {}
+    for name, task, robot, teacher, outcome, count in session.execute(stmt):
+        row = rows.setdefault((name, task, robot, teacher), StatRow(name, task, robot, teacher))
+        row.attempts += count
+        if outcome == "success":
+            row.successes += count
+        else:
+            row.failures[outcome] = row.failures.get(outcome, 0) + count
+    return [rows[k] for k in sorted(rows)]

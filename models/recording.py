@@ -1,0 +1,186 @@
+"""Idempotent bulk recording of episodes: the one write path for rollout results.
+
+Recording the same batch twice stores it once (``ON CONFLICT DO NOTHING`` on the episode
+key). In the same transaction the per-task counters and the ``episode_stats`` summary move
+by exactly the rows that were new, and a task that already has its N successes takes no
+more successes: episodes past the one that filled it are dropped and counted as surplus.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models.orm import CampaignTask, Episode, EpisodeStat
+from models.types import EpisodeRecord
+
+ROW_BATCH = 1000
+
+
+@dataclass
+class RecordResult:
+    inserted: int = 0
+    duplicates: int = 0
+    surplus: int = 0
+    successes: int = 0
+
+
+def _insert(session: Session):
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+
+
+def _row(rec: EpisodeRecord) -> dict:
+    return {
+        "campaign_id": rec.campaign_id,
+        "job_id": rec.job_id,
+        "task": rec.task,
+        "robot": rec.robot,
+        "seed": rec.seed,
+        "attempt": rec.attempt,
+        "teacher": rec.teacher,
+        "success": rec.success,
+        "failure_reason": rec.failure_reason.value if rec.failure_reason else None,
+        "failure_detail": rec.failure_detail,
+        "prompt_version": rec.prompt_version,
+        "completion": rec.completion,
+        "plan": rec.plan,
+        "scene": rec.scene,
+        "prompt_tokens": rec.prompt_tokens,
+        "completion_tokens": rec.completion_tokens,
+        "timings": rec.timings,
+        "worker": rec.worker,
+    }
+
+
+def record_episodes(
+    session: Session, records: Sequence[EpisodeRecord], *, cap_successes: bool = True
+) -> RecordResult:
+    """Record a batch of episodes once. The caller owns the transaction."""
+    result = RecordResult()
+    groups: dict[tuple[int, str, str], list[EpisodeRecord]] = defaultdict(list)
+    for rec in records:
+        groups[(rec.campaign_id, rec.task, rec.robot)].append(rec)
+    for key in sorted(groups):  # a fixed lock order: no deadlocks between workers
+        _record_group(session, key, groups[key], result, cap_successes)
+    return result
+
+
+def _record_group(session, key, recs, result: RecordResult, cap_successes: bool) -> None:
+    campaign_id, task, robot = key
+    ctask = session.scalars(
+        select(CampaignTask)
+        .where(
+            CampaignTask.campaign_id == campaign_id,
+            CampaignTask.task == task,
+            CampaignTask.robot == robot,
+        )
+        .with_for_update()
+    ).one_or_none()
+    new = _without_existing(session, key, recs)
+    result.duplicates += len(recs) - len(new)
+    dropped = 0
+    if cap_successes and ctask is not None:
+        new, dropped = _cap(new, ctask.target_successes - ctask.successes)
+        result.surplus += dropped
+    if not new:
+        if dropped and ctask is not None:
+            session.execute(
+                update(CampaignTask)
+                .where(CampaignTask.id == ctask.id)
+                .values(surplus_discarded=CampaignTask.surplus_discarded + dropped)
+            )
+        return
+    inserted = _bulk_insert(session, new)
+    result.inserted += len(inserted)
+    result.duplicates += len(new) - len(inserted)
+    n_success = sum(1 for r in inserted if r.success)
+    result.successes += n_success
+    if ctask is not None:
+        session.execute(
+            update(CampaignTask)
+            .where(CampaignTask.id == ctask.id)
+            .values(
+                successes=CampaignTask.successes + n_success,
+                attempts=CampaignTask.attempts + len(inserted),
+                surplus_discarded=CampaignTask.surplus_discarded + dropped,
+            )
+        )
+    _bump_stats(session, inserted)
+
+
+def _without_existing(session, key, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
+    campaign_id, task, robot = key
+    existing: set[tuple[int, int]] = set()
+    for i in range(0, len(recs), ROW_BATCH):
+        chunk = recs[i : i + ROW_BATCH]
+        existing.update(
+            session.execute(
+                select(Episode.seed, Episode.attempt).where(
+                    Episode.campaign_id == campaign_id,
+                    Episode.task == task,
+                    Episode.robot == robot,
+                    tuple_(Episode.seed, Episode.attempt).in_([(r.seed, r.attempt) for r in chunk]),
+                )
+            )
+        )
+    seen: set[tuple[int, int]] = set()
+    fresh = []
+    for rec in recs:
+        k = (rec.seed, rec.attempt)
+        if k not in existing and k not in seen:
+            seen.add(k)
+            fresh.append(rec)
+    return fresh
+
+
+def _cap(recs: list[EpisodeRecord], successes_left: int) -> tuple[list[EpisodeRecord], int]:
+    """Keep episodes in seed order up to the one that brings the task to its target."""
+    if successes_left <= 0:
+        return [], len(recs)
+    kept: list[EpisodeRecord] = []
+    for rec in sorted(recs, key=lambda r: (r.seed, r.attempt)):
+        kept.append(rec)
+        successes_left -= rec.success
+        if successes_left == 0:
+            break
+    return kept, len(recs) - len(kept)
+
+
+def _bulk_insert(session: Session, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
+    insert = _insert(session)
+    by_key = {(r.seed, r.attempt): r for r in recs}
+    inserted: list[EpisodeRecord] = []
+    for i in range(0, len(recs), ROW_BATCH):
+        rows = [_row(r) for r in recs[i : i + ROW_BATCH]]
+        stmt = (
+            insert(Episode)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=["campaign_id", "task", "robot", "seed", "attempt"]
+            )
+            .returning(Episode.seed, Episode.attempt)
+        )
+        inserted.extend(by_key[(s, a)] for s, a in session.execute(stmt))
+    return inserted
+
+
+def _bump_stats(session: Session, recs: Iterable[EpisodeRecord]) -> None:
+    counts = Counter((r.campaign_id, r.task, r.robot, r.teacher, r.outcome()) for r in recs)
+    if not counts:
+        return
+    insert = _insert(session)
+    rows = [
+        {"campaign_id": c, "task": t, "robot": rb, "teacher": te, "outcome": o, "count": n}
+        for (c, t, rb, te, o), n in sorted(counts.items())
+    ]
+    stmt = insert(EpisodeStat).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["campaign_id", "task", "robot", "teacher", "outcome"],
+        set_={"count": EpisodeStat.count + stmt.excluded.count},
+    )
+    session.execute(stmt)

@@ -1,0 +1,179 @@
+"""Domain types shared by scheduler, workers, training and the robot runtime.
+
+They are plain dataclasses that travel as JSON (Celery messages, database JSON columns).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class CampaignState(str, enum.Enum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+class JobState(str, enum.Enum):
+    PENDING = "pending"  # written, not yet published
+    QUEUED = "queued"  # published to the broker
+    RUNNING = "running"  # claimed by a worker, lease held
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def open_states(cls) -> tuple[JobState, ...]:
+        return (cls.PENDING, cls.QUEUED, cls.RUNNING)
+
+
+class FailureReason(str, enum.Enum):
+    """The closed set of reasons an episode failed."""
+
+    NO_CODE = "no_code"
+    PARSE_ERROR = "parse_error"
+    UNSAFE_PLAN = "unsafe_plan"
+    PLAN_UNREACHABLE = "plan_unreachable"
+    MOTION_FAILED = "motion_failed"
+    TASK_FAILED = "task_failed"
+    TIMEOUT = "timeout"
+    SIM_ERROR = "sim_error"
+    TEACHER_ERROR = "teacher_error"
+
+
+class SeedSplit(str, enum.Enum):
+    """Disjoint seed spaces: a training scene is never an evaluation scene."""
+
+    TRAIN = "train"
+    VAL = "val"
+    EVAL = "eval"
+
+    @property
+    def offset(self) -> int:
+        return SEED_SPLIT_OFFSETS[self]
+
+    @classmethod
+    def of_seed(cls, seed: int) -> SeedSplit:
+        for split in (cls.EVAL, cls.VAL, cls.TRAIN):
+            if seed >= split.offset:
+                return split
+        raise ValueError(f"negative seed {seed}")
+
+
+SEED_SPLIT_SIZE = 1_000_000_000
+SEED_SPLIT_OFFSETS = {
+    SeedSplit.TRAIN: 0,
+    SeedSplit.VAL: SEED_SPLIT_SIZE,
+    SeedSplit.EVAL: 2 * SEED_SPLIT_SIZE,
+}
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """One object of the scene (the paper's sigma): centre, yaw about z, box dimensions (m)."""
+
+    name: str
+    position: tuple[float, float, float]
+    yaw_deg: float
+    size: tuple[float, float, float]  # length (x), width (y), height (z)
+    kind: str = "object"  # object | goal | container
+
+
+@dataclass(frozen=True)
+class SceneState:
+    task: str
+    robot: str
+    seed: int
+    description: str
+    objects: tuple[ObjectState, ...]
+    ee_position: tuple[float, float, float]
+    ee_yaw_deg: float
+    gripper_open: bool
+    workspace_min: tuple[float, float, float]
+    workspace_max: tuple[float, float, float]
+    table_height: float
+
+    def object(self, name: str) -> ObjectState:
+        for obj in self.objects:
+            if obj.name == name:
+                return obj
+        raise KeyError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SceneState:
+        objects = tuple(
+            ObjectState(
+                name=o["name"],
+                position=tuple(o["position"]),
+                yaw_deg=o["yaw_deg"],
+                size=tuple(o["size"]),
+                kind=o.get("kind", "object"),
+            )
+            for o in data["objects"]
+        )
+        fields = {k: v for k, v in data.items() if k != "objects"}
+        for key in ("ee_position", "workspace_min", "workspace_max"):
+            fields[key] = tuple(fields[key])
+        return cls(objects=objects, **fields)
+
+
+@dataclass
+class EpisodeRecord:
+    """One verified attempt, success or failure, as stored in the episodes table."""
+
+    campaign_id: int
+    task: str
+    robot: str
+    seed: int
+    attempt: int
+    teacher: str
+    success: bool
+    failure_reason: FailureReason | None = None
+    failure_detail: str | None = None
+    prompt_version: str | None = None
+    completion: str | None = None
+    plan: list[dict[str, Any]] | None = None
+    scene: dict[str, Any] | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    worker: str | None = None
+    job_id: int | None = None
+
+    def key(self) -> tuple[int, str, str, int, int]:
+        return (self.campaign_id, self.task, self.robot, self.seed, self.attempt)
+
+    def outcome(self) -> str:
+        return (
+            "success" if self.success else (self.failure_reason or FailureReason.TASK_FAILED).value
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failure_reason"] = self.failure_reason.value if self.failure_reason else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EpisodeRecord:
+        data = dict(data)
+        if data.get("failure_reason"):
+            data["failure_reason"] = FailureReason(data["failure_reason"])
+        return cls(**data)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval for a success rate."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))

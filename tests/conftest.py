@@ -1,0 +1,87 @@
+"""Fixtures: throw-away PostgreSQL databases, SQLite files, and blazer settings pointed at them.
+
+Tests talk to the real PostgreSQL and Redis on 127.0.0.1 (``BLAZER_TEST_PG``,
+``BLAZER_TEST_REDIS`` override the addresses).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from blazer.settings import get_settings
+from models.db import get_engine, upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+PG_ADMIN = os.environ.get("BLAZER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BLAZER_TEST_REDIS", "redis://127.0.0.1:6379")
+
+
+def _reset_caches() -> None:
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database, dropped afterwards."""
+    name = f"blazer_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    url = f"{base}/{name}"
+    yield url
+    for engine_url in list(_engines_for(url)):
+        engine_url.dispose()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _engines_for(url: str):
+    try:
+        yield get_engine(url)
+    except Exception:
+        return
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'blazer.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Each database test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'blazer.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def blazer_env(db_url, tmp_path, monkeypatch):
+    """BLAZER_* settings pointed at a migrated test database; returns the URL."""
+    monkeypatch.setenv("BLAZER_DATABASE_URL", db_url)
+    monkeypatch.setenv("BLAZER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("BLAZER_BROKER_URL", raising=False)
+    _reset_caches()
+    upgrade(db_url)
+    yield db_url
+    get_engine(db_url).dispose()
+    _reset_caches()
+
+
+def run_cli(
+    *args: str, env: dict | None = None, timeout: float = 600, cwd=None
+) -> subprocess.CompletedProcess:
+    """Run the real ``blazer`` console script in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "blazer.cli", *args],
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd or REPO,
+    )  # fmt: skip

@@ -1,0 +1,159 @@
+"""Schema, migrations, idempotent recording, queries and statistics on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, inspect, select
+
+from models.db import downgrade, get_engine, session_scope, upgrade
+from models.orm import Base, Campaign, CampaignTask, Episode, EpisodeStat
+from models.queries import EpisodeFilter, episode_stats, stream_episodes
+from models.recording import record_episodes
+from models.types import EpisodeRecord, FailureReason, wilson_interval
+from tests.conftest import run_cli
+
+
+def make_campaign(name="c1", target=1000, tasks=("PickCube-v1",)) -> int:
+    with session_scope() as s:
+        c = Campaign(name=name, teacher_kind="expert", teacher="expert", teacher_config={}, spec={})
+        s.add(c)
+        s.flush()
+        for t in tasks:
+            s.add(CampaignTask(campaign_id=c.id, task=t, robot="panda", target_successes=target,
+                               attempt_cap=10 * target, next_seed=0))  # fmt: skip
+        return c.id
+
+
+def rec(cid, seed, success, task="PickCube-v1", reason=FailureReason.TASK_FAILED, teacher="expert"):
+    return EpisodeRecord(
+        campaign_id=cid, task=task, robot="panda", seed=seed, attempt=0, teacher=teacher,
+        success=success, failure_reason=None if success else reason, scene={"seed": seed},
+        plan=[{"op": "done"}], completion="```python\ntask_completed()\n```", timings={"motion_s": 0.1},
+    )  # fmt: skip
+
+
+def test_upgrade_downgrade_upgrade(db_url):
+    upgrade(db_url)
+    tables = set(inspect(get_engine(db_url)).get_table_names())
+    assert {"campaigns", "campaign_tasks", "jobs", "episodes", "episode_stats", "datasets",
+            "dataset_members", "training_runs", "model_versions"} <= tables  # fmt: skip
+    downgrade(db_url)
+    assert set(inspect(get_engine(db_url)).get_table_names()) <= {"alembic_version"}
+    upgrade(db_url)
+    assert "episodes" in inspect(get_engine(db_url)).get_table_names()
+
+
+def test_models_and_migrations_do_not_drift(db_url):
+    upgrade(db_url)
+    with get_engine(db_url).connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
+    assert diff == [], f"ORM and migrations differ; write a migration: {diff}"
+
+
+def test_recording_twice_stores_once(blazer_env):
+    cid = make_campaign()
+    batch = [rec(cid, i, i % 3 == 0) for i in range(30)]
+    with session_scope() as s:
+        first = record_episodes(s, batch)
+    with session_scope() as s:
+        second = record_episodes(s, batch)
+    assert (first.inserted, second.inserted, second.duplicates) == (30, 0, 30)
+    with session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(Episode)) == 30
+        ctask = s.scalars(select(CampaignTask)).one()
+        assert (ctask.successes, ctask.attempts) == (10, 30)
+        assert s.scalar(select(func.sum(EpisodeStat.count))) == 30
+
+
+def test_recording_stops_at_target_successes(blazer_env):
+    cid = make_campaign(target=5)
+    with session_scope() as s:
+        result = record_episodes(s, [rec(cid, i, True) for i in range(8)])
+    assert (result.inserted, result.surplus) == (5, 3)
+    with session_scope() as s:
+        ctask = s.scalars(select(CampaignTask)).one()
+        assert (ctask.successes, ctask.surplus_discarded) == (5, 3)
+        assert sorted(s.scalars(select(Episode.seed))) == [0, 1, 2, 3, 4]
+
+
+def test_stats_match_episodes(blazer_env):
+    cid = make_campaign(tasks=("PickCube-v1", "PushCube-v1"))
+    batch = [rec(cid, i, i % 4 == 0, task=t, reason=FailureReason.PARSE_ERROR if i % 2 else FailureReason.MOTION_FAILED)
+             for t in ("PickCube-v1", "PushCube-v1") for i in range(40)]  # fmt: skip
+    with session_scope() as s:
+        record_episodes(s, batch)
+        rows = {r.task: r for r in episode_stats(s, "c1")}
+    assert rows["PickCube-v1"].attempts == 40 and rows["PickCube-v1"].successes == 10
+    assert rows["PushCube-v1"].failures == {"parse_error": 20, "motion_failed": 10}
+    low, high = rows["PickCube-v1"].interval
+    assert low < 0.25 < high and (low, high) == wilson_interval(10, 40)
+
+
+def test_stream_filters(blazer_env):
+    cid = make_campaign(target=100_000)
+    with session_scope() as s:
+        record_episodes(s, [rec(cid, i, i % 2 == 0) for i in range(5000)])
+    with session_scope() as s:
+        rows = list(
+            stream_episodes(
+                s, EpisodeFilter(campaign="c1", success=True, seed_min=100, seed_max=2099)
+            )
+        )
+        assert len(rows) == 1000 and all(r["success"] and 100 <= r["seed"] <= 2099 for r in rows)
+        assert [r["seed"] for r in rows] == sorted(r["seed"] for r in rows)
+        assert len(list(stream_episodes(s, EpisodeFilter(limit=2500)))) == 2500
+
+
+def test_cli_query_and_stats(blazer_env):
+    cid = make_campaign()
+    with session_scope() as s:
+        record_episodes(s, [rec(cid, i, i < 3) for i in range(6)])
+    out = run_cli("episodes", "query", "--campaign", "c1", "--failure", "--format", "jsonl")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["seed"] for r in rows] == [3, 4, 5] and {r["failure_reason"] for r in rows} == {
+        "task_failed"
+    }
+    out = run_cli("episodes", "query", "--format", "csv", "--full", "--limit", "2")
+    parsed = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert len(parsed) == 2 and json.loads(parsed[0]["plan"]) == [{"op": "done"}]
+    out = run_cli("stats", "--json")
+    assert json.loads(out.stdout)[0]["successes"] == 3
+    assert "PickCube-v1" in run_cli("stats").stdout
+
+
+def test_cli_errors_are_one_line(tmp_path, sqlite_url):
+    cases = {
+        "bad url": ({"BLAZER_DATABASE_URL": "nosuchdb://x"}, "bad database URL"),
+        "unreachable": (
+            {"BLAZER_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/x"},
+            "cannot use the database",
+        ),
+        "no schema": ({"BLAZER_DATABASE_URL": sqlite_url}, "blazer db upgrade"),
+    }
+    for what, (env, needle) in cases.items():
+        out = run_cli("stats", env=env)
+        assert out.returncode != 0, what
+        assert needle in out.stderr and "Traceback" not in out.stderr, (what, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1, (what, out.stderr)
+    # an older schema: upgrade to head, then step back one revision by hand
+    upgrade(sqlite_url)
+    with get_engine(sqlite_url).begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'old0'")
+    out = run_cli("stats", env={"BLAZER_DATABASE_URL": sqlite_url})
+    assert out.returncode != 0 and "run `blazer db upgrade`" in out.stderr
+    out = run_cli("--debug", "stats", env={"BLAZER_DATABASE_URL": "nosuchdb://x"})
+    assert "Traceback" in out.stderr
+
+
+def test_cli_db_upgrade(sqlite_url):
+    out = run_cli("db", "upgrade", env={"BLAZER_DATABASE_URL": sqlite_url})
+    assert out.returncode == 0, out.stderr
+    assert "episodes" in inspect(get_engine(sqlite_url)).get_table_names()

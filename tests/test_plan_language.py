@@ -1,0 +1,138 @@
+"""The plan language: what parses, what is refused, and that nothing is ever run."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+
+from models.types import FailureReason, ObjectState, SceneState
+from tests.conftest import run_cli
+from tests.hostile_corpus import MARKER, corpus
+from worker.plan_language import (
+    CloseGripper,
+    Move,
+    OpenGripper,
+    PlanError,
+    TaskCompleted,
+    check_plan,
+    parse_plan,
+    step_from_json,
+    step_to_json,
+)
+
+SCENE = SceneState(
+    task="PickCube-v1", robot="panda", seed=0, description="pick",
+    objects=(ObjectState("cube", (0.05, 0.02, 0.02), 10.0, (0.04, 0.04, 0.04)),
+             ObjectState("goal", (0.0, 0.1, 0.2), 0.0, (0.05, 0.05, 0.05), kind="goal")),
+    ee_position=(0.0, 0.0, 0.17), ee_yaw_deg=0.0, gripper_open=True,
+    workspace_min=(-0.6, -0.8, 0.0), workspace_max=(0.25, 0.8, 0.6), table_height=0.0,
+)  # fmt: skip
+
+GOOD = """Here is my plan.
+```python
+cube = [0.05, 0.02, 0.02]
+above = [cube[0], cube[1], cube[2] + 0.05]
+move_gripper(above, yaw=10)
+move_gripper(cube, yaw=10)
+close_gripper("cube")
+execute_trajectory([[0.05, 0.05, 0.1], [0.0, 0.1, 0.2]], yaw=10)
+open_gripper()
+task_completed()
+```
+Done."""
+
+
+def test_parses_a_plan_into_typed_steps():
+    steps = parse_plan(GOOD)
+    assert [type(s) for s in steps] == [
+        Move,
+        Move,
+        CloseGripper,
+        Move,
+        Move,
+        OpenGripper,
+        TaskCompleted,
+    ]
+    assert steps[0].position == pytest.approx((0.05, 0.02, 0.07)) and steps[0].yaw_deg == 10
+    assert steps[2].target == "cube" and steps[2].line == 5
+    assert [step_from_json(step_to_json(s)) for s in steps] == steps
+    check_plan(steps, SCENE)
+
+
+def test_tilt_and_strength_read_naturally():
+    (move, close) = parse_plan(
+        '```python\nmove_gripper([0, 0, 0.3], yaw=-45, tilt=36)\nclose_gripper("cube", strength=0.6)\n```'
+    )
+    assert (move.yaw_deg, move.tilt_deg, close.strength) == (-45, 36, 0.6)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "words"),
+    [
+        ("```python\nmove_gripper([0.05, 0.02, -0.2])\n```", FailureReason.UNSAFE_PLAN, "z=-0.200"),
+        (
+            "```python\nmove_gripper([3.0, 0.0, 0.2])\n```",
+            FailureReason.UNSAFE_PLAN,
+            "outside the workspace",
+        ),
+        (
+            '```python\nclose_gripper("ball")\n```',
+            FailureReason.PARSE_ERROR,
+            "names no graspable object",
+        ),
+        ('```python\nclose_gripper("goal")\n```', FailureReason.PARSE_ERROR, "the scene has cube"),
+    ],
+)
+def test_scene_checks_refuse_before_motion(text, reason, words):
+    with pytest.raises(PlanError) as err:
+        check_plan(parse_plan(text), SCENE)
+    assert (
+        err.value.reason == reason and words in err.value.message and "line 1" in err.value.message
+    )
+
+
+def test_refusals_name_line_and_rule():
+    with pytest.raises(PlanError) as err:
+        parse_plan("```python\nmove_gripper([0, 0, 0.1])\nimport os\n```")
+    assert err.value.message.startswith("line 2: Import statements are not allowed")
+    with pytest.raises(PlanError) as err:
+        parse_plan("```python\nmove_gripper([0, 0, 0.1])\nshake()\n```")
+    assert "line 2: shake() is not a primitive" in err.value.message
+
+
+def test_hostile_corpus_is_refused_and_never_runs():
+    for path in glob.glob(MARKER.format(id="*")):
+        os.remove(path)
+    cases = corpus()
+    assert len(cases) >= 100
+    accepted = []
+    for case_id, text in cases:
+        try:
+            parse_plan(text)
+            accepted.append(case_id)
+        except PlanError as exc:
+            assert exc.reason in (
+                FailureReason.PARSE_ERROR,
+                FailureReason.NO_CODE,
+                FailureReason.UNSAFE_PLAN,
+            )
+            assert exc.message
+    assert accepted == []
+    assert glob.glob(MARKER.format(id="*")) == [], "a hostile completion was executed"
+
+
+def test_plan_check_cli(tmp_path):
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_text(GOOD)
+    bad.write_text("```python\n__import__('os')\n```")
+    out = run_cli("plan", "check", str(good))
+    assert out.returncode == 0 and "ok: 7 steps" in out.stdout
+    out = run_cli("plan", "check", str(bad))
+    assert (
+        out.returncode == 1
+        and "refused (parse_error): line 1: __import__() is not a primitive" in out.stdout
+    )
+    out = run_cli("plan", "check", str(tmp_path / "missing.txt"))
+    assert out.returncode == 2 and "cannot read" in out.stderr

@@ -1,0 +1,1 @@
+"""Rollout workers: the Celery app, the rollout pipeline, simulators, teachers, plan language."""

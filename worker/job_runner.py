@@ -1,0 +1,124 @@
+"""Run one job: claim it, run its seed block, record the episodes, finish it.
+
+Reads like rq's worker loop: claim -> run (heartbeat between episodes) -> record ->
+finish, with the job's state owned by ``models.jobs``. Safe to run twice for the same job:
+the claim refuses a job another worker holds, and recording is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+from blazer.errors import DatabaseError
+from blazer.settings import get_settings
+from models import jobs
+from models.db import session_scope
+from models.orm import Campaign, CampaignTask
+from models.recording import record_episodes
+from worker.rollout import Block, run_block
+from worker.sim import make_simulator
+from worker.teachers import make_teacher
+
+log = logging.getLogger(__name__)
+
+RECORD_RETRY_S = 120.0  # keep trying to record a finished block while the database is away
+
+
+def default_worker_name() -> str:
+    return f"blazer-{os.getpid()}@{socket.gethostname()}"
+
+
+class WorkerRuntime:
+    """What a worker process keeps between jobs: simulators and (expensive) teachers."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or default_worker_name()
+        self._simulators: dict[str, Any] = {}
+        self._teachers: dict[str, Any] = {}
+
+    def simulator(self, kind: str):
+        if kind not in self._simulators:
+            self._simulators[kind] = make_simulator(
+                kind, episode_timeout_s=get_settings().episode_timeout_s
+            )
+        return self._simulators[kind]
+
+    def teacher(self, kind: str, config: dict[str, Any]):
+        key = kind + json.dumps(config, sort_keys=True)
+        if key not in self._teachers:
+            self._teachers[key] = make_teacher(kind, config)
+        return self._teachers[key]
+
+    def close(self) -> None:
+        for thing in [*self._simulators.values(), *self._teachers.values()]:
+            try:
+                thing.close()
+            except Exception:  # closing is best effort
+                log.exception("close failed")
+        self._simulators.clear()
+        self._teachers.clear()
+
+
+def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
+    """Run one job to the end; returns what happened (done, skipped, stopped, released, lost)."""
+    lease_s = get_settings().job_lease_s
+    with session_scope() as session:
+        verdict, job = jobs.claim(session, job_id, runtime.name, lease_s)
+        if verdict != jobs.Claim.RUN:
+            log.info("job %s skipped (%s)", job_id, job.state if job else "missing")
+            return "skipped"
+        campaign = session.get(Campaign, job.campaign_id)
+        ctask = session.get(CampaignTask, job.campaign_task_id)
+        block = Block(campaign.id, ctask.task, ctask.robot,
+                      list(range(job.seed_start, job.seed_start + job.seed_count)), 0, job.id)  # fmt: skip
+        sim_kind = campaign.spec.get("simulator", "maniskill")
+        teacher_kind, teacher_config = campaign.teacher_kind, dict(campaign.teacher_config)
+
+    last_beat = {"beat": jobs.Beat.OK}
+
+    def keep_going(successes: int) -> bool:
+        with session_scope() as session:
+            last_beat["beat"] = jobs.heartbeat(session, job_id, runtime.name, lease_s, successes)
+        return last_beat["beat"] == jobs.Beat.OK
+
+    log.info(
+        "job %s: %s/%s seeds %s..%s",
+        job_id,
+        block.task,
+        block.robot,
+        block.seeds[0],
+        block.seeds[-1],
+    )
+    outcomes = run_block(
+        block, runtime.simulator(sim_kind), runtime.teacher(teacher_kind, teacher_config),
+        worker_name=runtime.name, keep_going=keep_going,
+    )  # fmt: skip
+    records = [o.record for o in outcomes]
+    beat = last_beat["beat"]
+    deadline = time.monotonic() + RECORD_RETRY_S
+    while True:
+        try:
+            with session_scope() as session:
+                result = record_episodes(session, records)
+                if beat == jobs.Beat.PAUSED:
+                    jobs.release(session, job_id, runtime.name)
+                    outcome = "released"
+                elif beat == jobs.Beat.LOST:
+                    outcome = "lost"
+                else:
+                    jobs.finish(session, job_id, runtime.name)
+                    outcome = "done" if beat == jobs.Beat.OK else "stopped"
+            break
+        except DatabaseError:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("job %s: database unavailable, retrying the record", job_id)
+            time.sleep(2.0)
+    log.info("job %s %s: %d new episodes, %d successes, %d duplicates, %d surplus",
+             job_id, outcome, result.inserted, result.successes, result.duplicates, result.surplus)  # fmt: skip
+    return outcome

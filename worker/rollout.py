@@ -1,0 +1,143 @@
+"""The rollout pipeline for a block of seeds: reset -> scene -> prompt -> teacher -> plan ->
+motion -> verdict. Every seed ends as one EpisodeRecord, success or failure with a reason.
+
+The teacher is called once for the whole block (batched), so an LLM server or an
+in-process model sees many prompts at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from models.types import EpisodeRecord, FailureReason, SceneState
+from worker.plan_language import PlanError, check_plan, parse_plan, step_to_json
+from worker.prompt import PROMPT_VERSION, render_messages
+from worker.sim.base import ExecutionResult, Simulator, SimulatorError
+from worker.teachers.base import Completion, Teacher, TeacherRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Block:
+    campaign_id: int
+    task: str
+    robot: str
+    seeds: list[int]
+    attempt: int = 0
+    job_id: int | None = None
+
+
+@dataclass
+class EpisodeOutcome:
+    record: EpisodeRecord
+    execution: ExecutionResult | None = None
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+
+def run_block(
+    block: Block,
+    simulator: Simulator,
+    teacher: Teacher,
+    *,
+    worker_name: str | None = None,
+    keep_going: Callable[[int], bool] = lambda successes: True,
+) -> list[EpisodeOutcome]:
+    """Run every seed of the block.
+
+    ``keep_going(successes so far in this block)`` is asked before each verification: the
+    job's heartbeat, and the place to stop once the task has its N successes.
+    """
+    outcomes: list[EpisodeOutcome] = []
+    pending: list[tuple[EpisodeOutcome, SceneState]] = []
+    for seed in block.seeds:
+        rec = EpisodeRecord(
+            campaign_id=block.campaign_id, task=block.task, robot=block.robot, seed=seed,
+            attempt=block.attempt, teacher=teacher.name, success=False, prompt_version=PROMPT_VERSION,
+            worker=worker_name, job_id=block.job_id,
+        )  # fmt: skip
+        outcome = EpisodeOutcome(rec)
+        outcomes.append(outcome)
+        start = time.perf_counter()
+        try:
+            scene = simulator.reset(block.task, block.robot, seed)
+        except SimulatorError as exc:
+            _fail(rec, exc.reason, str(exc))
+            continue
+        finally:
+            rec.timings["reset_s"] = round(time.perf_counter() - start, 4)
+        rec.scene = scene.to_json()
+        outcome.messages = render_messages(scene)
+        pending.append((outcome, scene))
+
+    completions = _ask_teacher(teacher, [TeacherRequest(s, o.messages) for o, s in pending])
+    successes = 0
+    for (outcome, scene), completion in zip(pending, completions, strict=True):
+        if not keep_going(successes):
+            outcomes.remove(outcome)  # not run: the job stopped (task full, cancelled)
+            continue
+        _verify(outcome, scene, completion, simulator)
+        successes += outcome.record.success
+    return outcomes
+
+
+def _ask_teacher(teacher: Teacher, requests: list[TeacherRequest]) -> list[Completion]:
+    if not requests:
+        return []
+    try:
+        completions = teacher.complete(requests)
+        if len(completions) != len(requests):
+            raise RuntimeError(
+                f"teacher returned {len(completions)} completions for {len(requests)} prompts"
+            )
+        return completions
+    except Exception as exc:  # one broken teacher call fails its episodes, not the worker
+        log.exception("teacher %s failed", teacher.name)
+        return [Completion(None, error=f"{exc.__class__.__name__}: {exc}") for _ in requests]
+
+
+def _verify(
+    outcome: EpisodeOutcome, scene: SceneState, completion: Completion, simulator: Simulator
+) -> None:
+    rec = outcome.record
+    rec.completion = completion.text
+    rec.prompt_tokens, rec.completion_tokens = (
+        completion.prompt_tokens,
+        completion.completion_tokens,
+    )
+    rec.timings["teacher_s"] = round(completion.latency_s, 4)
+    if completion.error is not None or completion.text is None:
+        _fail(rec, FailureReason.TEACHER_ERROR, completion.error or "teacher returned no text")
+        return
+    start = time.perf_counter()
+    try:
+        steps = parse_plan(completion.text)
+        check_plan(steps, scene)
+    except PlanError as exc:
+        _fail(rec, exc.reason, exc.message)
+        return
+    finally:
+        rec.timings["parse_s"] = round(time.perf_counter() - start, 5)
+    rec.plan = [step_to_json(s) for s in steps]
+    start = time.perf_counter()
+    try:
+        simulator.reset(scene.task, scene.robot, scene.seed)  # deterministic: same scene again
+        result = simulator.execute(steps)
+    except SimulatorError as exc:
+        _fail(rec, exc.reason, str(exc))
+        return
+    finally:
+        rec.timings["motion_s"] = round(time.perf_counter() - start, 4)
+    outcome.execution = result
+    rec.success = result.success
+    if not result.success:
+        _fail(rec, result.failure_reason or FailureReason.TASK_FAILED, result.detail)
+
+
+def _fail(rec: EpisodeRecord, reason: FailureReason, detail: str) -> None:
+    rec.success = False
+    rec.failure_reason = reason
+    rec.failure_detail = detail[:2000]

@@ -1,0 +1,60 @@
+"""The simulator interface every backend implements, and the result of carrying out a plan."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from models.types import FailureReason, SceneState
+from worker.plan_language import Step
+
+
+@dataclass
+class StepOutcome:
+    op: str
+    line: int
+    reached: bool
+    detail: str = ""
+    sim_steps: int = 0
+
+
+@dataclass
+class ExecutionResult:
+    success: bool
+    failure_reason: FailureReason | None = None
+    detail: str = ""
+    steps: list[StepOutcome] = field(default_factory=list)
+    checks: dict[str, bool] = field(default_factory=dict)  # the task's evaluate() parts
+    sim_steps: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failure_reason"] = self.failure_reason.value if self.failure_reason else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExecutionResult:
+        data = dict(data)
+        data["failure_reason"] = (
+            FailureReason(data["failure_reason"]) if data.get("failure_reason") else None
+        )
+        data["steps"] = [StepOutcome(**s) for s in data.get("steps", [])]
+        return cls(**data)
+
+
+class SimulatorError(Exception):
+    """The simulator crashed or hung; ``reason`` is sim_error or timeout."""
+
+    def __init__(self, reason: FailureReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Simulator(Protocol):
+    """Reset a task on a robot with a seed, carry out a plan, ask the task's own check."""
+
+    def reset(self, task: str, robot: str, seed: int) -> SceneState: ...
+
+    def execute(self, steps: list[Step]) -> ExecutionResult: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,274 @@
+"""ManiSkill 3 backend: CPU physics, state observations, primitives via mplib motion planning.
+
+Runs inside the simulator child process (``worker.sim.server``); the worker talks to it
+through ``worker.sim.isolated.IsolatedSimulator`` so a crash or hang costs one episode.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from models.types import FailureReason, SceneState
+from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
+from worker.sim.base import ExecutionResult, StepOutcome
+from worker.sim.tasks import check_task_robot, get_task
+from worker.sim.tasks.common import yaw_of_quat
+
+log = logging.getLogger(__name__)
+
+MAX_EPISODE_STEPS = 5000
+GRIPPER_STEPS = 6  # sim steps to open or close, as ManiSkill's solutions use
+CONVERGE_STEPS = 15  # extra steps at a move's end for the arm to catch up
+SETTLE_STEPS = 40  # idle steps after the plan for the scene to come to rest
+SETTLE_CHECK_EVERY = 5
+RRT_PLANNING_TIME_S = 1.0
+REACH_TOLERANCE_M = 0.02
+SCREW_QPOS_STEP = 0.1
+
+# Per robot: the planner's move group (the TCP link) and its reach from the base (m).
+ROBOT_SPECS: dict[str, dict] = {
+    "panda": {"move_group": "panda_hand_tcp", "reach_m": 0.855},
+    "xarm6_robotiq": {"move_group": "eef", "reach_m": 0.70},
+    "widowxai": {"move_group": "ee_gripper_link", "reach_m": 0.60},
+}
+
+
+def setup_assets() -> None:
+    """Point ManiSkill at robot assets it cannot download here (xarm6, widowxai)."""
+    if os.environ.get("MS_ASSET_DIR"):
+        return
+    for candidate in (
+        Path(os.environ.get("BLAZER_MANISKILL_ASSETS", "")),
+        Path(__file__).resolve().parents[3] / "shared" / "maniskill-assets",
+    ):
+        if candidate and (candidate / "data" / "robots").is_dir():
+            os.environ["MS_ASSET_DIR"] = str(candidate)
+            return
+
+
+def gripper_quat(yaw_deg: float, tilt_deg: float) -> np.ndarray:
+    """TCP orientation (w, x, y, z): pointing down, fingers closing along yaw, tilted about them.
+
+    yaw 0 is the arm's rest orientation (fingers close along world -y); tilt turns the hand
+    about the finger axis, towards the hand's +x, so a grasped object can be stood up.
+    """
+    from transforms3d.quaternions import mat2quat
+
+    yaw, tilt = math.radians(yaw_deg), math.radians(tilt_deg)
+    approaching = np.array([0.0, 0.0, -1.0])
+    closing = np.array([math.sin(yaw), -math.cos(yaw), 0.0])
+    ortho = np.cross(closing, approaching)
+    base = np.stack([ortho, closing, approaching], axis=1)
+    c, s = math.cos(tilt), math.sin(tilt)
+    about_y = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    return mat2quat(base @ about_y)
+
+
+class ManiSkillBackend:
+    """One env and planner per (task, robot), reused across seeds."""
+
+    def __init__(self) -> None:
+        setup_assets()
+        import gymnasium as gym
+        import mani_skill.envs  # noqa: F401  (registers the tasks)
+
+        self._gym = gym
+        self._envs: dict[tuple[str, str], tuple] = {}
+        self._current: tuple | None = None
+        self._task_module = None
+
+    # lifecycle ------------------------------------------------------------------------------
+    def _env(self, task: str, robot: str):
+        key = (task, robot)
+        if key not in self._envs:
+            check_task_robot(task, robot)
+            env = self._gym.make(
+                task,
+                obs_mode="state",
+                control_mode="pd_joint_pos",
+                robot_uids=robot,
+                render_mode=None,
+                max_episode_steps=MAX_EPISODE_STEPS,
+            )
+            self._envs[key] = (env, None)
+        return key
+
+    def _planner(self, key):
+        env, planner = self._envs[key]
+        if planner is None:
+            import mplib
+
+            agent = env.unwrapped.agent
+            robot = agent.robot
+            planner = mplib.Planner(
+                urdf=agent.urdf_path,
+                srdf=agent.urdf_path.replace(".urdf", ".srdf"),
+                user_link_names=[link.get_name() for link in robot.get_links()],
+                user_joint_names=[j.get_name() for j in robot.get_active_joints()],
+                move_group=ROBOT_SPECS[key[1]]["move_group"],
+            )
+            self._envs[key] = (env, planner)
+        return planner
+
+    def reset(self, task: str, robot: str, seed: int) -> SceneState:
+        key = self._env(task, robot)
+        env, _ = self._envs[key]
+        env.reset(seed=int(seed))
+        planner = self._planner(key)
+        base = env.unwrapped.agent.robot.pose
+        planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))
+        self._current = key
+        self._task_module = get_task(task)
+        self._gripper = 1.0
+        self._steps = 0
+        return self.scene_state(task, robot, seed)
+
+    def close(self) -> None:
+        for env, _ in self._envs.values():
+            env.close()
+        self._envs.clear()
+
+    # scene ----------------------------------------------------------------------------------
+    def scene_state(self, task: str, robot: str, seed: int) -> SceneState:
+        env, _ = self._envs[self._current]
+        u = env.unwrapped
+        tcp = u.agent.tcp.pose
+        table = u.table_scene
+        top = float(table.table.pose.p[0, 2]) + float(table.table_height)
+        tx, ty = float(table.table.pose.p[0, 0]), float(table.table.pose.p[0, 1])
+        bx, by = (float(v) for v in u.agent.robot.pose.p[0, :2])
+        reach = ROBOT_SPECS[robot]["reach_m"]
+        lo = (
+            max(tx - table.table_length / 2, bx),
+            max(ty - table.table_width / 2, by - reach),
+            top,
+        )
+        hi = (
+            min(tx + table.table_length / 2, bx + reach),
+            min(ty + table.table_width / 2, by + reach),
+            top + 0.6,
+        )
+        p = tcp.p[0].tolist()
+        return SceneState(
+            task=task,
+            robot=robot,
+            seed=int(seed),
+            description=self._task_module.DESCRIPTION,
+            objects=tuple(self._task_module.scene_objects(u)),
+            ee_position=(round(p[0], 4), round(p[1], 4), round(p[2], 4)),
+            ee_yaw_deg=round(yaw_of_quat(tcp.q[0].tolist()), 2),
+            gripper_open=True,
+            workspace_min=tuple(round(float(v), 3) for v in lo),
+            workspace_max=tuple(round(float(v), 3) for v in hi),
+            table_height=round(top, 4),
+        )
+
+    # execution ------------------------------------------------------------------------------
+    def execute(self, steps: list[Step]) -> ExecutionResult:
+        result = ExecutionResult(success=False)
+        for step in steps:
+            outcome = self._do(step)
+            result.steps.append(outcome)
+            if not outcome.reached:
+                reason = (
+                    FailureReason.PLAN_UNREACHABLE
+                    if "no motion plan" in outcome.detail
+                    else FailureReason.MOTION_FAILED
+                )
+                result.failure_reason, result.detail = reason, f"line {step.line}: {outcome.detail}"
+                result.sim_steps = self._steps
+                result.checks = self._evaluate()
+                return result
+            if isinstance(step, TaskCompleted):
+                break
+        result.checks = self._settle()
+        result.success = bool(result.checks.get("success", False))
+        if not result.success:
+            failed = [k for k, v in result.checks.items() if k != "success" and not v]
+            result.failure_reason = FailureReason.TASK_FAILED
+            result.detail = "task check failed" + (f": {', '.join(failed)} false" if failed else "")
+        result.sim_steps = self._steps
+        return result
+
+    def _do(self, step: Step) -> StepOutcome:
+        before = self._steps
+        if isinstance(step, Move):
+            ok, detail = self._move(step)
+        elif isinstance(step, OpenGripper):
+            self._gripper = 1.0
+            ok, detail = self._hold(GRIPPER_STEPS), "opened"
+        elif isinstance(step, CloseGripper):
+            self._gripper = -float(step.strength)
+            ok, detail = self._hold(GRIPPER_STEPS), "closed"
+        else:
+            ok, detail = True, "task completed"
+        return StepOutcome(step.op, step.line, ok, detail, self._steps - before)
+
+    def _move(self, step: Move) -> tuple[bool, str]:
+        env, planner = self._envs[self._current]
+        target = np.hstack([np.array(step.position), gripper_quat(step.yaw_deg, step.tilt_deg)])
+        qpos = env.unwrapped.agent.robot.get_qpos()[0].numpy()
+        dt = env.unwrapped.control_timestep
+        plan = planner.plan_screw(target, qpos, qpos_step=SCREW_QPOS_STEP, time_step=dt)
+        if plan["status"] != "Success":
+            plan = planner.plan_qpos_to_pose(
+                target, qpos, time_step=dt, planning_time=RRT_PLANNING_TIME_S, wrt_world=True
+            )
+        if plan["status"] != "Success":
+            return False, f"no motion plan to {list(step.position)} ({plan['status']})"
+        n_arm = len(planner.joint_vel_limits)
+        path = plan["position"]
+        for q in path:
+            if not self._step(np.hstack([q[:n_arm], self._gripper])):
+                return False, f"episode step limit {MAX_EPISODE_STEPS} reached"
+        goal = np.array(step.position)
+        err = self._tcp_error(goal)
+        for _ in range(CONVERGE_STEPS):  # the PD controller trails the path's last waypoint
+            if err <= REACH_TOLERANCE_M / 4 or not self._step(
+                np.hstack([path[-1][:n_arm], self._gripper])
+            ):
+                break
+            err = self._tcp_error(goal)
+        if err > REACH_TOLERANCE_M:
+            return False, f"stopped {err * 100:.1f} cm from the target (blocked?)"
+        return True, f"reached in {len(plan['position'])} steps"
+
+    def _tcp_error(self, goal: np.ndarray) -> float:
+        env, _ = self._envs[self._current]
+        return float(np.linalg.norm(env.unwrapped.agent.tcp.pose.p[0].numpy() - goal))
+
+    def _hold(self, n: int) -> bool:
+        env, planner = self._envs[self._current]
+        n_arm = len(planner.joint_vel_limits)
+        qpos = env.unwrapped.agent.robot.get_qpos()[0].numpy()[:n_arm]
+        return all(self._step(np.hstack([qpos, self._gripper])) for _ in range(n))
+
+    def _step(self, action: np.ndarray) -> bool:
+        if self._steps >= MAX_EPISODE_STEPS:
+            return False
+        env, _ = self._envs[self._current]
+        env.step(action)
+        self._steps += 1
+        return True
+
+    def _settle(self) -> dict[str, bool]:
+        checks = self._evaluate()
+        for _ in range(0, SETTLE_STEPS, SETTLE_CHECK_EVERY):
+            if checks.get("success"):
+                break
+            if not self._hold(SETTLE_CHECK_EVERY):
+                break
+            checks = self._evaluate()
+        return checks
+
+    def _evaluate(self) -> dict[str, bool]:
+        env, _ = self._envs[self._current]
+        return {
+            k: bool(v[0]) if hasattr(v, "__len__") else bool(v)
+            for k, v in env.unwrapped.evaluate().items()
+        }

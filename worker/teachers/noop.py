@@ -1,0 +1,17 @@
+"""Benchmark-only teacher: answers every prompt at once with a one-line plan."""
+
+from __future__ import annotations
+
+from worker.teachers.base import Completion, TeacherRequest
+
+NOOP_PLAN = "```python\ntask_completed()\n```"
+
+
+class NoopTeacher:
+    name = "noop"
+
+    def complete(self, requests: list[TeacherRequest]) -> list[Completion]:
+        return [Completion(NOOP_PLAN, 0, 0, 0.0, "stop") for _ in requests]
+
+    def close(self) -> None:
+        pass
