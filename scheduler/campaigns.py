@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,8 +133,10 @@ def status(session: Session, name: str) -> dict[str, Any]:
     campaign = get_campaign(session, name)
     counts = dict(
         session.execute(
-            select(Job.state, _count()).where(Job.campaign_id == campaign.id).group_by(Job.state)
-        )
+            select(Job.state, func.count())
+            .where(Job.campaign_id == campaign.id)
+            .group_by(Job.state)
+        ).all()
     )
     return {
         "name": campaign.name,
@@ -144,12 +146,6 @@ def status(session: Session, name: str) -> dict[str, Any]:
         "tasks": [p.to_json() for p in progress(session, campaign)],
         "jobs": {s.value: int(counts.get(s.value, 0)) for s in JobState},
     }
-
-
-def _count():
-    from sqlalchemy import func
-
-    return func.count()
 
 
 def list_campaigns(session: Session) -> list[Campaign]:

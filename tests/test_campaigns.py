@@ -1,0 +1,167 @@
+"""Campaigns without a broker: specs, planning, pause/resume/cancel, embedded runs to N."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from blazer.errors import ConfigError
+from models import jobs
+from models.db import session_scope
+from models.orm import Campaign, CampaignTask, Episode, Job
+from models.types import CampaignState, JobState, SeedSplit
+from scheduler import campaigns
+from scheduler.loop import Scheduler
+from scheduler.planner import needed_attempts
+from scheduler.publishers import InlinePublisher
+from scheduler.spec import CampaignSpec
+from tests.conftest import run_cli
+
+
+def spec(**over) -> CampaignSpec:
+    data = {"name": "c", "tasks": ["PickCube-v1", "PullCube-v1"], "successes": 4, "block_size": 2}
+    return CampaignSpec.from_dict({**data, **over})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": "x", "tasks": ["NoTask-v1"]}, "unknown task 'NoTask-v1'"),
+        (
+            {"name": "x", "tasks": ["PushCube-v1"], "robots": ["widowxai"]},
+            "does not support robot 'widowxai'",
+        ),
+        (
+            {"name": "x", "tasks": ["PickCube-v1"], "successes": 0},
+            "'successes' must be a positive integer",
+        ),
+        (
+            {"name": "x", "tasks": ["PickCube-v1"], "successes": -3},
+            "'successes' must be a positive integer",
+        ),
+        (
+            {"name": "x", "tasks": ["PickCube-v1"], "teacher": {"kind": "gpt9"}},
+            "teacher.kind 'gpt9'",
+        ),
+        ({"name": "x", "tasks": ["PickCube-v1"], "sucesses": 3}, "unknown field(s) sucesses"),
+        ({"name": "x", "tasks": ["PickCube-v1"], "seed_split": "test"}, "'seed_split' must be"),
+        ({"tasks": ["PickCube-v1"]}, "'name' and 'tasks' are required"),
+    ],
+)
+def test_bad_specs_name_the_problem(data, message):
+    with pytest.raises(ConfigError) as err:
+        CampaignSpec.from_dict(data)
+    assert message in str(err.value)
+
+
+def test_bad_spec_files_fail_before_anything_is_queued(tmp_path, sqlite_url):
+    env = {"BLAZER_DATABASE_URL": sqlite_url}
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("name: x\ntasks: [PickCube-v1\n")
+    for path, needle in [
+        (bad_yaml, "is not valid YAML at line"),
+        (tmp_path / "none.yaml", "cannot read campaign spec"),
+    ]:
+        out = run_cli("campaign", "create", str(path), env=env)
+        assert (
+            out.returncode == 2
+            and needle in out.stderr
+            and len(out.stderr.strip().splitlines()) == 1
+        )
+    zero = tmp_path / "zero.yaml"
+    zero.write_text("name: x\ntasks: [PickCube-v1]\nsuccesses: 0\n")
+    out = run_cli("campaign", "run", str(zero), env=env)
+    assert out.returncode == 2 and "'successes' must be a positive integer" in out.stderr
+    assert not (tmp_path / "blazer.db").exists()  # nothing was written
+
+
+def test_needed_attempts_tracks_the_observed_rate():
+    assert needed_attempts(0, 0, 10) == 22  # no data: assume 50%
+    assert needed_attempts(5, 5, 10) < needed_attempts(5, 50, 10)
+    assert needed_attempts(10, 12, 10) == 0
+
+
+def test_scheduler_plans_disjoint_seed_blocks_and_bounds_the_queue(blazer_env):
+    with session_scope() as s:
+        campaigns.create_campaign(s, spec(successes=50, attempt_cap=120, seed_split="eval"))
+    pub = InlinePublisher(workers=3)
+    sched = Scheduler(pub, campaign="c")
+    assert sched.tick()
+    with session_scope() as s:
+        rows = s.execute(
+            select(Job.campaign_task_id, Job.seed_start, Job.seed_count, Job.state)
+        ).all()
+    seeds = {}
+    for tid, start, count, _ in rows:
+        block = set(range(start, start + count))
+        assert not block & seeds.setdefault(tid, set()), "a seed was planned twice"
+        seeds[tid] |= block
+    assert all(
+        SeedSplit.of_seed(seed) == SeedSplit.EVAL for block in seeds.values() for seed in block
+    )
+    queued = [r for r in rows if r.state == JobState.QUEUED.value]
+    assert len(queued) == len(pub.ready) == 6  # 2 per live worker, never the whole backlog
+    assert sched.tick() and len(pub.ready) == 6  # nothing ran: the queue is full, nothing more sent
+    # a second scheduler on the same database stands by
+    assert not Scheduler(InlinePublisher(), holder="other").tick()
+
+
+def test_pause_resume_cancel(blazer_env):
+    with session_scope() as s:
+        campaigns.create_campaign(s, spec())
+    pub = InlinePublisher()
+    sched = Scheduler(pub, campaign="c")
+    sched.tick()
+    first = pub.ready.pop(0)
+    with session_scope() as s:
+        campaigns.set_state(s, "c", CampaignState.PAUSED)
+    with session_scope() as s:
+        verdict, job = jobs.claim(s, first, "w1", 60)
+        assert verdict == jobs.Claim.SKIP and job.state == JobState.PENDING.value  # back in line
+    pub.ready.clear()
+    sched.tick()
+    assert pub.ready == []  # paused: nothing published
+    with session_scope() as s:
+        campaigns.set_state(s, "c", CampaignState.ACTIVE)
+    sched.tick()
+    assert first in pub.ready
+    with session_scope() as s:
+        campaigns.set_state(s, "c", CampaignState.CANCELLED)
+    with session_scope() as s:
+        states = set(s.scalars(select(Job.state)))
+        assert states == {JobState.CANCELLED.value}
+
+
+def test_embedded_campaign_reaches_exactly_n(blazer_env):
+    out = run_cli(
+        "campaign",
+        "run",
+        "--name",
+        "emb",
+        "--tasks",
+        "PickCube-v1,PullCube-v1",
+        "-n",
+        "3",
+        "--block-size",
+        "2",
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "campaign 'emb': done" in out.stdout
+    with session_scope() as s:
+        cid = s.scalar(select(Campaign.id).where(Campaign.name == "emb"))
+        for ctask in s.scalars(select(CampaignTask).where(CampaignTask.campaign_id == cid)):
+            n = s.scalar(select(func.count()).select_from(Episode).where(
+                Episode.campaign_id == cid, Episode.task == ctask.task, Episode.success.is_(True)))  # fmt: skip
+            assert n == ctask.successes == 3
+        assert s.scalar(select(func.count()).select_from(Job).where(Job.state.in_(jobs.OPEN))) == 0
+    status = json.loads(run_cli("campaign", "status", "emb", "--json").stdout)
+    assert status["state"] == "done" and all(t["successes"] == 3 for t in status["tasks"])
+    # running the same spec again resumes the finished campaign instead of duplicating it
+    again = run_cli(
+        "campaign", "run", "--name", "emb", "--tasks", "PickCube-v1,PullCube-v1", "-n", "3"
+    )
+    assert again.returncode == 0 and "resuming campaign 'emb'" in again.stdout
+    listed = run_cli("campaign", "list").stdout
+    assert "emb" in listed and "done" in listed

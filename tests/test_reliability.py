@@ -1,0 +1,154 @@
+"""The distributed platform under faults: real PostgreSQL, a real Redis, Celery worker and
+scheduler processes. Each campaign must end with exactly N successes per task, no episode
+key twice, and no job left open."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from models.db import session_scope, upgrade
+from scheduler import campaigns
+from scheduler.spec import CampaignSpec
+from tests.cluster import Cluster
+
+pytestmark = pytest.mark.cluster
+
+TASKS = ["PickCube-v1", "PullCube-v1"]
+
+
+@pytest.fixture
+def cluster(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("BLAZER_DATABASE_URL", pg_url)
+    from tests.conftest import _reset_caches
+
+    _reset_caches()
+    upgrade(pg_url)
+    c = Cluster(pg_url, tmp_path)
+    c.start_redis()
+    yield c
+    c.stop()
+    _reset_caches()
+
+
+def create(name: str, n: int, block: int = 2, tasks=TASKS) -> None:
+    with session_scope() as s:
+        campaigns.create_campaign(
+            s,
+            CampaignSpec.from_dict(
+                {"name": name, "tasks": tasks, "successes": n, "block_size": block}
+            ),
+        )
+
+
+def assert_exact(c: Cluster, name: str, n: int, tasks=TASKS) -> None:
+    rows = c.sql(
+        "SELECT e.task, count(*) FILTER (WHERE e.success), count(*), count(DISTINCT (e.seed, e.attempt)) "
+        "FROM episodes e JOIN campaigns c ON c.id = e.campaign_id WHERE c.name = :n GROUP BY e.task", n=name)  # fmt: skip
+    by_task = {task: (succ, total, distinct) for task, succ, total, distinct in rows}
+    assert set(by_task) == set(tasks), c.logs()
+    for task, (succ, total, distinct) in by_task.items():
+        assert succ == n, (task, succ, c.logs())
+        assert total == distinct, f"{task}: an episode key was recorded twice"
+    counters = c.sql("SELECT t.task, t.successes, t.attempts FROM campaign_tasks t JOIN campaigns c ON c.id = t.campaign_id WHERE c.name = :n", n=name)  # fmt: skip
+    assert {t: (s, a) for t, s, a in counters} == {t: (v[0], v[1]) for t, v in by_task.items()}
+    open_jobs = c.sql("SELECT count(*) FROM jobs WHERE state IN ('pending', 'queued', 'running')")[
+        0
+    ][0]
+    assert open_jobs == 0
+
+
+def test_campaign_completes_with_two_workers(cluster):
+    create("plain", 4)
+    for _ in range(2):
+        cluster.start_worker()
+    cluster.start_scheduler()
+    cluster.wait_done("plain", 300)
+    assert_exact(cluster, "plain", 4)
+    workers = {w for (w,) in cluster.sql("SELECT DISTINCT worker FROM episodes")}
+    assert len(workers) == 2, "both workers should have taken jobs"
+    assert cluster.sql("SELECT max(publishes), max(deliveries) FROM jobs WHERE state = 'done'")[
+        0
+    ] == (1, 1)
+
+
+def test_kill_9_workers_mid_campaign(cluster):
+    create("killed", 8)
+    cluster.start_worker()
+    cluster.start_worker()
+    cluster.start_scheduler()
+    killed_jobs = []
+    for _ in range(2):  # kill -9 whichever worker holds a job, twice, and add a fresh worker
+
+        def running_job():
+            rows = cluster.sql("SELECT id, worker FROM jobs WHERE state = 'running'")
+            return next(
+                ((jid, cluster.owner_of(w)) for jid, w in rows if cluster.owner_of(w)), None
+            )
+
+        job_id, victim = cluster.wait(running_job, 120, "a worker to hold a job")
+        cluster.kill(victim)
+        killed_jobs.append(job_id)
+        cluster.start_worker()
+        time.sleep(2)
+    cluster.wait_done("killed", 400)
+    assert_exact(cluster, "killed", 8)
+    for job_id in killed_jobs:
+        state, deliveries = cluster.sql(
+            "SELECT state, deliveries FROM jobs WHERE id = :j", j=job_id
+        )[0]
+        # re-delivered to another worker and finished, or cancelled because its task filled up
+        assert (state == "done" and deliveries >= 2) or state == "cancelled", (
+            job_id,
+            state,
+            deliveries,
+        )
+
+
+def test_redis_restart_mid_campaign(cluster):
+    create("redis", 6)
+    cluster.start_worker()
+    cluster.start_worker()
+    cluster.start_scheduler()
+    cluster.wait(
+        lambda: cluster.sql("SELECT count(*) FROM episodes")[0][0] >= 2, 120, "the first episodes"
+    )
+    cluster.restart_redis()
+    cluster.wait_done("redis", 400)
+    assert_exact(cluster, "redis", 6)
+    # the scheduler saw the broker come back empty and published the lost jobs again
+    assert "broker restarted" in cluster.log_text("scheduler"), cluster.logs()
+
+
+def test_scheduler_killed_and_restarted_publishes_nothing_twice(cluster):
+    create("sched", 6)
+    cluster.start_worker()
+    first = cluster.start_scheduler()
+    second = cluster.start_scheduler()  # two at once: one holds the lease, the other stands by
+    cluster.wait(
+        lambda: cluster.sql("SELECT count(*) FROM episodes")[0][0] >= 2, 120, "the first episodes"
+    )
+    cluster.kill(first)
+    cluster.kill(second)
+    time.sleep(3)
+    cluster.start_scheduler()
+    cluster.wait_done("sched", 400)
+    assert_exact(cluster, "sched", 6)
+    assert cluster.sql("SELECT max(publishes), max(deliveries) FROM jobs")[0] == (1, 1)
+
+
+def test_simulator_segfault_and_hang_cost_one_episode_each(cluster):
+    create("faults", 3, block=3, tasks=["PickCube-v1"])
+    faults = {
+        "BLAZER_SIM_FAULTS": "crash:PickCube-v1:1,hang:PickCube-v1:2",
+        "BLAZER_EPISODE_TIMEOUT_S": "8",
+    }
+    cluster.start_worker(env=faults)
+    cluster.start_scheduler()
+    cluster.wait_done("faults", 300)
+    assert_exact(cluster, "faults", 3, tasks=["PickCube-v1"])
+    reasons = dict(cluster.sql("SELECT seed, failure_reason FROM episodes WHERE seed IN (1, 2)"))
+    assert reasons == {1: "sim_error", 2: "timeout"}
+    detail = cluster.sql("SELECT failure_detail FROM episodes WHERE seed = 1")[0][0]
+    assert "SIGSEGV" in detail
