@@ -3,6 +3,7 @@ scheduler processes started with the ``blazer`` CLI, and ways to kill them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -80,10 +81,8 @@ class Cluster:
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """kill -9 the process and everything it started (pool processes, simulator)."""
         proc = self.procs.pop(name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=30)
 
     def owner_of(self, job_worker: str) -> str | None:
