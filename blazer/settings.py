@@ -13,6 +13,8 @@ class Settings(BaseSettings):
 
     # Where the embedded default keeps its SQLite file, model caches and exports.
     data_dir: Path = Path("blazer-data")
+    # Converted model folders (e.g. SmolLM2 from its GGUF), shared by every data_dir.
+    model_cache: Path = Path.home() / ".cache" / "blazer" / "models"
     # SQLAlchemy URL; empty = SQLite file under data_dir.
     database_url: str = ""
     # Celery broker URL (redis://...); empty = in-process execution.

