@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from blazer.commands import campaign, db, episodes, plan, sim, worker
+from blazer.commands import campaign, db, episodes, plan, sim, training, worker
 from blazer.errors import BlazerError
 from blazer.settings import get_settings
 
@@ -22,6 +22,10 @@ app.add_typer(episodes.app, name="episodes", help="Query recorded episodes.")
 app.add_typer(campaign.app, name="campaign", help="Create, run and control generation campaigns.")
 app.add_typer(sim.app, name="sim", help="Run single episodes in the simulator.")
 app.add_typer(plan.app, name="plan", help="Check completions against the plan language.")
+app.add_typer(training.dataset_app, name="dataset", help="Build and export dataset snapshots.")
+app.add_typer(training.train_app, name="train", help="Fine-tune models (LoRA SFT, DPO).")
+app.add_typer(training.models_app, name="models", help="The model registry.")
+app.command("eval")(training.evaluate_command)
 app.command("stats")(episodes.stats)
 app.command("demo")(campaign.demo)
 app.command("scheduler")(campaign.scheduler)

@@ -198,7 +198,11 @@ class TrainingRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # sft | dpo
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id"))
+    # retraining: the lineage this run continues, and the campaign successes it was started at
+    lineage: Mapped[str | None] = mapped_column(String(200), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    source_successes: Mapped[int | None] = mapped_column(Integer)
     base_model: Mapped[str] = mapped_column(String(400))
     state: Mapped[str] = mapped_column(String(16), default="pending")
     hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -18,8 +18,15 @@ from worker.job_runner import WorkerRuntime, execute_job
 log = logging.getLogger(__name__)
 
 
-def run_embedded(campaign: str, on_progress: Callable[[], None] | None = None) -> str:
-    """Run a campaign to the end in this process; returns its final state."""
+def run_embedded(
+    campaign: str, on_progress: Callable[[], None] | None = None, *, exclusive: bool = True
+) -> str:
+    """Run a campaign to the end in this process; returns its final state.
+
+    ``exclusive=False`` runs without the scheduler lease (an evaluation campaign inside a
+    training job, next to a running scheduler): claims and row locks still keep every job
+    and seed single.
+    """
     publisher = InlinePublisher()
     scheduler = Scheduler(publisher, campaign=campaign, holder=f"embedded@{socket.gethostname()}")
     runtime = WorkerRuntime(f"embedded@{socket.gethostname()}")
@@ -27,18 +34,27 @@ def run_embedded(campaign: str, on_progress: Callable[[], None] | None = None) -
         jobs.release_all(session, runtime.name)
     try:
         while True:
-            if not scheduler.tick():
+            if exclusive and not scheduler.tick():
                 raise BlazerError("another scheduler is running on this database; stop it or wait")
+            if not exclusive:
+                scheduler.tick_unleased()
             if not publisher.ready:
                 time.sleep(0.2)
             while publisher.ready:
                 execute_job(publisher.ready.pop(0), runtime)
                 if on_progress is not None:
                     on_progress()
+            while publisher.training:
+                from training.retrain import run_retrain
+
+                run_retrain(
+                    publisher.training.pop(0), run=lambda name: run_embedded(name, exclusive=False)
+                )
             with session_scope() as session:
                 state = get_campaign(session, campaign).state
             if state != "active":
                 return state
     finally:
         runtime.close()
-        scheduler.release_lease()
+        if exclusive:
+            scheduler.release_lease()

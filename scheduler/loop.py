@@ -23,6 +23,7 @@ from models.db import session_scope
 from models.orm import Campaign, Job, SchedulerLease, utcnow
 from models.types import CampaignState, JobState
 from scheduler.planner import plan_campaign
+from training.retrain import due_retrains
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Publisher(Protocol):
     """Where published jobs go: a Celery queue, or this process (embedded mode)."""
 
     def publish(self, job_ids: list[int]) -> None: ...
+
+    def publish_training(self, run_ids: list[int]) -> None: ...
 
     def live_workers(self) -> int: ...
 
@@ -91,13 +94,26 @@ class Scheduler:
             if not self.acquire_lease(session):
                 return False
             self._recover(session)
+        self._plan_and_publish()
+        return True
+
+    def tick_unleased(self) -> None:
+        """Plan and publish one named campaign without the lease (see ``run_embedded``)."""
+        assert self.campaign is not None, "only a single-campaign scheduler may skip the lease"
+        self._plan_and_publish()
+
+    def _plan_and_publish(self) -> None:
+        with session_scope() as session:
+            retrains: list[int] = []
             for campaign in self._campaigns(session):
                 plan_campaign(session, campaign)
+                retrains += due_retrains(session, campaign)
+        if retrains:
+            self.publisher.publish_training(retrains)
         to_publish = self._select_for_publish()
         if to_publish:
             self._publish(to_publish)
         self._ticks += 1
-        return True
 
     def _campaigns(self, session: Session) -> list[Campaign]:
         stmt = select(Campaign).where(Campaign.state == CampaignState.ACTIVE.value)

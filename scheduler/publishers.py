@@ -31,6 +31,12 @@ class CeleryPublisher:
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.5, "interval_step": 1},
             )  # fmt: skip
 
+    def publish_training(self, run_ids: list[int]) -> None:
+        from worker.celery_app import TRAIN_QUEUE
+
+        for run_id in run_ids:
+            self.app.send_task("blazer.train", args=[run_id], queue=TRAIN_QUEUE)
+
     def live_workers(self) -> int:
         try:
             return len(self.app.control.ping(timeout=1.0) or [])
@@ -53,10 +59,14 @@ class InlinePublisher:
 
     def __init__(self, workers: int = 1) -> None:
         self.ready: list[int] = []
+        self.training: list[int] = []
         self._workers = workers
 
     def publish(self, job_ids: list[int]) -> None:
         self.ready.extend(job_ids)
+
+    def publish_training(self, run_ids: list[int]) -> None:
+        self.training.extend(run_ids)
 
     def live_workers(self) -> int:
         return self._workers

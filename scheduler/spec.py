@@ -28,6 +28,7 @@ class CampaignSpec:
     block_size: int = 8  # seeds per job
     priority: int = 0
     simulator: str = "maniskill"
+    retrain: dict[str, Any] | None = None  # see training.policy.RetrainPolicy
 
     def validate(self) -> CampaignSpec:
         """Raise ConfigError naming the bad field; fill defaults."""
@@ -59,6 +60,10 @@ class CampaignSpec:
             )
         if self.simulator not in SIMULATORS:
             raise ConfigError(f"spec: 'simulator' must be one of {', '.join(SIMULATORS)}")
+        if self.retrain is not None:
+            from training.policy import RetrainPolicy
+
+            RetrainPolicy.from_spec(self.retrain)
         return self
 
     @property

@@ -36,3 +36,12 @@ def rollout(self, job_id: int) -> str:
         with session_scope() as session:
             jobs.release(session, job_id, rt.name)
         return "released"
+
+
+@app.task(name="blazer.train", bind=True, acks_late=True)
+def train(self, run_id: int) -> dict:
+    """A retraining run (queue ``train``): snapshot, SFT, evaluation, promotion."""
+    from scheduler.embedded import run_embedded
+    from training.retrain import run_retrain
+
+    return run_retrain(run_id, run=lambda name: run_embedded(name, exclusive=False))

@@ -164,7 +164,10 @@ def upgrade() -> None:
         "training_runs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("dataset_id", sa.Integer(), nullable=False),
+        sa.Column("dataset_id", sa.Integer(), nullable=True),
+        sa.Column("lineage", sa.String(length=200), nullable=True),
+        sa.Column("campaign_id", sa.Integer(), nullable=True),
+        sa.Column("source_successes", sa.Integer(), nullable=True),
         sa.Column("base_model", sa.String(length=400), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column(
@@ -182,10 +185,19 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_training_runs_campaign_id_campaigns"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["dataset_id"], ["datasets.id"], name=op.f("fk_training_runs_dataset_id_datasets")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_training_runs")),
     )
+    with op.batch_alter_table("training_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_training_runs_lineage"), ["lineage"], unique=False)
+
     op.create_table(
         "dataset_members",
         sa.Column("dataset_id", sa.Integer(), nullable=False),
@@ -290,6 +302,9 @@ def downgrade() -> None:
 
     op.drop_table("jobs")
     op.drop_table("dataset_members")
+    with op.batch_alter_table("training_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_training_runs_lineage"))
+
     op.drop_table("training_runs")
     with op.batch_alter_table("episodes", schema=None) as batch_op:
         batch_op.drop_index("ix_episodes_task_robot_success")

@@ -1,0 +1,249 @@
+"""``blazer dataset``, ``blazer train``, ``blazer eval`` and ``blazer models``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import select, update
+
+from models.db import ensure_schema, session_scope
+from models.orm import Dataset, ModelVersion
+from training.loop import TrainConfig
+from training.lora import LoraSettings
+
+dataset_app = typer.Typer(no_args_is_help=True)
+train_app = typer.Typer(no_args_is_help=True)
+models_app = typer.Typer(no_args_is_help=True)
+
+
+@dataset_app.command("build")
+def dataset_build(
+    name: str = typer.Option(..., help="Snapshot name (immutable)."),
+    sources: list[str] = typer.Option(..., "--from", help="Campaign(s) to draw from."),
+    success_only: bool = typer.Option(
+        True, "--success-only/--all-outcomes", help="Successes only (SFT) or all (DPO)."
+    ),
+    per_task: int = typer.Option(None, help="At most N examples per campaign x task x robot."),
+    balance: str = typer.Option(
+        "proportional", help="equal (each source the same weight) or proportional."
+    ),
+    split: str = typer.Option("train", help="Seed split: train, val or eval."),
+    seed: int = typer.Option(0, help="Seed for the per-task sample."),
+) -> None:
+    """Snapshot episodes into a dataset: members, filter and content hash, deduplicated."""
+    from training.datasets import DatasetSpec, build_dataset
+
+    ensure_schema()
+    with session_scope() as session:
+        ds = build_dataset(
+            session, DatasetSpec(name, sources, success_only, per_task, balance, split, seed)
+        )
+        typer.echo(f"dataset {ds.name!r}: {ds.size} examples, hash {ds.content_hash[:12]}")
+
+
+@dataset_app.command("export")
+def dataset_export(
+    name: str,
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl, hf or lerobot."),
+    out: Path = typer.Option(None, help="Output file (jsonl) or folder (hf)."),
+) -> None:
+    """Export a snapshot: chat JSONL, or a Hugging Face datasets folder."""
+    from blazer.settings import get_settings
+    from training.datasets import export_dataset
+
+    ensure_schema()
+    out = out or get_settings().data_dir / "exports" / (f"{name}.jsonl" if fmt == "jsonl" else name)
+    with session_scope() as session:
+        path = export_dataset(session, name, fmt, out)
+    typer.echo(f"exported {name!r} as {fmt} to {path}")
+
+
+@dataset_app.command("list")
+def dataset_list() -> None:
+    """All dataset snapshots."""
+    ensure_schema()
+    table = Table("id", "name", "size", "hash", "filter")
+    with session_scope() as session:
+        for d in session.scalars(select(Dataset).order_by(Dataset.id)):
+            table.add_row(
+                str(d.id), d.name, str(d.size), d.content_hash[:12], json.dumps(d.filter_spec)
+            )
+    Console(width=160).print(table)
+
+
+def _reexec_with_malloc_settings() -> None:
+    """glibc's allocator slows CPU LoRA steps 4x unless tuned before the process starts."""
+    from training.runs import MALLOC_ENV, malloc_env_missing
+
+    if malloc_env_missing() and not os.environ.get("BLAZER_NO_REEXEC"):
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "blazer.cli", *sys.argv[1:]],
+            {**os.environ, **MALLOC_ENV},
+        )
+
+
+def _progress_bar():
+    return Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                    TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(), console=Console(stderr=True))  # fmt: skip
+
+
+def _config(
+    epochs, lr, effective_batch, micro_batch, max_steps, max_len, ckpt_every, seed, **extra
+) -> TrainConfig:
+    return TrainConfig(lr=lr, epochs=epochs, effective_batch=effective_batch, micro_batch=micro_batch,
+                       max_steps=max_steps, max_len=max_len, ckpt_every=ckpt_every, seed=seed, extra=extra)  # fmt: skip
+
+
+EPOCHS = typer.Option(5, help="Epochs (BLAZER: 5).")
+LR = typer.Option(2e-5, help="Peak learning rate, cosine schedule (BLAZER: 2e-5).")
+EFF = typer.Option(24, help="Effective batch via gradient accumulation (BLAZER: 24).")
+MICRO = typer.Option(4, help="Examples per forward pass.")
+MAX_STEPS = typer.Option(None, help="Stop after this many optimizer steps.")
+MAX_LEN = typer.Option(1024, help="Tokens per example.")
+CKPT = typer.Option(50, help="Checkpoint every N steps (resume picks up the latest).")
+RANK = typer.Option(64, help="LoRA rank (BLAZER: 64).")
+ALPHA = typer.Option(16, help="LoRA alpha (BLAZER: 16).")
+SEED = typer.Option(0, help="Seed.")
+
+
+@train_app.command("sft")
+def train_sft(
+    dataset: str = typer.Option(..., help="Dataset snapshot."),
+    base: str = typer.Option("smollm2-135m", help="Base model: alias, folder or hub id."),
+    name: str = typer.Option(None, help="Model version name (default: <dataset>-sft)."),
+    parent: str = typer.Option(None, help="Parent model version (lineage)."),
+    out: Path = typer.Option(None, help="Run folder (default under the data dir); rerun to resume."),
+    epochs: int = EPOCHS, lr: float = LR, effective_batch: int = EFF, micro_batch: int = MICRO,
+    max_steps: int = MAX_STEPS, max_len: int = MAX_LEN, ckpt_every: int = CKPT,
+    lora_r: int = RANK, lora_alpha: int = ALPHA, seed: int = SEED,
+) -> None:  # fmt: skip
+    """LoRA SFT with the BLAZER recipe as defaults; registers a model version."""
+    _reexec_with_malloc_settings()
+    from training.sft import run_sft
+
+    ensure_schema()
+    config = _config(epochs, lr, effective_batch, micro_batch, max_steps, max_len, ckpt_every, seed)
+    with _progress_bar() as bars:
+        bar = bars.add_task("sft", total=None, loss=float("nan"))
+        version = run_sft(dataset, base, config, LoraSettings(r=lora_r, alpha=lora_alpha), name=name, parent=parent,
+                          out_dir=out, progress=lambda s, t, loss: bars.update(bar, completed=s, total=t, loss=loss))  # fmt: skip
+    _print_version(version)
+
+
+@train_app.command("dpo")
+def train_dpo(
+    dataset: str = typer.Option(..., help="Dataset snapshot built with --all-outcomes."),
+    base: str = typer.Option("smollm2-135m", help="Base model."),
+    init_adapter: Path = typer.Option(None, help="Start from this LoRA adapter (e.g. an SFT result)."),
+    name: str = typer.Option(None, help="Model version name (default: <dataset>-dpo)."),
+    parent: str = typer.Option(None, help="Parent model version."),
+    out: Path = typer.Option(None, help="Run folder; rerun to resume."),
+    beta: float = typer.Option(0.1, help="DPO beta."),
+    epochs: int = typer.Option(1, help="Epochs."), lr: float = typer.Option(5e-6, help="Peak learning rate."),
+    effective_batch: int = EFF, micro_batch: int = typer.Option(2, help="Pairs per forward pass."),
+    max_steps: int = MAX_STEPS, max_len: int = MAX_LEN, ckpt_every: int = CKPT,
+    lora_r: int = RANK, lora_alpha: int = ALPHA, seed: int = SEED,
+) -> None:  # fmt: skip
+    """DPO on (success, failure) pairs of the same scene; registers a model version."""
+    _reexec_with_malloc_settings()
+    from training.dpo import run_dpo
+
+    ensure_schema()
+    config = _config(
+        epochs, lr, effective_batch, micro_batch, max_steps, max_len, ckpt_every, seed, beta=beta
+    )
+    with _progress_bar() as bars:
+        bar = bars.add_task("dpo", total=None, loss=float("nan"))
+        version = run_dpo(dataset, base, config, LoraSettings(r=lora_r, alpha=lora_alpha), name=name,
+                          init_adapter=init_adapter, parent=parent, out_dir=out,
+                          progress=lambda s, t, loss: bars.update(bar, completed=s, total=t, loss=loss))  # fmt: skip
+    _print_version(version)
+
+
+def _print_version(name: str) -> None:
+    with session_scope() as session:
+        v = session.scalars(select(ModelVersion).where(ModelVersion.name == name)).one()
+        typer.echo(
+            f"registered model version {v.name!r}: adapter {v.adapter_path}, metrics {json.dumps(v.metrics)}"
+        )
+
+
+def evaluate_command(
+    model: list[str] = typer.Option(
+        ..., "--model", help="Model(s): expert, smollm2-135m, a version name, a folder."
+    ),
+    tasks: str = typer.Option(
+        "PickCube-v1,PushCube-v1,PullCube-v1,StackCube-v1,PlaceSphere-v1,LiftPegUpright-v1",
+        help="Comma-separated tasks.",
+    ),  # fmt: skip
+    episodes: int = typer.Option(100, help="Episodes per task and model (evaluation seeds)."),
+    max_new_tokens: int = typer.Option(384, help="Token limit for LLM teachers."),
+    out: Path = typer.Option(None, help="Folder for table.csv and table.png."),
+) -> None:
+    """Evaluate models on held-out seeds: the paper's Table I (tasks x models), CSV and PNG."""
+    from training.evaluate import evaluate, save_table
+
+    ensure_schema(auto_upgrade=not os.environ.get("BLAZER_DATABASE_URL"))
+    table = evaluate(list(model), tasks.split(","), episodes, max_new_tokens=max_new_tokens)
+    rich_table = Table(*table.rows()[0])
+    for row in table.rows()[1:]:
+        rich_table.add_row(*row)
+    Console().print(rich_table)
+    csv_path, png_path = save_table(table, out)
+    typer.echo(f"saved {csv_path} and {png_path}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Registered model versions."""
+    ensure_schema()
+    table = Table("id", "name", "base", "dataset", "parent", "promoted", "eval avg")
+    with session_scope() as session:
+        for v in session.scalars(select(ModelVersion).order_by(ModelVersion.id)):
+            avg = (v.metrics or {}).get("eval", {}).get("average")
+            table.add_row(str(v.id), v.name, v.base_model, str(v.dataset_id), str(v.parent_id or ""),
+                          "yes" if v.promoted else "", "" if avg is None else f"{100 * avg:.1f}%")  # fmt: skip
+    Console(width=160).print(table)
+
+
+@models_app.command("show")
+def models_show(name: str) -> None:
+    """One version as JSON: lineage, adapter, hyperparameters, metrics."""
+    from training.registry import get_model_version
+
+    ensure_schema()
+    with session_scope() as session:
+        v = get_model_version(session, name)
+        typer.echo(
+            json.dumps(
+                {c.name: getattr(v, c.name) for c in ModelVersion.__table__.columns},
+                indent=2,
+                default=str,
+            )
+        )
+
+
+@models_app.command("promote")
+def models_promote(name: str) -> None:
+    """Mark a version as the promoted one of its lineage (the default teacher to deploy)."""
+    from training.registry import get_model_version
+
+    ensure_schema()
+    with session_scope() as session:
+        v = get_model_version(session, name)
+        lineage = name.rsplit("-v", 1)[0] if "-v" in name else name
+        session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.name.like(f"{lineage}-v%"))
+            .values(promoted=False)
+        )
+        v.promoted = True
+    typer.echo(f"promoted {name!r}")

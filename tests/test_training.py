@@ -1,0 +1,223 @@
+"""The BLAZER loop for real on a tiny scale: snapshots, LoRA SFT of SmolLM2-135M (loss falls,
+the adapter changes the output, a killed run resumes), DPO, evaluation, registry, retraining."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from blazer.errors import ConfigError
+from models.db import session_scope, upgrade
+from models.orm import DatasetMember, Episode, ModelVersion, TrainingRun
+from models.types import SeedSplit
+from tests.conftest import REPO, _reset_caches, run_cli
+from training.datasets import DatasetSpec, build_dataset, export_dataset
+
+FAST_SFT = [
+    "--max-steps",
+    "4",
+    "--effective-batch",
+    "2",
+    "--micro-batch",
+    "2",
+    "--lr",
+    "2e-3",
+    "--max-len",
+    "1024",
+]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """One SQLite database for the module with expert and failing campaigns on shared seeds."""
+    tmp = tmp_path_factory.mktemp("training")
+    url = f"sqlite:///{tmp / 'blazer.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BLAZER_DATABASE_URL", url)
+        mp.setenv("BLAZER_DATA_DIR", str(tmp / "data"))
+        mp.delenv("BLAZER_BROKER_URL", raising=False)
+        _reset_caches()
+        upgrade(url)
+        for args in (["--name", "gen", "--tasks", "PickCube-v1,PullCube-v1", "-n", "3", "--block-size", "3"],
+                     ["--name", "bad", "--tasks", "PickCube-v1", "--teacher", "noop", "-n", "1", "--block-size", "3"],
+                     ["--name", "held", "--tasks", "PickCube-v1", "-n", "2", "--block-size", "2"]):  # fmt: skip
+            spec = None
+            if args[1] == "bad":  # a teacher that writes no useful plan: real failures, same seeds
+                spec = tmp / "bad.yaml"
+                spec.write_text(
+                    "name: bad\ntasks: [PickCube-v1]\nteacher: noop\nsuccesses: 1\nattempt_cap: 3\nblock_size: 3\n"
+                )
+            if args[1] == "held":  # the same task on the evaluation split
+                spec = tmp / "held.yaml"
+                spec.write_text(
+                    "name: held\ntasks: [PickCube-v1]\nsuccesses: 2\nseed_split: eval\nblock_size: 2\n"
+                )
+            out = run_cli("campaign", "run", *([str(spec)] if spec else args))
+            assert out.returncode == 0, out.stderr[-2000:]
+        yield tmp
+    _reset_caches()
+
+
+def test_snapshot_balance_dedup_and_split(env):
+    with session_scope() as s:
+        ds = build_dataset(s, DatasetSpec("eq", ["gen", "held"], balance="equal"))
+        members = s.execute(select(Episode.task, Episode.seed, DatasetMember.weight)
+                            .join(DatasetMember, DatasetMember.episode_id == Episode.id)
+                            .where(DatasetMember.dataset_id == ds.id)).all()  # fmt: skip
+    assert ds.size == 6 and all(
+        SeedSplit.of_seed(seed) == SeedSplit.TRAIN for _, seed, _ in members
+    )
+    by_task = {}
+    for task, _, w in members:
+        by_task[task] = by_task.get(task, 0) + w
+    assert by_task == pytest.approx({"PickCube-v1": 0.5, "PullCube-v1": 0.5})  # p(x) = 1/(C |D_i|)
+    with session_scope() as s, pytest.raises(ConfigError, match="immutable"):
+        build_dataset(s, DatasetSpec("eq", ["gen"]))
+    with session_scope() as s:
+        evalset = build_dataset(s, DatasetSpec("ev", ["gen", "held"], split="eval"))
+        assert evalset.size == 2  # only the held-out campaign's eval seeds
+        again = build_dataset(s, DatasetSpec("eq2", ["gen", "gen"], per_task=2))
+        assert again.size == 4  # the same campaign twice adds nothing (deduplicated); 2 per task
+
+
+def test_exports(env, tmp_path):
+    with session_scope() as s:
+        jsonl = export_dataset(s, "eq", "jsonl", tmp_path / "eq.jsonl")
+        rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+        assert len(rows) == 6 and rows[0]["messages"][0]["role"] == "system"
+        assert rows[0]["completion"].startswith("```python") and rows[0]["prompt_version"] == "v1"
+        export_dataset(s, "eq", "hf", tmp_path / "hf")
+        with pytest.raises(ConfigError, match="trajectories"):
+            export_dataset(s, "eq", "lerobot", tmp_path / "lr")
+    from datasets import load_from_disk
+
+    assert len(load_from_disk(str(tmp_path / "hf"))) == 6
+
+
+def test_sft_loss_falls_adapter_changes_output_and_registers(env):
+    out = run_cli("train", "sft", "--dataset", "eq", "--name", "student-a", *FAST_SFT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    with session_scope() as s:
+        v = s.scalars(select(ModelVersion).where(ModelVersion.name == "student-a")).one()
+        run = s.get(TrainingRun, v.training_run_id)
+    assert v.base_model == "smollm2-135m" and v.dataset_id is not None and run.state == "done"
+    assert v.hyperparameters["lora"]["r"] == 64 and v.hyperparameters["lora"]["alpha"] == 16
+    assert v.metrics["final_loss"] < v.metrics["first_loss"] * 0.9, v.metrics
+    # the adapter loads and changes what the model writes for the same prompt
+    from worker.teachers.base import TeacherRequest
+    from worker.teachers.hf import HFTeacher
+
+    with session_scope() as s:
+        ep = s.scalars(select(Episode).where(Episode.success.is_(True))).first()
+    from models.types import SceneState
+    from worker.prompt import render_messages
+
+    req = [TeacherRequest(None, render_messages(SceneState.from_json(ep.scene)))]
+    base = HFTeacher("smollm2-135m", max_new_tokens=24).complete(req)[0].text
+    tuned = HFTeacher("student-a", max_new_tokens=24).complete(req)[0].text
+    assert tuned != base
+
+
+def test_killed_sft_resumes_from_its_checkpoint(env):
+    args = [sys.executable, "-m", "blazer.cli", "train", "sft", "--dataset", "eq", "--name", "student-r",
+            "--ckpt-every", "1", *FAST_SFT]  # fmt: skip
+    proc = subprocess.Popen(
+        args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    ckpt = env / "data" / "runs" / "sft-student-r" / "checkpoints"
+    deadline = time.monotonic() + 300
+    while not list(ckpt.glob("step-000001")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list(ckpt.glob("step-000001")), "no checkpoint was written"
+    out = run_cli(
+        "train", "sft", "--dataset", "eq", "--name", "student-r", "--ckpt-every", "1", *FAST_SFT
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "resumed from step-" in out.stderr
+    steps = [
+        json.loads(line)["step"]
+        for line in (ckpt.parent / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps[-1] == 4 and 1 in steps  # the first run's step survived in the log
+    with session_scope() as s:
+        runs = s.scalars(
+            select(TrainingRun).where(TrainingRun.output_dir.like("%sft-student-r"))
+        ).all()
+        assert len(runs) == 1 and runs[0].state == "done"
+
+
+def test_dpo_on_pairs_from_the_same_scenes(env):
+    assert (
+        run_cli(
+            "dataset",
+            "build",
+            "--name",
+            "pairs",
+            "--from",
+            "gen",
+            "--from",
+            "bad",
+            "--all-outcomes",
+        ).returncode
+        == 0
+    )
+    out = run_cli("train", "dpo", "--dataset", "pairs", "--name", "student-dpo", "--max-steps", "2",
+                  "--effective-batch", "2", "--micro-batch", "1", "--lr", "1e-4")  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    with session_scope() as s:
+        v = s.scalars(select(ModelVersion).where(ModelVersion.name == "student-dpo")).one()
+    assert v.metrics["pairs"] >= 1 and v.metrics["steps"] == 2 and v.metrics["final_loss"] > 0
+    out = run_cli("train", "dpo", "--dataset", "eq", "--name", "x", "--max-steps", "1")
+    assert out.returncode == 2 and "no scene with both a success and a failure" in out.stderr
+
+
+def test_eval_table_and_registry(env, tmp_path):
+    out = run_cli("eval", "--model", "student-a", "--model", "expert", "--tasks", "PullCube-v1",
+                  "--episodes", "2", "--max-new-tokens", "32", "--out", str(tmp_path))  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = (tmp_path / "table.csv").read_text().splitlines()
+    assert (
+        lines[0] == "task,student-a,expert"
+        and lines[1].startswith("PullCube-v1,")
+        and lines[1].endswith(",100.0")
+    )
+    assert (tmp_path / "table.png").stat().st_size > 5000
+    shown = json.loads(run_cli("models", "show", "student-a").stdout)
+    assert shown["metrics"]["eval"]["PullCube-v1"] == pytest.approx(
+        float(lines[1].split(",")[1]) / 100
+    )
+    assert run_cli("models", "promote", "student-a").returncode == 0
+    assert "student-a" in run_cli("models", "list").stdout
+    # eval campaigns used only evaluation seeds
+    with session_scope() as s:
+        seeds = s.scalars(select(Episode.seed).where(Episode.teacher == "expert", Episode.task == "PullCube-v1",
+                                                     Episode.seed >= SeedSplit.EVAL.offset)).all()  # fmt: skip
+    assert len(seeds) == 2
+
+
+def test_retrain_when_new_successes_arrive(env):
+    spec = env / "loop.yaml"
+    spec.write_text(
+        "name: loop\ntasks: [PullCube-v1]\nsuccesses: 2\nblock_size: 2\n"
+        "retrain: {every: 2, lineage: pull, eval_episodes: 1, max_new_tokens: 24,\n"
+        "          train: {max_steps: 1, effective_batch: 2, micro_batch: 2, lr: 0.002}}\n"
+    )
+    out = run_cli("campaign", "run", str(spec))
+    assert out.returncode == 0, out.stderr[-3000:]
+    with session_scope() as s:
+        trigger = s.scalars(select(TrainingRun).where(TrainingRun.lineage == "pull")).one()
+        v1 = s.scalars(select(ModelVersion).where(ModelVersion.name == "pull-v1")).one()
+    assert trigger.state == "done" and trigger.source_successes == 2
+    assert "eval" in v1.metrics and v1.metrics["steps"] == 1
+    # promoted exactly when it beat the current version (the base model) on the eval split
+    assert v1.promoted == (trigger.metrics["candidate"] > trigger.metrics["current_score"])
+    assert trigger.metrics["current"] == "smollm2-135m"

@@ -1,0 +1,183 @@
+"""Dataset snapshots: an immutable, hashed set of episodes chosen by a filter, and its exports.
+
+``--balance equal`` gives every source (campaign x task x robot) the same total weight,
+uniform inside it (BLM1's rule p(x) = 1 / (C * |D_i|)); ``proportional`` weighs every
+example the same. Only seeds of the requested split are taken, so a training snapshot can
+never hold an evaluation scene.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from blazer.errors import ConfigError, NotFound
+from models.orm import Campaign, Dataset, DatasetMember, Episode
+from models.types import SEED_SPLIT_SIZE, SceneState, SeedSplit
+from worker.prompt import PROMPT_VERSION, render_messages
+
+BALANCES = ("equal", "proportional")
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    campaigns: list[str]
+    success_only: bool = True
+    per_task: int | None = None  # at most this many examples per source
+    balance: str = "proportional"
+    split: str = "train"
+    seed: int = 0  # for the per-task sample
+
+    def validate(self) -> DatasetSpec:
+        if self.balance not in BALANCES:
+            raise ConfigError(
+                f"--balance must be one of {', '.join(BALANCES)}, got {self.balance!r}"
+            )
+        if self.split not in {s.value for s in SeedSplit}:
+            raise ConfigError(f"--split must be train, val or eval, got {self.split!r}")
+        if not self.campaigns:
+            raise ConfigError("--from needs at least one campaign")
+        if self.per_task is not None and self.per_task <= 0:
+            raise ConfigError("--per-task must be positive")
+        return self
+
+
+def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
+    spec.validate()
+    if session.scalar(select(Dataset.id).where(Dataset.name == spec.name)) is not None:
+        raise ConfigError(f"dataset {spec.name!r} exists; snapshots are immutable, pick a new name")
+    ids = dict(
+        session.execute(
+            select(Campaign.name, Campaign.id).where(Campaign.name.in_(spec.campaigns))
+        ).all()
+    )
+    missing = [c for c in spec.campaigns if c not in ids]
+    if missing:
+        raise NotFound(f"no campaign named {', '.join(missing)}")
+    lo = SeedSplit(spec.split).offset
+    stmt = select(
+        Episode.id,
+        Episode.campaign_id,
+        Episode.task,
+        Episode.robot,
+        Episode.scene,
+        Episode.completion,
+    ).where(
+        Episode.campaign_id.in_(ids.values()),
+        Episode.seed >= lo,
+        Episode.seed < lo + SEED_SPLIT_SIZE,
+        Episode.completion.is_not(None),
+        Episode.scene.is_not(None),
+    )
+    if spec.success_only:
+        stmt = stmt.where(Episode.success.is_(True))
+    sources: dict[tuple, list[int]] = defaultdict(list)
+    seen: set[str] = set()
+    for eid, cid, task, robot, scene, completion in session.execute(stmt.order_by(Episode.id)):
+        key = hashlib.sha256(
+            (json.dumps(scene, sort_keys=True) + "\0" + completion).encode()
+        ).hexdigest()
+        if key in seen:
+            continue  # the same (scene, completion) pair twice teaches nothing new
+        seen.add(key)
+        sources[(cid, task, robot)].append(eid)
+    rng = random.Random(spec.seed)
+    if spec.per_task is not None:
+        for key, members in sources.items():
+            if len(members) > spec.per_task:
+                sources[key] = sorted(rng.sample(members, spec.per_task))
+    total = sum(len(m) for m in sources.values())
+    if total == 0:
+        raise ConfigError(
+            f"no episodes match: campaigns {spec.campaigns}, split {spec.split}, success_only={spec.success_only}"
+        )
+    members = []
+    for key in sorted(sources):
+        for eid in sources[key]:
+            weight = (
+                1.0 / (len(sources) * len(sources[key])) if spec.balance == "equal" else 1.0 / total
+            )
+            members.append((eid, weight))
+    digest = hashlib.sha256(
+        json.dumps([spec.__dict__, members], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    dataset = Dataset(
+        name=spec.name, filter_spec=dict(spec.__dict__), content_hash=digest, size=len(members)
+    )
+    session.add(dataset)
+    session.flush()
+    session.execute(
+        DatasetMember.__table__.insert(),
+        [
+            {"dataset_id": dataset.id, "episode_id": eid, "weight": w, "split": spec.split}
+            for eid, w in members
+        ],
+    )
+    return dataset
+
+
+def get_dataset(session: Session, name: str) -> Dataset:
+    dataset = session.scalars(select(Dataset).where(Dataset.name == name)).one_or_none()
+    if dataset is None:
+        known = session.scalars(select(Dataset.name).order_by(Dataset.id.desc()).limit(10)).all()
+        raise NotFound(f"no dataset named {name!r}; known: {', '.join(known) or 'none'}")
+    return dataset
+
+
+def iter_examples(session: Session, dataset: Dataset) -> Iterator[dict[str, Any]]:
+    """Chat-format examples: the prompt messages the teacher saw, and its completion."""
+    stmt = (
+        select(Episode, DatasetMember.weight)
+        .join(DatasetMember, DatasetMember.episode_id == Episode.id)
+        .where(DatasetMember.dataset_id == dataset.id)
+        .order_by(Episode.id)
+    )
+    for episode, weight in session.execute(stmt):
+        if episode.prompt_version != PROMPT_VERSION:
+            raise ConfigError(
+                f"episode {episode.id} was prompted with {episode.prompt_version}; this blazer renders "
+                f"{PROMPT_VERSION}: build datasets from campaigns of one prompt version"
+            )
+        yield {
+            "messages": render_messages(SceneState.from_json(episode.scene)),
+            "completion": episode.completion,
+            "weight": weight,
+            "task": episode.task,
+            "robot": episode.robot,
+            "seed": episode.seed,
+            "success": episode.success,
+            "episode_id": episode.id,
+            "prompt_version": episode.prompt_version,
+        }
+
+
+def export_dataset(session: Session, name: str, fmt: str, out: Path) -> Path:
+    dataset = get_dataset(session, name)
+    if fmt == "jsonl":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w") as fh:
+            for row in iter_examples(session, dataset):
+                fh.write(json.dumps(row) + "\n")
+        return out
+    if fmt == "hf":
+        from datasets import Dataset as HFDataset
+
+        rows = list(iter_examples(session, dataset))
+        HFDataset.from_list(rows).save_to_disk(str(out))
+        return out
+    if fmt == "lerobot":
+        raise ConfigError(
+            "LeRobot export needs per-step trajectories (joint states and actions); rollouts record "
+            "plans, scenes and verdicts only, so there is nothing to export in that layout yet"
+        )
+    raise ConfigError(f"--format must be jsonl, hf or lerobot, got {fmt!r}")
