@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from blazer.commands import campaign, db, episodes, plan, sim, training, worker
+from blazer.commands import campaign, db, episodes, plan, robot, sim, training, worker
 from blazer.errors import BlazerError
 from blazer.settings import get_settings
 
@@ -25,6 +25,7 @@ app.add_typer(plan.app, name="plan", help="Check completions against the plan la
 app.add_typer(training.dataset_app, name="dataset", help="Build and export dataset snapshots.")
 app.add_typer(training.train_app, name="train", help="Fine-tune models (LoRA SFT, DPO).")
 app.add_typer(training.models_app, name="models", help="The model registry.")
+app.add_typer(robot.app, name="robot", help="Deploy a model on the arm or its simulated stand-in.")
 app.command("eval")(training.evaluate_command)
 app.command("stats")(episodes.stats)
 app.command("demo")(campaign.demo)

@@ -171,3 +171,38 @@ def test_expert_is_the_baseline_teacher(scene):
 
     (c,) = ExpertTeacher().complete([TeacherRequest(scene, [])])
     assert c.text == get_task("PickCube-v1").expert_plan(scene)
+
+
+@pytest.mark.cluster
+def test_openai_campaign_through_celery_workers(llama, pg_url, tmp_path, monkeypatch):
+    from models.db import upgrade
+    from scheduler import campaigns
+    from scheduler.spec import CampaignSpec
+    from tests.cluster import Cluster
+    from tests.conftest import _reset_caches
+
+    monkeypatch.setenv("BLAZER_DATABASE_URL", pg_url)
+    _reset_caches()
+    upgrade(pg_url)
+    with session_scope() as s:
+        campaigns.create_campaign(s, CampaignSpec.from_dict({
+            "name": "via-http", "tasks": ["PickCube-v1"], "successes": 1, "attempt_cap": 2, "block_size": 1,
+            "teacher": {"kind": "openai", "model": "smollm2-135m", "base_url": llama.url, "max_new_tokens": 48},
+        }))  # fmt: skip
+    cluster = Cluster(pg_url, tmp_path)
+    try:
+        cluster.start_redis()
+        cluster.start_worker()
+        cluster.start_worker()
+        cluster.start_scheduler()
+        cluster.wait_done("via-http", 600)
+        rows = cluster.sql(
+            "SELECT teacher, completion, prompt_tokens, success, failure_reason FROM episodes"
+        )
+    finally:
+        cluster.stop()
+        _reset_caches()
+    assert len(rows) == 2
+    for teacher, completion, prompt_tokens, success, reason in rows:
+        assert teacher == "openai:smollm2-135m" and completion and prompt_tokens > 300
+        assert success or reason in {r.value for r in FailureReason}

@@ -1,0 +1,47 @@
+"""``blazer robot run``: deploy a model on the arm (or its simulated stand-in)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from blazer.commands.teacher_options import teacher_from_flags
+from robot_runtime.base import SafetyEnvelope
+from robot_runtime.runner import deploy_once, make_robot
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    model: str = typer.Option(
+        "expert", help="expert, or a model version / folder for the hf teacher."
+    ),
+    robot: str = typer.Option(
+        "sim", help="sim (ManiSkill stand-in) or franka (panda-py, untested)."
+    ),
+    task: str = typer.Option("PickCube-v1", help="Task (sim robot)."),
+    seed: int = typer.Option(0, help="Scene seed (sim robot)."),
+    host: str = typer.Option(None, help="Franka controller address."),
+    scene_file: Path = typer.Option(None, help="Scene state JSON from perception (franka)."),
+    margin: float = typer.Option(0.02, help="Safety envelope margin inside the workspace (m)."),
+    max_new_tokens: int = typer.Option(384, help="Token limit for LLM models."),
+) -> None:
+    """Observe, plan with the model, check the safety envelope, move. Exit 1 if refused or failed."""
+    if robot == "franka":
+        from robot_runtime.franka import SceneFile
+
+        arm = make_robot("franka", host=host, perception=SceneFile(scene_file))
+    else:
+        arm = make_robot(robot, task=task, seed=seed)
+    teacher = (
+        teacher_from_flags("expert")
+        if model == "expert"
+        else teacher_from_flags("hf", model, max_new_tokens=max_new_tokens)
+    )
+    result = deploy_once(arm, teacher, SafetyEnvelope(margin_m=margin))
+    data = result.__dict__ | {"success": getattr(arm, "task_success", lambda: None)()}
+    typer.echo(json.dumps(data, indent=2))
+    raise typer.Exit(0 if result.finished and data["success"] is not False else 1)

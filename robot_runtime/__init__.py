@@ -1,0 +1,1 @@
+"""Deploying a trained model: observe -> scene state -> prompt -> plan -> safety envelope -> robot."""

@@ -1,0 +1,87 @@
+"""A Franka Panda through panda-py (libfranka), with a perception module that yields the
+scene state. UNTESTED: no arm here. Written against panda-py's documented API
+(``panda_py.Panda``, ``move_to_pose``, ``panda_py.libfranka.Gripper``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from blazer.errors import ConfigError
+from models.types import SceneState
+from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
+
+GRIPPER_OPEN_M = 0.08
+GRIPPER_SPEED_M_S = 0.1
+GRASP_FORCE_N = 40.0
+
+
+class Perception(Protocol):
+    def scene(self) -> SceneState: ...
+
+
+class SceneFile:
+    """Perception from a JSON file of the scene state (e.g. written by a calibrated detector)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def scene(self) -> SceneState:
+        return SceneState.from_json(json.loads(self.path.read_text()))
+
+
+def down_quat_xyzw(yaw_deg: float, tilt_deg: float) -> np.ndarray:
+    """The same hand orientation the simulator uses (see gripper_quat), as x, y, z, w."""
+    from worker.sim.maniskill_backend import gripper_quat
+
+    w, x, y, z = gripper_quat(yaw_deg, tilt_deg)
+    return np.array([x, y, z, w])
+
+
+class FrankaRobot:
+    def __init__(self, host: str, perception: Perception) -> None:
+        self.name = f"franka:{host}"
+        self.host, self.perception = host, perception
+        self._panda = self._gripper = None
+        self._widths: dict[str, float] = {}
+
+    def connect(self) -> None:
+        try:
+            import panda_py
+            from panda_py import libfranka
+        except ImportError:
+            raise ConfigError(
+                "the franka robot needs `pip install blazer[robot]` (panda-python)"
+            ) from None
+        self._panda = panda_py.Panda(self.host)
+        self._gripper = libfranka.Gripper(self.host)
+
+    def observe(self) -> SceneState:
+        scene = self.perception.scene()
+        self._widths = {o.name: min(o.size[0], o.size[1]) for o in scene.objects}
+        return scene
+
+    def execute(self, step: Step) -> tuple[bool, str]:
+        if isinstance(step, Move):
+            ok = self._panda.move_to_pose(
+                np.array(step.position), down_quat_xyzw(step.yaw_deg, step.tilt_deg)
+            )
+            return bool(ok), "moved" if ok else "move_to_pose refused"
+        if isinstance(step, OpenGripper):
+            return bool(self._gripper.move(GRIPPER_OPEN_M, GRIPPER_SPEED_M_S)), "opened"
+        if isinstance(step, CloseGripper):
+            width = self._widths.get(step.target or "", 0.0)
+            ok = self._gripper.grasp(
+                width, GRIPPER_SPEED_M_S, GRASP_FORCE_N * step.strength, 0.01, 0.01
+            )
+            return bool(ok), f"grasp width {width:.3f} m"
+        if isinstance(step, TaskCompleted):
+            return True, "task completed"
+        return False, f"unknown step {step!r}"
+
+    def disconnect(self) -> None:
+        self._panda = self._gripper = None
