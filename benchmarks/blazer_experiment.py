@@ -35,6 +35,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--effective-batch", type=int, default=8)
     ap.add_argument("--eval", type=int, default=10, help="held-out episodes per task and model")
+    ap.add_argument(
+        "--max-steps", type=int, default=None, help="cap the optimizer steps (CPU budget)"
+    )
     ap.add_argument("--fresh", action="store_true", help="start over")
     args = ap.parse_args()
     work = ROOT / "benchmarks" / "results" / "experiment"
@@ -55,13 +58,14 @@ def main() -> None:
                     "--balance", "equal"], cwd=ROOT, env=env)  # fmt: skip
     times["train"] = blazer("train", "sft", "--dataset", "exp-data", "--name", "exp-student", "--epochs", str(args.epochs),
                             "--lr", str(args.lr), "--effective-batch", str(args.effective_batch), "--micro-batch", "4",
-                            "--max-len", "1024", "--ckpt-every", "10", env=env)  # fmt: skip
+                            "--max-len", "1024", "--ckpt-every", "5",
+                            *(["--max-steps", str(args.max_steps)] if args.max_steps else []), env=env)  # fmt: skip
     times["evaluate"] = blazer("eval", "--model", "smollm2-135m", "--model", "exp-student", "--tasks", TASKS,
                                "--episodes", str(args.eval), "--max-new-tokens", "256", "--out", str(work / "table"),
                                env=env)  # fmt: skip
     print("\n## BLAZER experiment (SmolLM2-135M, CPU)")
     print((work / "table" / "table.csv").read_text())
-    print(f"schedule: {args.per_task} expert successes/task, {args.epochs} epochs, lr {args.lr}, "
+    print(f"schedule: {args.per_task} expert successes/task, {args.epochs} epochs (max steps {args.max_steps}), lr {args.lr}, "
           f"effective batch {args.effective_batch}, LoRA r=64 alpha=16, {args.eval} held-out episodes/task/model")  # fmt: skip
     print("stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
 

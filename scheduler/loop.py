@@ -22,7 +22,7 @@ from models import jobs
 from models.db import session_scope
 from models.orm import Campaign, Job, SchedulerLease, utcnow
 from models.types import CampaignState, JobState
-from scheduler.planner import plan_campaign
+from scheduler.planner import WINDOW_JOBS_PER_TASK, plan_campaign
 from training.retrain import due_retrains
 
 log = logging.getLogger(__name__)
@@ -103,14 +103,15 @@ class Scheduler:
         self._plan_and_publish()
 
     def _plan_and_publish(self) -> None:
+        bound = self.queue_bound()
         with session_scope() as session:
             retrains: list[int] = []
             for campaign in self._campaigns(session):
-                plan_campaign(session, campaign)
+                plan_campaign(session, campaign, max(WINDOW_JOBS_PER_TASK, bound))
                 retrains += due_retrains(session, campaign)
         if retrains:
             self.publisher.publish_training(retrains)
-        to_publish = self._select_for_publish()
+        to_publish = self._select_for_publish(bound)
         if to_publish:
             self._publish(to_publish)
         self._ticks += 1
@@ -148,8 +149,7 @@ class Scheduler:
             self._workers = max(1, self.publisher.live_workers())
         return self.settings.queue_depth_per_worker * self._workers
 
-    def _select_for_publish(self) -> list[int]:
-        bound = self.queue_bound()
+    def _select_for_publish(self, bound: int) -> list[int]:
         with session_scope() as session:
             queued = session.scalar(
                 select(func.count()).select_from(Job).where(Job.state == JobState.QUEUED.value)

@@ -16,7 +16,9 @@ from models import jobs
 from models.orm import Campaign, CampaignTask, Job, utcnow
 from models.types import SEED_SPLIT_SIZE, CampaignState, JobState, SeedSplit
 
-WINDOW_JOBS_PER_TASK = 16  # open jobs per task: bounds the rows a 1M-episode campaign writes
+WINDOW_JOBS_PER_TASK = (
+    16  # open jobs per task (at least): bounds the rows a 1M-episode campaign writes
+)
 OVERSHOOT = 1.1  # plan 10% more attempts than the estimate, so the tail is not one block at a time
 
 
@@ -29,8 +31,13 @@ def needed_attempts(successes: int, attempts: int, target: int) -> int:
     return math.ceil(remaining / rate * OVERSHOOT)
 
 
-def plan_campaign(session: Session, campaign: Campaign) -> int:
-    """Write new pending jobs for a campaign; return how many. Marks it done when finished."""
+def plan_campaign(
+    session: Session, campaign: Campaign, window_jobs: int = WINDOW_JOBS_PER_TASK
+) -> int:
+    """Write new pending jobs for a campaign; return how many. Marks it done when finished.
+
+    ``window_jobs``: open jobs allowed per task line (the scheduler scales it with live workers).
+    """
     if campaign.state != CampaignState.ACTIVE.value:
         return 0
     open_counts = jobs.open_seed_counts(session, campaign.id)
@@ -53,7 +60,7 @@ def plan_campaign(session: Session, campaign: Campaign) -> int:
             continue  # capped: finished without N successes
         all_finished = False
         want = needed_attempts(ctask.successes, ctask.attempts, ctask.target_successes) - open_seeds
-        while want > 0 and budget > 0 and n_open < WINDOW_JOBS_PER_TASK:
+        while want > 0 and budget > 0 and n_open < window_jobs:
             count = min(campaign.block_size, budget)
             split_end = SeedSplit(ctask.seed_split).offset + SEED_SPLIT_SIZE
             if ctask.next_seed + count > split_end:

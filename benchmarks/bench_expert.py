@@ -1,0 +1,112 @@
+"""Our scripted expert through our backend (plan language, mplib primitives, isolated
+simulator process) against ManiSkill's own motion-planning solutions, on the same seeds,
+one process each, in the same run: success rate and episodes/s per task.
+
+    .venv/bin/python benchmarks/bench_expert.py [--seeds 50] [--tasks PickCube-v1,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import print_table  # noqa: E402
+from worker.sim.isolated import sim_environment  # noqa: E402
+from worker.sim.tasks import TASKS  # noqa: E402
+
+SOLUTIONS = {
+    "PickCube-v1": "pick_cube", "PushCube-v1": "push_cube", "PullCube-v1": "pull_cube",
+    "StackCube-v1": "stack_cube", "PlaceSphere-v1": "place_sphere", "LiftPegUpright-v1": "lift_peg_upright",
+}  # fmt: skip
+
+
+def ours(task: str, seeds: list[int]) -> tuple[int, float]:
+    from worker.plan_language import check_plan, parse_plan
+    from worker.sim.isolated import IsolatedSimulator
+
+    sim = IsolatedSimulator(episode_timeout_s=120)
+    sim.reset(task, "panda", seeds[0])  # start-up outside the clock, as for ManiSkill's env
+    ok, start = 0, time.perf_counter()
+    for seed in seeds:
+        scene = sim.reset(task, "panda", seed)
+        steps = parse_plan(TASKS[task].expert_plan(scene))
+        check_plan(steps, scene)
+        ok += sim.execute(steps).success
+    elapsed = time.perf_counter() - start
+    sim.close()
+    return ok, elapsed
+
+
+def maniskill(task: str, seeds: list[int]) -> tuple[int, float]:
+    """ManiSkill's solve() loop as its run.py calls it, minus trajectory recording."""
+    import importlib
+
+    import gymnasium as gym
+    import mani_skill.envs  # noqa: F401
+
+    solve = importlib.import_module(
+        f"mani_skill.examples.motionplanning.panda.solutions.{SOLUTIONS[task]}"
+    ).solve
+    env = gym.make(
+        task,
+        obs_mode="none",
+        control_mode="pd_joint_pos",
+        render_mode="rgb_array",
+        sim_backend="cpu",
+    )
+    ok, start = 0, time.perf_counter()
+    for seed in seeds:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                res = solve(env, seed=seed, debug=False, vis=False)
+            ok += res != -1 and bool(res[-1]["success"].item())
+        except Exception:  # run.py counts an exception as a failed plan too
+            pass
+    elapsed = time.perf_counter() - start
+    env.close()
+    return ok, elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=50)
+    ap.add_argument("--tasks", default=",".join(SOLUTIONS))
+    args = ap.parse_args()
+    os.environ.update(
+        {k: v for k, v in sim_environment().items() if k in ("VK_ICD_FILENAMES", "LD_LIBRARY_PATH")}
+    )
+    seeds = list(range(args.seeds))
+    rows, totals = [], [0, 0.0, 0, 0.0]
+    for task in args.tasks.split(","):
+        o_ok, o_s = ours(task, seeds)
+        m_ok, m_s = maniskill(task, seeds)
+        totals = [totals[0] + o_ok, totals[1] + o_s, totals[2] + m_ok, totals[3] + m_s]
+        n = len(seeds)
+        rows.append(
+            [
+                task,
+                f"{100 * o_ok / n:.0f}%",
+                f"{100 * m_ok / n:.0f}%",
+                f"{n / o_s:.2f}",
+                f"{n / m_s:.2f}",
+                f"{m_s / o_s:.2f}x",
+            ]
+        )
+        print(rows[-1], flush=True)
+    n = len(seeds) * len(rows)
+    rows.append(["all", f"{100 * totals[0] / n:.1f}%", f"{100 * totals[2] / n:.1f}%", f"{n / totals[1]:.2f}",
+                 f"{n / totals[3]:.2f}", f"{totals[3] / totals[1]:.2f}x"])  # fmt: skip
+    print_table(f"Expert vs ManiSkill solutions, {args.seeds} seeds per task, 1 process each",
+                ["task", "ours success", "ManiSkill success", "ours ep/s", "ManiSkill ep/s", "throughput ratio"], rows)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
