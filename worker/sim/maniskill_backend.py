@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
+from blazer.settings import get_settings
 from models.types import FailureReason, SceneState
 from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
 from worker.sim.base import ExecutionResult, StepOutcome
@@ -30,24 +32,32 @@ RRT_PLANNING_TIME_S = 1.0
 REACH_TOLERANCE_M = 0.02
 SCREW_QPOS_STEP = 0.1
 
-# Per robot: the planner's move group (the TCP link) and its reach from the base (m).
+# Per robot: the planner's move group (the TCP link), its reach from the base (m), and the
+# gripper action that opens it and the one that closes it fully (pd_joint_pos controllers).
 ROBOT_SPECS: dict[str, dict] = {
-    "panda": {"move_group": "panda_hand_tcp", "reach_m": 0.855},
-    "xarm6_robotiq": {"move_group": "eef", "reach_m": 0.70},
-    "widowxai": {"move_group": "ee_gripper_link", "reach_m": 0.60},
+    "panda": {"move_group": "panda_hand_tcp", "reach_m": 0.855, "open": 1.0, "closed": -1.0},
+    "xarm6_robotiq": {"move_group": "eef", "reach_m": 0.70, "open": 0.0, "closed": 0.81},
+    "widowxai": {"move_group": "ee_gripper_link", "reach_m": 0.60, "open": 1.0, "closed": -1.0},
 }
 
 
 def setup_assets() -> None:
-    """Point ManiSkill at robot assets it cannot download here (xarm6, widowxai)."""
+    """Point ManiSkill at robot assets it cannot download here (xarm6, widowxai).
+
+    They are copied to a writable cache first: ManiSkill writes convex-hull files beside the
+    meshes on first load, and the shared folder is read-only.
+    """
     if os.environ.get("MS_ASSET_DIR"):
         return
+    cache = get_settings().model_cache.parent / "maniskill-assets"
     for candidate in (
         Path(os.environ.get("BLAZER_MANISKILL_ASSETS", "")),
         Path(__file__).resolve().parents[3] / "shared" / "maniskill-assets",
     ):
-        if candidate and (candidate / "data" / "robots").is_dir():
-            os.environ["MS_ASSET_DIR"] = str(candidate)
+        if str(candidate) != "." and (candidate / "data" / "robots").is_dir():
+            if not (cache / "data" / "robots").is_dir():
+                shutil.copytree(candidate / "data", cache / "data", dirs_exist_ok=True)
+            os.environ["MS_ASSET_DIR"] = str(cache)
             return
 
 
@@ -124,7 +134,8 @@ class ManiSkillBackend:
         planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))
         self._current = key
         self._task_module = get_task(task)
-        self._gripper = 1.0
+        self._spec = ROBOT_SPECS[robot]
+        self._gripper = self._spec["open"]
         self._steps = 0
         return self.scene_state(task, robot, seed)
 
@@ -200,10 +211,10 @@ class ManiSkillBackend:
         if isinstance(step, Move):
             ok, detail = self._move(step)
         elif isinstance(step, OpenGripper):
-            self._gripper = 1.0
+            self._gripper = self._spec["open"]
             ok, detail = self._hold(GRIPPER_STEPS), "opened"
         elif isinstance(step, CloseGripper):
-            self._gripper = -float(step.strength)
+            self._gripper = self._spec["closed"] * float(step.strength)
             ok, detail = self._hold(GRIPPER_STEPS), "closed"
         else:
             ok, detail = True, "task completed"
