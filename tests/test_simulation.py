@@ -126,7 +126,9 @@ def test_sim_try_cli():
 
 def test_the_robot_is_a_parameter_xarm6():
     """xarm6_robotiq's assets cannot be downloaded here; they come from shared/maniskill-assets."""
-    out = run_cli("sim", "try", "--task", "PickCube-v1", "--seed", "1", "--robot", "xarm6_robotiq", "--json")
+    out = run_cli(
+        "sim", "try", "--task", "PickCube-v1", "--seed", "1", "--robot", "xarm6_robotiq", "--json"
+    )
     assert out.returncode == 0, out.stdout[-1500:] + out.stderr[-1500:]
     data = json.loads(out.stdout)
     assert data["robot"] == "xarm6_robotiq" and data["success"]
