@@ -22,6 +22,7 @@ import redis  # noqa: E402
 
 from benchmarks.common import print_table, scratch_postgres  # noqa: E402
 from tests.cluster import free_port  # noqa: E402
+from worker.sim.tasks import TASKS as TASK_MODULES  # noqa: E402
 
 
 class PretendWorkers:
@@ -64,14 +65,7 @@ def main() -> None:
                 r = redis.Redis(port=port)
                 r.flushall()
                 before = r.info("memory")["used_memory"]
-                tasks = [
-                    "PickCube-v1",
-                    "PushCube-v1",
-                    "PullCube-v1",
-                    "StackCube-v1",
-                    "PlaceSphere-v1",
-                    "LiftPegUpright-v1",
-                ]
+                tasks = list(TASK_MODULES)
                 with session_scope() as s:
                     campaigns.create_campaign(s, CampaignSpec.from_dict(
                         {"name": "million", "tasks": tasks, "successes": 1_000_000 // 6 + 1, "block_size": 64}))  # fmt: skip

@@ -23,15 +23,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import print_table, scratch_postgres  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 from worker.sim.isolated import sim_environment  # noqa: E402
+from worker.sim.tasks import TASKS as TASK_MODULES  # noqa: E402
 
-TASKS = [
-    "PickCube-v1",
-    "PushCube-v1",
-    "PullCube-v1",
-    "StackCube-v1",
-    "PlaceSphere-v1",
-    "LiftPegUpright-v1",
-]
+TASKS = list(TASK_MODULES)
 
 
 def campaign_rate(url: str, tmp: Path, spec: dict, episodes: int) -> tuple[float, int]:

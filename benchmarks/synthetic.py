@@ -5,15 +5,9 @@ from __future__ import annotations
 import random
 
 from models.types import EpisodeRecord, FailureReason
+from worker.sim.tasks import TASKS as TASK_MODULES  # noqa: E402
 
-TASKS = [
-    "PickCube-v1",
-    "PushCube-v1",
-    "PullCube-v1",
-    "StackCube-v1",
-    "PlaceSphere-v1",
-    "LiftPegUpright-v1",
-]
+TASKS = list(TASK_MODULES)
 REASONS = [r for r in FailureReason]
 COMPLETION = (
     "```python\n"

@@ -121,6 +121,26 @@ def test_redis_restart_mid_campaign(cluster):
     assert "broker restarted" in cluster.log_text("scheduler"), cluster.logs()
 
 
+def test_database_connections_dropped_mid_campaign(cluster):
+    """What workers and the scheduler see when PostgreSQL restarts: every connection cut."""
+    create("pgdrop", 6)
+    cluster.start_worker()
+    cluster.start_worker()
+    cluster.start_scheduler()
+    dbname = cluster.db_url.rsplit("/", 1)[1]
+    for _ in range(3):
+        cluster.wait(
+            lambda: cluster.sql("SELECT count(*) FROM episodes")[0][0] >= 1, 120, "episodes"
+        )
+        killed = cluster.sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = :d AND pid <> pg_backend_pid()", d=dbname)[0][0]  # fmt: skip
+        assert killed >= 1
+        time.sleep(3)
+    cluster.wait_done("pgdrop", 400)
+    assert_exact(cluster, "pgdrop", 6)
+
+
 def test_scheduler_killed_and_restarted_publishes_nothing_twice(cluster):
     create("sched", 6)
     cluster.start_worker()

@@ -17,7 +17,7 @@ from models.db import session_scope
 from training.datasets import get_dataset, iter_examples
 from training.loop import TrainConfig, train
 from training.lora import LoraSettings, load_base, with_lora
-from training.runs import default_run_dir, finish_run, hyperparameters, register_version, start_run
+from training.runs import default_run_dir, hyperparameters, tracked_run
 from training.sft import IGNORE, collate, tokenize_example
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ def run_dpo(
     hyper = hyperparameters(config, lora)
     version = name or f"{dataset}-dpo"
     out = out_dir or default_run_dir("dpo", version)
-    run_id = start_run("dpo", dataset_id, base, hyper, out)
-    try:
+
+    def fit() -> dict:
         tokenizer, net = load_base(base)
         model = with_lora(net, lora, init_adapter)
         tok = [
@@ -96,9 +96,7 @@ def run_dpo(
         log.info("DPO on %d pairs, beta %.2f", len(tok), beta)
         metrics = train(model, [1.0] * len(tok), loss_of, config, out, progress=progress)
         metrics["pairs"] = len(tok)
-    except BaseException as exc:
-        finish_run(run_id, error=f"{exc.__class__.__name__}: {exc}")
-        raise
-    finish_run(run_id, metrics=metrics)
-    register_version(version, run_id, base, out / "adapter", dataset_id, hyper, metrics, parent)
-    return version
+        return metrics
+
+    return tracked_run("dpo", version=version, base=base, dataset_id=dataset_id, hyper=hyper, out=out,
+                       parent=parent, fit=fit)  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,22 @@ def register_version(
         session.add(version)
         session.flush()
         return version
+
+
+def tracked_run(
+    kind: str, *, version: str, base: str, dataset_id: int, hyper: dict[str, Any], out: Path,
+    parent: str | None, fit: Callable[[], dict[str, Any]],
+) -> str:  # fmt: skip
+    """Run ``fit`` under a TrainingRun row; register the adapter it saved as ``version``."""
+    run_id = start_run(kind, dataset_id, base, hyper, out)
+    try:
+        metrics = fit()
+    except BaseException as exc:  # a kill or a crash leaves the run failed, resumable
+        finish_run(run_id, error=f"{exc.__class__.__name__}: {exc}")
+        raise
+    finish_run(run_id, metrics=metrics)
+    register_version(version, run_id, base, out / "adapter", dataset_id, hyper, metrics, parent)
+    return version
 
 
 def hyperparameters(config, lora) -> dict[str, Any]:

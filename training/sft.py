@@ -17,7 +17,7 @@ from models.db import session_scope
 from training.datasets import get_dataset, iter_examples
 from training.loop import TrainConfig, latest_checkpoint, train
 from training.lora import LoraSettings, load_base, with_lora
-from training.runs import default_run_dir, finish_run, hyperparameters, register_version, start_run
+from training.runs import default_run_dir, hyperparameters, tracked_run
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -82,8 +82,8 @@ def run_sft(
     hyper = hyperparameters(config, lora)
     version = name or f"{dataset}-sft"
     out = out_dir or default_run_dir("sft", version)
-    run_id = start_run("sft", dataset_id, base, hyper, out)
-    try:
+
+    def fit() -> dict:
         tokenizer, net = load_base(base)
         resumed = latest_checkpoint(out)
         model = with_lora(net, lora)
@@ -109,9 +109,7 @@ def run_sft(
         log.info("SFT on %d examples (resume: %s)", len(data), resumed)
         metrics = train(model, [w for _, w in kept], loss_of, config, out, progress=progress)
         metrics["examples"] = len(data)
-    except BaseException as exc:
-        finish_run(run_id, error=f"{exc.__class__.__name__}: {exc}")
-        raise
-    finish_run(run_id, metrics=metrics)
-    register_version(version, run_id, base, out / "adapter", dataset_id, hyper, metrics, parent)
-    return version
+        return metrics
+
+    return tracked_run("sft", version=version, base=base, dataset_id=dataset_id, hyper=hyper, out=out,
+                       parent=parent, fit=fit)  # fmt: skip

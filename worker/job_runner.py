@@ -82,8 +82,14 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
     last_beat = {"beat": jobs.Beat.OK}
 
     def keep_going(successes: int) -> bool:
-        with session_scope() as session:
-            last_beat["beat"] = jobs.heartbeat(session, job_id, runtime.name, lease_s, successes)
+        try:
+            with session_scope() as session:
+                last_beat["beat"] = jobs.heartbeat(
+                    session, job_id, runtime.name, lease_s, successes
+                )
+        except DatabaseError as exc:  # keep working; the record step waits for the database
+            log.warning("job %s: heartbeat failed (%s); going on", job_id, exc)
+            return True
         return last_beat["beat"] == jobs.Beat.OK
 
     log.info(

@@ -7,6 +7,7 @@ import logging
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from blazer.errors import DatabaseError
 from models import jobs
 from models.db import session_scope
 from worker.celery_app import app
@@ -31,6 +32,9 @@ def rollout(self, job_id: int) -> str:
     rt = runtime()
     try:
         return execute_job(job_id, rt)
+    except DatabaseError as exc:  # the database is restarting: try the job again shortly
+        log.warning("job %s: database unavailable (%s); retrying", job_id, exc)
+        raise self.retry(exc=exc, countdown=5, max_retries=60) from None
     except SoftTimeLimitExceeded:
         log.error("job %s ran past its soft time limit; handing it back", job_id)
         with session_scope() as session:

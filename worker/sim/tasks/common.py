@@ -44,3 +44,13 @@ def code_block(lines: list[str]) -> str:
 
 APPROACH_M = 0.05  # stand-off above a grasp before descending, as ManiSkill's solutions do
 LIFT_M = 0.10
+
+
+def cube_and_goal_region(env) -> list[ObjectState]:
+    """PushCube and PullCube: the cube, and the flat goal disk it must end inside."""
+    side = 2 * float(env.cube_half_size)
+    disk = 2 * float(env.goal_radius)
+    return [
+        actor_state("cube", env.obj, (side, side, side)),
+        actor_state("goal_region", env.goal_region, (disk, disk, 0.0), kind="goal"),
+    ]

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from models.types import ObjectState, SceneState
-from worker.sim.tasks.common import actor_state, code_block, pt
+from worker.sim.tasks.common import code_block, cube_and_goal_region, pt
 
 DESCRIPTION = "Push the cube across the table until it is inside the goal region."
 
 
 def scene_objects(env) -> list[ObjectState]:
-    side = 2 * float(env.cube_half_size)
-    disk = 2 * float(env.goal_radius)
-    return [
-        actor_state("cube", env.obj, (side, side, side)),
-        actor_state("goal_region", env.goal_region, (disk, disk, 0.0), kind="goal"),
-    ]
+    return cube_and_goal_region(env)
 
 
 def expert_plan(scene: SceneState) -> str:
