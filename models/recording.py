@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -114,20 +114,23 @@ def _record_group(session, key, recs, result: RecordResult, cap_successes: bool)
 
 
 def _without_existing(session, key, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
+    """Drop records already stored (a re-delivered job) and repeats inside the batch.
+
+    One range scan on the episode key's index: a block's seeds are consecutive, so the
+    range is tight, and anything else in it is filtered here.
+    """
     campaign_id, task, robot = key
-    existing: set[tuple[int, int]] = set()
-    for i in range(0, len(recs), ROW_BATCH):
-        chunk = recs[i : i + ROW_BATCH]
-        existing.update(
-            session.execute(
-                select(Episode.seed, Episode.attempt).where(
-                    Episode.campaign_id == campaign_id,
-                    Episode.task == task,
-                    Episode.robot == robot,
-                    tuple_(Episode.seed, Episode.attempt).in_([(r.seed, r.attempt) for r in chunk]),
-                )
+    seeds = [r.seed for r in recs]
+    existing = set(
+        session.execute(
+            select(Episode.seed, Episode.attempt).where(
+                Episode.campaign_id == campaign_id,
+                Episode.task == task,
+                Episode.robot == robot,
+                Episode.seed.between(min(seeds), max(seeds)),
             )
-        )
+        ).all()
+    )
     seen: set[tuple[int, int]] = set()
     fresh = []
     for rec in recs:
@@ -152,20 +155,18 @@ def _cap(recs: list[EpisodeRecord], successes_left: int) -> tuple[list[EpisodeRe
 
 
 def _bulk_insert(session: Session, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
-    insert = _insert(session)
+    # one cached statement, executed for many rows: SQLAlchemy batches it into multi-row
+    # INSERTs ("insertmanyvalues") and still hands back what each row's RETURNING gave
+    stmt = (
+        _insert(session)(Episode)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "task", "robot", "seed", "attempt"])
+        .returning(Episode.seed, Episode.attempt)
+    )
     by_key = {(r.seed, r.attempt): r for r in recs}
     inserted: list[EpisodeRecord] = []
     for i in range(0, len(recs), ROW_BATCH):
         rows = [_row(r) for r in recs[i : i + ROW_BATCH]]
-        stmt = (
-            insert(Episode)
-            .values(rows)
-            .on_conflict_do_nothing(
-                index_elements=["campaign_id", "task", "robot", "seed", "attempt"]
-            )
-            .returning(Episode.seed, Episode.attempt)
-        )
-        inserted.extend(by_key[(s, a)] for s, a in session.execute(stmt))
+        inserted.extend(by_key[(s, a)] for s, a in session.execute(stmt, rows))
     return inserted
 
 
