@@ -225,11 +225,14 @@ class ManiSkillBackend:
         target = np.hstack([np.array(step.position), gripper_quat(step.yaw_deg, step.tilt_deg)])
         qpos = env.unwrapped.agent.robot.get_qpos()[0].numpy()
         dt = env.unwrapped.control_timestep
-        plan = planner.plan_screw(target, qpos, qpos_step=SCREW_QPOS_STEP, time_step=dt)
-        if plan["status"] != "Success":
-            plan = planner.plan_qpos_to_pose(
-                target, qpos, time_step=dt, planning_time=RRT_PLANNING_TIME_S, wrt_world=True
-            )
+        try:
+            plan = planner.plan_screw(target, qpos, qpos_step=SCREW_QPOS_STEP, time_step=dt)
+            if plan["status"] != "Success":
+                plan = planner.plan_qpos_to_pose(
+                    target, qpos, time_step=dt, planning_time=RRT_PLANNING_TIME_S, wrt_world=True
+                )
+        except RuntimeError as exc:  # e.g. toppra's "Fail to parameterize path": no usable plan
+            plan = {"status": str(exc)}
         if plan["status"] != "Success":
             return False, f"no motion plan to {list(step.position)} ({plan['status']})"
         n_arm = len(planner.joint_vel_limits)
