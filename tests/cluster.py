@@ -28,6 +28,7 @@ class Cluster:
     def __init__(self, db_url: str, tmp: Path, **settings: str) -> None:
         self.db_url = db_url
         self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         self.redis_port = free_port()
         self.redis: subprocess.Popen | None = None
         self.procs: dict[str, subprocess.Popen] = {}

@@ -99,7 +99,7 @@ class ManiSkillBackend:
             check_task_robot(task, robot)
             env = self._gym.make(
                 task,
-                obs_mode="state",
+                obs_mode="none",  # we read poses from the actors, never observations
                 control_mode="pd_joint_pos",
                 robot_uids=robot,
                 render_mode=None,
