@@ -123,6 +123,19 @@ def _check_reachable(url: str | None) -> Engine:
     return engine
 
 
+def dialect_insert(session: Session):
+    """The INSERT construct with ON CONFLICT support for the session's database."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+
+
+def ensure_writable_schema() -> Engine:
+    """For commands that create data: the embedded default builds its own schema; a
+    configured database is upgraded only by `blazer db upgrade`."""
+    return ensure_schema(auto_upgrade=not get_settings().database_url)
+
+
 def ensure_schema(url: str | None = None, *, auto_upgrade: bool = False) -> Engine:
     """Return the engine if the schema is at head; upgrade it when asked (embedded default)."""
     engine = _check_reachable(url)

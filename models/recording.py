@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from models.db import dialect_insert
 from models.orm import CampaignTask, Episode, EpisodeStat
 from models.types import EpisodeRecord
 
@@ -28,10 +28,6 @@ class RecordResult:
     duplicates: int = 0
     surplus: int = 0
     successes: int = 0
-
-
-def _insert(session: Session):
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
 
 
 def _row(rec: EpisodeRecord) -> dict:
@@ -158,7 +154,7 @@ def _bulk_insert(session: Session, recs: list[EpisodeRecord]) -> list[EpisodeRec
     # one cached statement, executed for many rows: SQLAlchemy batches it into multi-row
     # INSERTs ("insertmanyvalues") and still hands back what each row's RETURNING gave
     stmt = (
-        _insert(session)(Episode)
+        dialect_insert(session)(Episode)
         .on_conflict_do_nothing(index_elements=["campaign_id", "task", "robot", "seed", "attempt"])
         .returning(Episode.seed, Episode.attempt)
     )
@@ -174,7 +170,7 @@ def _bump_stats(session: Session, recs: Iterable[EpisodeRecord]) -> None:
     counts = Counter((r.campaign_id, r.task, r.robot, r.teacher, r.outcome()) for r in recs)
     if not counts:
         return
-    insert = _insert(session)
+    insert = dialect_insert(session)
     rows = [
         {"campaign_id": c, "task": t, "robot": rb, "teacher": te, "outcome": o, "count": n}
         for (c, t, rb, te, o), n in sorted(counts.items())

@@ -17,9 +17,10 @@ from typing import Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from blazer.errors import BlazerError
 from blazer.settings import get_settings
 from models import jobs
-from models.db import session_scope
+from models.db import dialect_insert, session_scope
 from models.orm import Campaign, Job, SchedulerLease, utcnow
 from models.types import CampaignState, JobState
 from scheduler.planner import WINDOW_JOBS_PER_TASK, plan_campaign
@@ -44,12 +45,6 @@ class Publisher(Protocol):
     def broker_run_id(self) -> str | None: ...
 
 
-def _insert(session: Session):
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
-
-
 class Scheduler:
     def __init__(
         self, publisher: Publisher, *, holder: str | None = None, campaign: str | None = None
@@ -64,7 +59,7 @@ class Scheduler:
     # lease ------------------------------------------------------------------------------------
     def acquire_lease(self, session: Session) -> bool:
         session.execute(
-            _insert(session)(SchedulerLease).values(name=LEASE_NAME).on_conflict_do_nothing()
+            dialect_insert(session)(SchedulerLease).values(name=LEASE_NAME).on_conflict_do_nothing()
         )
         now = utcnow()
         taken = session.execute(
@@ -191,8 +186,6 @@ class Scheduler:
                 try:
                     active = self.tick()
                 except Exception as exc:  # database or broker away: say so, wait, go on
-                    from blazer.errors import BlazerError
-
                     if not isinstance(exc, BlazerError | OSError):
                         raise
                     log.warning("scheduler tick failed: %s", exc)

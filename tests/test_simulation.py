@@ -20,6 +20,7 @@ from worker.plan_language import (
 from worker.sim.base import SimulatorError
 from worker.sim.isolated import IsolatedSimulator
 from worker.sim.tasks import TASKS
+from worker.teachers.base import TeacherRequest
 from worker.teachers.expert import ExpertTeacher
 
 # one seed per task on which ManiSkill's own solution also succeeds
@@ -82,7 +83,7 @@ def test_each_primitive_reports_its_outcome(sim):
 @pytest.mark.parametrize("task", list(TASKS))
 def test_expert_reaches_success(sim, task):
     scene = sim.reset(task, "panda", EXPERT_SEEDS[task])
-    (completion,) = ExpertTeacher().complete([type("R", (), {"scene": scene})()])
+    (completion,) = ExpertTeacher().complete([TeacherRequest(scene, [])])
     steps = parse_plan(completion.text)
     check_plan(steps, scene)
     result = sim.execute(steps)

@@ -15,7 +15,7 @@ from rich.table import Table
 from blazer.commands.episodes import print_stats
 from blazer.errors import ConfigError
 from blazer.settings import get_settings
-from models.db import ensure_schema, session_scope
+from models.db import ensure_schema, ensure_writable_schema, session_scope
 from models.queries import episode_stats
 from models.types import CampaignState
 from scheduler import campaigns
@@ -58,7 +58,7 @@ def create(
 ) -> None:  # fmt: skip
     """Validate a spec and record the campaign (the scheduler then runs it)."""
     parsed = _spec_from(spec, name, tasks, robots, teacher, successes, block_size)
-    ensure_schema(auto_upgrade=not get_settings().database_url)
+    ensure_writable_schema()
     with session_scope() as session:
         campaign = campaigns.create_campaign(session, parsed)
         typer.echo(f"created campaign {campaign.name!r} (id {campaign.id}): "
@@ -72,7 +72,7 @@ def run(
 ) -> None:  # fmt: skip
     """Create (or resume) a campaign and run it to completion with live progress."""
     parsed = _spec_from(spec, name, tasks, robots, teacher, successes, block_size)
-    ensure_schema(auto_upgrade=not get_settings().database_url)
+    ensure_writable_schema()
     with session_scope() as session:
         try:
             campaigns.create_campaign(session, parsed)

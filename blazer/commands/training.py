@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import select, update
 
-from models.db import ensure_schema, session_scope
+from models.db import ensure_schema, ensure_writable_schema, session_scope
 from models.orm import Dataset, ModelVersion
 from training.loop import TrainConfig
 from training.lora import LoraSettings
@@ -191,7 +191,7 @@ def evaluate_command(
     """Evaluate models on held-out seeds: the paper's Table I (tasks x models), CSV and PNG."""
     from training.evaluate import evaluate, save_table
 
-    ensure_schema(auto_upgrade=not os.environ.get("BLAZER_DATABASE_URL"))
+    ensure_writable_schema()
     table = evaluate(list(model), tasks.split(","), episodes, max_new_tokens=max_new_tokens)
     rich_table = Table(*table.rows()[0])
     for row in table.rows()[1:]:
