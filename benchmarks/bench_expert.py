@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import print_table  # noqa: E402
+from models.types import SeedSplit  # noqa: E402
 from worker.sim.isolated import sim_environment  # noqa: E402
 from worker.sim.tasks import TASKS  # noqa: E402
 
@@ -79,11 +80,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=50)
     ap.add_argument("--tasks", default=",".join(SOLUTIONS))
+    ap.add_argument(
+        "--first-seed", type=int, default=SeedSplit.EVAL.offset, help="held-out seeds by default"
+    )
     args = ap.parse_args()
     os.environ.update(
         {k: v for k, v in sim_environment().items() if k in ("VK_ICD_FILENAMES", "LD_LIBRARY_PATH")}
     )
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     rows, totals = [], [0, 0.0, 0, 0.0]
     for task in args.tasks.split(","):
         o_ok, o_s = ours(task, seeds)
@@ -104,7 +108,7 @@ def main() -> None:
     n = len(seeds) * len(rows)
     rows.append(["all", f"{100 * totals[0] / n:.1f}%", f"{100 * totals[2] / n:.1f}%", f"{n / totals[1]:.2f}",
                  f"{n / totals[3]:.2f}", f"{totals[3] / totals[1]:.2f}x"])  # fmt: skip
-    print_table(f"Expert vs ManiSkill solutions, {args.seeds} seeds per task, 1 process each",
+    print_table(f"Expert vs ManiSkill solutions, seeds {seeds[0]}..{seeds[-1]} per task, 1 process each",
                 ["task", "ours success", "ManiSkill success", "ours ep/s", "ManiSkill ep/s", "throughput ratio"], rows)  # fmt: skip
 
 

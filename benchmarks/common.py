@@ -22,8 +22,8 @@ def scratch_postgres():
         conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
     os.environ["BLAZER_DATABASE_URL"] = url
-    from blazer.settings import get_settings
     from models.db import get_engine, upgrade
+    from models.settings import get_settings
 
     get_settings.cache_clear()
     get_engine.cache_clear()

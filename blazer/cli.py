@@ -7,9 +7,9 @@ import sys
 
 import typer
 
-from blazer.commands import campaign, db, episodes, plan, robot, sim, training, worker
-from blazer.errors import BlazerError
-from blazer.settings import get_settings
+from blazer.commands import campaign, db, episodes, experiment, plan, robot, sim, training, worker
+from models.errors import BlazerError
+from models.settings import get_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -27,6 +27,7 @@ app.add_typer(training.train_app, name="train", help="Fine-tune models (LoRA SFT
 app.add_typer(training.models_app, name="models", help="The model registry.")
 app.add_typer(robot.app, name="robot", help="Deploy a model on the arm or its simulated stand-in.")
 app.command("eval")(training.evaluate_command)
+app.command("experiment")(experiment.experiment)
 app.command("stats")(episodes.stats)
 app.command("demo")(campaign.demo)
 app.command("scheduler")(campaign.scheduler)

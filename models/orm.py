@@ -177,6 +177,8 @@ class Dataset(Base):
     filter_spec: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer, default=0)
+    # the prompt its examples are rendered with (worker.prompt); a student is trained on it
+    prompt_version: Mapped[str] = mapped_column(String(16), default="v1", server_default="v1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -226,4 +228,6 @@ class ModelVersion(Base):
     hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     promoted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the prompt version it was trained on: evaluation and deployment prompt it the same way
+    prompt_version: Mapped[str] = mapped_column(String(16), default="v1", server_default="v1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

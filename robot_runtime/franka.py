@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from blazer.errors import ConfigError
+from models.errors import ConfigError
 from models.types import SceneState
 from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
 

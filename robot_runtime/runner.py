@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from blazer.errors import ConfigError
+from models.errors import ConfigError
 from robot_runtime.base import Robot, SafetyEnvelope
 from worker.plan_language import PlanError, check_plan, parse_plan
 from worker.prompt import render_messages
@@ -43,7 +43,9 @@ def deploy_once(robot: Robot, model: Teacher, envelope: SafetyEnvelope | None = 
     robot.connect()
     try:
         scene = robot.observe()
-        (completion,) = model.complete([TeacherRequest(scene, render_messages(scene))])
+        (completion,) = model.complete(
+            [TeacherRequest(scene, render_messages(scene, model.prompt_version))]
+        )
         result.completion = completion.text
         if completion.text is None:
             result.refused = f"model failed: {completion.error}"

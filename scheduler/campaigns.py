@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from blazer.errors import ConfigError, NotFound
 from models import jobs
+from models.errors import ConfigError, NotFound
 from models.orm import Campaign, CampaignTask, Job, utcnow
 from models.types import CampaignState, JobState, SeedSplit, wilson_interval
 from scheduler.spec import CampaignSpec
@@ -44,7 +44,7 @@ def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
         session.flush()
     except IntegrityError:
         raise ConfigError(f"campaign {spec.name!r} exists") from None
-    offset = SeedSplit(spec.seed_split).offset
+    offset = SeedSplit(spec.seed_split).offset if spec.seed_start is None else spec.seed_start
     for task in spec.tasks:
         for robot in spec.robots:
             session.add(

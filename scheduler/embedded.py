@@ -6,10 +6,11 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from typing import Protocol
 
-from blazer.errors import BlazerError
 from models import jobs
 from models.db import session_scope
+from models.errors import BlazerError
 from scheduler.campaigns import get_campaign
 from scheduler.loop import Scheduler
 from scheduler.publishers import InlinePublisher
@@ -18,14 +19,21 @@ from worker.job_runner import WorkerRuntime, execute_job
 log = logging.getLogger(__name__)
 
 
+class Retrain(Protocol):
+    def __call__(self, run_id: int, *, run: Callable[[str], str]) -> object: ...
+
+
 def run_embedded(
-    campaign: str, on_progress: Callable[[], None] | None = None, *, exclusive: bool = True
-) -> str:
+    campaign: str, on_progress: Callable[[], None] | None = None, *, exclusive: bool = True,
+    retrain: Retrain | None = None,
+) -> str:  # fmt: skip
     """Run a campaign to the end in this process; returns its final state.
 
     ``exclusive=False`` runs without the scheduler lease (an evaluation campaign inside a
     training job, next to a running scheduler): claims and row locks still keep every job
-    and seed single.
+    and seed single. ``retrain(run_id, run=...)`` runs a due training run here (the caller
+    passes ``training.retrain.run_retrain``); without it a due run stays pending for a
+    ``train`` worker.
     """
     publisher = InlinePublisher()
     scheduler = Scheduler(publisher, campaign=campaign, holder=f"embedded@{socket.gethostname()}")
@@ -44,10 +52,8 @@ def run_embedded(
                 execute_job(publisher.ready.pop(0), runtime)
                 if on_progress is not None:
                     on_progress()
-            while publisher.training:
-                from training.retrain import run_retrain
-
-                run_retrain(
+            while publisher.training and retrain is not None:
+                retrain(
                     publisher.training.pop(0), run=lambda name: run_embedded(name, exclusive=False)
                 )
             with session_scope() as session:

@@ -17,14 +17,14 @@ from typing import Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from blazer.errors import BlazerError
-from blazer.settings import get_settings
 from models import jobs
 from models.db import dialect_insert, session_scope
+from models.errors import BlazerError
 from models.orm import Campaign, Job, SchedulerLease, utcnow
+from models.settings import get_settings
 from models.types import CampaignState, JobState
 from scheduler.planner import WINDOW_JOBS_PER_TASK, plan_campaign
-from training.retrain import due_retrains
+from scheduler.retrain_policy import due_retrains
 
 log = logging.getLogger(__name__)
 

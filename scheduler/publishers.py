@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from blazer.settings import get_settings
+from models.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import yaml
 
-from blazer.errors import ConfigError
-from models.types import SeedSplit
+from models.errors import ConfigError
+from models.types import SEED_SPLIT_SIZE, SeedSplit
+from scheduler.retrain_policy import RetrainPolicy
+from worker.prompt import check_version
 from worker.sim.tasks import check_task_robot
 from worker.teachers import TEACHERS
 
@@ -25,10 +27,11 @@ class CampaignSpec:
     successes: int = 10  # N successes wanted per task x robot (the paper's N)
     attempt_cap: int | None = None  # attempts per task x robot; default 20 x N
     seed_split: str = "train"
+    seed_start: int | None = None  # first seed (inside the split); default the split's first
     block_size: int = 8  # seeds per job
     priority: int = 0
     simulator: str = "maniskill"
-    retrain: dict[str, Any] | None = None  # see training.policy.RetrainPolicy
+    retrain: dict[str, Any] | None = None  # see scheduler.retrain_policy.RetrainPolicy
 
     def validate(self) -> CampaignSpec:
         """Raise ConfigError naming the bad field; fill defaults."""
@@ -58,11 +61,23 @@ class CampaignSpec:
             raise ConfigError(
                 f"spec: 'seed_split' must be train, val or eval, got {self.seed_split!r}"
             )
+        if self.seed_start is not None:
+            lo = SeedSplit(self.seed_split).offset
+            hi = lo + SEED_SPLIT_SIZE - 1
+            if not isinstance(self.seed_start, int) or not lo <= self.seed_start <= hi:
+                raise ConfigError(
+                    f"spec: 'seed_start' {self.seed_start!r} is outside the {self.seed_split} "
+                    f"seeds {lo}-{hi}"
+                )
+        prompt = self.teacher.get("prompt")
+        if prompt is not None:
+            try:
+                check_version(prompt)
+            except ConfigError as exc:
+                raise ConfigError(f"spec: teacher.prompt: {exc}") from None
         if self.simulator not in SIMULATORS:
             raise ConfigError(f"spec: 'simulator' must be one of {', '.join(SIMULATORS)}")
         if self.retrain is not None:
-            from training.policy import RetrainPolicy
-
             RetrainPolicy.from_spec(self.retrain)
         return self
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from blazer.settings import get_settings
 from models.db import get_engine, upgrade
+from models.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("BLAZER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

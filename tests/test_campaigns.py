@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from blazer.errors import ConfigError
 from models import jobs
 from models.db import session_scope
+from models.errors import ConfigError
 from models.orm import Campaign, CampaignTask, Episode, Job
 from models.types import CampaignState, JobState, SeedSplit
 from scheduler import campaigns

@@ -136,3 +136,19 @@ def test_plan_check_cli(tmp_path):
     )
     out = run_cli("plan", "check", str(tmp_path / "missing.txt"))
     assert out.returncode == 2 and "cannot read" in out.stderr
+
+
+def test_cos_and_sin_take_degrees_and_nothing_else():
+    (move,) = parse_plan("```python\nmove_gripper([0.1 * cos(60), 0.1 * sin(30), 0.2])\n```")
+    assert move.position == pytest.approx((0.05, 0.05, 0.2))
+    for bad, words in [
+        ("x = cos(1, 2)", "one angle"),
+        ("x = exp(1)", "only cos(degrees) and sin(degrees)"),
+        ("x = cos('a')", "arithmetic needs numbers"),
+        ("cos(30)", "not a primitive"),
+        ("cos = 1", "cannot assign"),
+        ("x = cos(angle=3)", "one angle"),
+    ]:
+        with pytest.raises(PlanError) as err:
+            parse_plan(f"```python\n{bad}\ntask_completed()\n```")
+        assert words in err.value.message, (bad, err.value.message)

@@ -4,6 +4,7 @@ tasks, and a simulator that segfaults or hangs costing one episode only."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -17,6 +18,7 @@ from worker.plan_language import (
     check_plan,
     parse_plan,
 )
+from worker.prompt import render_messages
 from worker.sim.base import SimulatorError
 from worker.sim.isolated import IsolatedSimulator
 from worker.sim.tasks import TASKS
@@ -134,3 +136,47 @@ def test_the_robot_is_a_parameter_xarm6():
     data = json.loads(out.stdout)
     assert data["robot"] == "xarm6_robotiq" and data["success"]
     assert data["scene"]["workspace_max"][0] < 0.2  # the xarm6's own (shorter) reach
+
+
+BINDING = re.compile(r"^(\w+) = (\[[-0-9., ]+\]|-?[0-9]+\.[0-9]+)$")
+NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+def _copy_form(completion: str) -> tuple[list[str], list[str]]:
+    """(numbers bound from the scene, the plan with those numbers blanked out)."""
+    copied, template = [], []
+    for line in completion.strip().strip("`").removeprefix("python").strip().splitlines():
+        m = BINDING.match(line)
+        if m:
+            copied += NUMBER.findall(m.group(2))
+            template.append(f"{m.group(1)} = <copied>")
+        else:
+            template.append(line)
+    return copied, template
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_expert_numbers_are_copied_from_the_prompt(sim, task):
+    """Copy-then-arithmetic: every number the expert takes from the scene is the prompt's own
+    rendering, bound once; everything else is the same fixed plan for every scene."""
+    templates = set()
+    for seed in (0, 7, 21, 2_000_000_005):
+        scene = sim.reset(task, "panda", seed)
+        completion = ExpertTeacher().complete([TeacherRequest(scene, [])])[0].text
+        copied, template = _copy_form(completion)
+        user = render_messages(scene, "v2")[1]["content"]
+        assert copied, completion
+        for number in copied:
+            assert number in user, f"{task} seed {seed}: {number} is not in the prompt\n{user}"
+        for line in template:
+            if "<copied>" not in line:  # only fixed constants outside the bindings
+                assert not re.search(r"\d\.\d{4,}", line), line
+        templates.add("\n".join(template))
+    assert len(templates) == 1, templates
+
+
+def test_symmetric_objects_have_one_canonical_yaw(sim):
+    for seed in range(6):
+        cube = sim.reset("PickCube-v1", "panda", seed).object("cube")
+        peg = sim.reset("LiftPegUpright-v1", "panda", seed).object("peg")
+        assert -45 <= cube.yaw_deg < 45 and -90 <= peg.yaw_deg < 90

@@ -15,13 +15,13 @@ from models.orm import Episode
 from models.types import FailureReason
 from tests.conftest import run_cli
 from tests.openai_servers import LlamaServer, ScriptedServer
-from worker.prompt import PROMPT_VERSION, render_messages
+from worker.prompt import PROMPT_VERSION, PROMPT_VERSIONS, render_messages
 from worker.sim.isolated import IsolatedSimulator
 from worker.sim.tasks import get_task
 from worker.teachers.base import TeacherRequest
 from worker.teachers.openai_http import OpenAITeacher
 
-GOLDEN = Path(__file__).parent / "golden" / f"prompt_{PROMPT_VERSION}_PickCube-v1_seed0.json"
+GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +38,15 @@ def llama(tmp_path_factory):
     server.stop()
 
 
-def test_prompt_is_pinned_by_a_golden_file(scene):
-    """A change to the prompt must be deliberate: bump PROMPT_VERSION and write a new golden file."""
-    assert render_messages(scene) == json.loads(GOLDEN.read_text())
-    assert render_messages(scene) == render_messages(scene)
+@pytest.mark.parametrize("version", PROMPT_VERSIONS)
+def test_prompt_is_pinned_by_a_golden_file(scene, version):
+    """A change to a prompt must be deliberate: add a version and write a new golden file."""
+    golden = GOLDEN / f"prompt_{version}_PickCube-v1_seed0.json"
+    assert render_messages(scene, version) == json.loads(golden.read_text())
+    assert render_messages(scene, version) == render_messages(scene, version)
     user = render_messages(scene)[1]["content"]
+    assert user == render_messages(scene, "v2")[1]["content"]  # the student sees the same scene
+    assert len(render_messages(scene, "v2")[0]["content"]) < len(render_messages(scene)[0]["content"]) / 3
     assert (
         "cube (object): centre [-0.001, 0.054, 0.020]" in user
     )  # fixed precision, from the simulator

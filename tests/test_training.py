@@ -13,8 +13,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from blazer.errors import ConfigError
 from models.db import session_scope, upgrade
+from models.errors import ConfigError
 from models.orm import DatasetMember, Episode, ModelVersion, TrainingRun
 from models.types import SeedSplit
 from tests.conftest import REPO, _reset_caches, run_cli

@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blazer.errors import ConfigError, NotFound
+from models.errors import ConfigError, NotFound
 from models.orm import Campaign, Dataset, DatasetMember, Episode
 from models.types import SEED_SPLIT_SIZE, SceneState, SeedSplit
-from worker.prompt import PROMPT_VERSION, render_messages
+from worker.prompt import STUDENT_PROMPT_VERSION, check_version, render_messages
 
 BALANCES = ("equal", "proportional")
 
@@ -37,6 +37,7 @@ class DatasetSpec:
     balance: str = "proportional"
     split: str = "train"
     seed: int = 0  # for the per-task sample
+    prompt_version: str = STUDENT_PROMPT_VERSION  # examples are rendered from stored scenes
 
     def validate(self) -> DatasetSpec:
         if self.balance not in BALANCES:
@@ -49,6 +50,10 @@ class DatasetSpec:
             raise ConfigError("--from needs at least one campaign")
         if self.per_task is not None and self.per_task <= 0:
             raise ConfigError("--per-task must be positive")
+        try:
+            check_version(self.prompt_version)
+        except ConfigError as exc:
+            raise ConfigError(f"--prompt: {exc}") from None
         return self
 
 
@@ -112,8 +117,9 @@ def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
         json.dumps([spec.__dict__, members], sort_keys=True, default=str).encode()
     ).hexdigest()
     dataset = Dataset(
-        name=spec.name, filter_spec=dict(spec.__dict__), content_hash=digest, size=len(members)
-    )
+        name=spec.name, filter_spec=dict(spec.__dict__), content_hash=digest, size=len(members),
+        prompt_version=spec.prompt_version,
+    )  # fmt: skip
     session.add(dataset)
     session.flush()
     session.execute(
@@ -135,7 +141,9 @@ def get_dataset(session: Session, name: str) -> Dataset:
 
 
 def iter_examples(session: Session, dataset: Dataset) -> Iterator[dict[str, Any]]:
-    """Chat-format examples: the prompt messages the teacher saw, and its completion."""
+    """Chat-format examples: the scene rendered with the dataset's prompt version, and the
+    completion. A teacher prompted with another version wrote the same plan language about
+    the same scene, so re-rendering the stored scene is what a student will be asked."""
     stmt = (
         select(Episode, DatasetMember.weight)
         .join(DatasetMember, DatasetMember.episode_id == Episode.id)
@@ -143,13 +151,10 @@ def iter_examples(session: Session, dataset: Dataset) -> Iterator[dict[str, Any]
         .order_by(Episode.id)
     )
     for episode, weight in session.execute(stmt):
-        if episode.prompt_version != PROMPT_VERSION:
-            raise ConfigError(
-                f"episode {episode.id} was prompted with {episode.prompt_version}; this blazer renders "
-                f"{PROMPT_VERSION}: build datasets from campaigns of one prompt version"
-            )
         yield {
-            "messages": render_messages(SceneState.from_json(episode.scene)),
+            "messages": render_messages(
+                SceneState.from_json(episode.scene), dataset.prompt_version
+            ),
             "completion": episode.completion,
             "weight": weight,
             "task": episode.task,
@@ -157,7 +162,8 @@ def iter_examples(session: Session, dataset: Dataset) -> Iterator[dict[str, Any]
             "seed": episode.seed,
             "success": episode.success,
             "episode_id": episode.id,
-            "prompt_version": episode.prompt_version,
+            "prompt_version": dataset.prompt_version,
+            "teacher_prompt_version": episode.prompt_version,
         }
 
 

@@ -12,8 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from blazer.errors import ConfigError
 from models.db import session_scope
+from models.errors import ConfigError
 from training.datasets import get_dataset, iter_examples
 from training.loop import TrainConfig, train
 from training.lora import LoraSettings, load_base, with_lora

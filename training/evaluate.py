@@ -1,47 +1,113 @@
 """Evaluation campaigns: each model as the teacher on the same held-out evaluation seeds,
-reported in the paper's Table I shape (tasks x models, success %, average)."""
+reported in the paper's Table I shape (tasks x models, success % with 95% Wilson intervals).
+
+Each model is prompted with the version it was trained on (the registry says; an
+unregistered model gets the teacher prompt v1), so a student is never asked in a format it
+has not seen.
+"""
 
 from __future__ import annotations
 
 import csv
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 
-from blazer.settings import get_settings
 from models.db import session_scope
-from models.orm import CampaignTask, ModelVersion
+from models.errors import ConfigError
+from models.orm import Campaign, CampaignTask, ModelVersion
+from models.settings import get_settings
+from models.types import SEED_SPLIT_SIZE, CampaignState, SeedSplit, wilson_interval
 from scheduler import campaigns
+from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
+
+EVAL_FIRST = SeedSplit.EVAL.offset
+EVAL_LAST = EVAL_FIRST + SEED_SPLIT_SIZE - 1
+
+
+def parse_eval_seeds(text: str, flag: str = "--seeds") -> range:
+    """``A-B`` (inclusive) inside the evaluation split, or one clear error."""
+    m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text or "")
+    if m is None:
+        raise ConfigError(
+            f"{flag} must look like A-B (e.g. {EVAL_FIRST}-{EVAL_FIRST + 49}), got {text!r}"
+        )
+    a, b = int(m.group(1)), int(m.group(2))
+    if a > b:
+        raise ConfigError(f"{flag} {text}: the first seed is after the last")
+    if a < EVAL_FIRST or b > EVAL_LAST:
+        raise ConfigError(
+            f"{flag} {text} leaves the evaluation split: evaluation seeds are {EVAL_FIRST}-{EVAL_LAST} "
+            "(training and validation seeds are never used to evaluate)"
+        )
+    return range(a, b + 1)
+
+
+def default_eval_seeds(episodes: int) -> range:
+    return range(EVAL_FIRST, EVAL_FIRST + episodes)
 
 
 @dataclass
 class EvalTable:
     tasks: list[str]
     models: list[str]
-    rates: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> task -> rate
+    successes: dict[str, dict[str, int]] = field(default_factory=dict)  # model -> task -> n
     attempts: dict[str, dict[str, int]] = field(default_factory=dict)
     campaigns: dict[str, str] = field(default_factory=dict)
+    seeds: range | None = None
+
+    def rate(self, model: str, task: str) -> float:
+        n = self.attempts[model].get(task, 0)
+        return self.successes[model].get(task, 0) / n if n else 0.0
 
     def average(self, model: str) -> float:
-        values = [self.rates[model][t] for t in self.tasks]
+        """The paper's average: the mean of the per-task rates."""
+        values = [self.rate(model, t) for t in self.tasks]
         return sum(values) / len(values) if values else 0.0
 
+    def interval(self, model: str, task: str | None = None) -> tuple[float, float]:
+        """95% Wilson interval of one task, or of all episodes pooled (``task=None``)."""
+        tasks = self.tasks if task is None else [task]
+        k = sum(self.successes[model].get(t, 0) for t in tasks)
+        n = sum(self.attempts[model].get(t, 0) for t in tasks)
+        return wilson_interval(k, n)
+
+    def cell(self, model: str, task: str | None) -> str:
+        lo, hi = self.interval(model, task)
+        rate = self.average(model) if task is None else self.rate(model, task)
+        return f"{100 * rate:.1f} [{100 * lo:.0f}-{100 * hi:.0f}]"
+
     def rows(self) -> list[list[str]]:
+        """Table I: tasks x models, success % [95% interval]."""
         out = [["task", *self.models]]
         for t in self.tasks:
-            out.append([t, *(f"{100 * self.rates[m][t]:.1f}" for m in self.models)])
-        out.append(["average", *(f"{100 * self.average(m):.1f}" for m in self.models)])
+            out.append([t, *(self.cell(m, t) for m in self.models)])
+        out.append(["average", *(self.cell(m, None) for m in self.models)])
+        return out
+
+    def long_rows(self) -> list[list]:
+        out: list[list] = [["task", "model", "successes", "attempts", "rate", "ci_low", "ci_high"]]
+        for m in self.models:
+            for t in [*self.tasks, None]:
+                lo, hi = self.interval(m, t)
+                k = sum(self.successes[m].get(x, 0) for x in ([t] if t else self.tasks))
+                n = sum(self.attempts[m].get(x, 0) for x in ([t] if t else self.tasks))
+                rate = self.rate(m, t) if t else self.average(m)
+                out.append([t or "average", m, k, n, round(rate, 4), round(lo, 4), round(hi, 4)])
         return out
 
 
-def teacher_for(model: str, max_new_tokens: int) -> dict:
+def teacher_for(model: str, max_new_tokens: int, extra: dict | None = None) -> dict:
+    """The teacher config that asks ``model``: the expert, or the model through transformers
+    (its prompt version comes from the registry when the teacher is built)."""
     if model == "expert":
         return {"kind": "expert"}
-    return {"kind": "hf", "model": model, "max_new_tokens": max_new_tokens}
+    return {"kind": "hf", "model": model, "max_new_tokens": max_new_tokens, **(extra or {})}
 
 
 def slug(text: str) -> str:
@@ -49,33 +115,41 @@ def slug(text: str) -> str:
 
 
 def evaluate(
-    models: list[str], tasks: list[str], episodes: int, *, robot: str = "panda",
-    max_new_tokens: int = 384, block_size: int = 8, run=None,
+    models: list[str], tasks: list[str], episodes: int | None = None, *, seeds: range | None = None,
+    robot: str = "panda", max_new_tokens: int = 384, block_size: int = 8,
+    teachers: dict[str, dict] | None = None, run: Callable[[str], str] = run_campaign,
+    name_prefix: str | None = None,
 ) -> EvalTable:  # fmt: skip
-    """Run one evaluation campaign per model (``episodes`` attempts per task, eval seeds)."""
-    if run is None:
-        from blazer.commands.campaign import run_with_progress as run
+    """One evaluation campaign per model on the same seeds (``seeds``, else the first
+    ``episodes`` evaluation seeds); ``teachers`` may give a model's teacher config outright.
+    With ``name_prefix`` the campaigns have fixed names and an existing one is resumed
+    (or just read, when it is done) instead of run again."""
+    seeds = seeds if seeds is not None else default_eval_seeds(episodes or 0)
+    if len(seeds) == 0:
+        raise ConfigError("evaluation needs at least one seed")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    table = EvalTable(tasks, models)
+    table = EvalTable(tasks, models, seeds=seeds)
     for model in models:
-        name = f"eval-{slug(model)}-{stamp}"
+        name = f"{name_prefix}-{slug(model)}" if name_prefix else f"eval-{slug(model)}-{stamp}"
+        teacher = (teachers or {}).get(model) or teacher_for(model, max_new_tokens)
         spec = CampaignSpec.from_dict({
-            "name": name, "tasks": tasks, "robots": [robot], "teacher": teacher_for(model, max_new_tokens),
-            "successes": episodes, "attempt_cap": episodes, "seed_split": "eval",
-            "block_size": min(block_size, episodes),
+            "name": name, "tasks": tasks, "robots": [robot], "teacher": teacher,
+            "successes": len(seeds), "attempt_cap": len(seeds), "seed_split": "eval",
+            "seed_start": seeds.start, "block_size": min(block_size, len(seeds)),
         })  # fmt: skip
         with session_scope() as session:
-            campaigns.create_campaign(session, spec)
-        run(name)
+            existing = session.scalar(select(Campaign.state).where(Campaign.name == name))
+            if existing is None:
+                campaigns.create_campaign(session, spec)
+        if existing in (None, CampaignState.ACTIVE.value):
+            run(name)
         table.campaigns[model] = name
         with session_scope() as session:
             c = campaigns.get_campaign(session, name)
             lines = session.scalars(
                 select(CampaignTask).where(CampaignTask.campaign_id == c.id)
             ).all()
-            table.rates[model] = {
-                t.task: (t.successes / t.attempts if t.attempts else 0.0) for t in lines
-            }
+            table.successes[model] = {t.task: t.successes for t in lines}
             table.attempts[model] = {t.task: t.attempts for t in lines}
             _store_metrics(session, model, table)
     return table
@@ -85,17 +159,21 @@ def _store_metrics(session, model: str, table: EvalTable) -> None:
     version = session.scalars(select(ModelVersion).where(ModelVersion.name == model)).one_or_none()
     if version is not None:
         metrics = dict(version.metrics or {})
-        metrics["eval"] = {**table.rates[model], "average": table.average(model)}
+        metrics["eval"] = {
+            **{t: table.rate(model, t) for t in table.tasks},
+            "average": table.average(model),
+            "seeds": [table.seeds.start, table.seeds.stop - 1] if table.seeds else None,
+        }
         version.metrics = metrics
 
 
 def save_table(table: EvalTable, out_dir: Path | None = None) -> tuple[Path, Path]:
-    """Write the table as CSV and a grouped bar chart PNG."""
+    """Write the table as CSV (one row per task x model) and a bar chart PNG with intervals."""
     out_dir = out_dir or get_settings().data_dir / "eval" / time.strftime("%Y%m%d-%H%M%S")
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, png_path = out_dir / "table.csv", out_dir / "table.png"
     with csv_path.open("w", newline="") as fh:
-        csv.writer(fh).writerows(table.rows())
+        csv.writer(fh).writerows(table.long_rows())
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,16 +181,25 @@ def save_table(table: EvalTable, out_dir: Path | None = None) -> tuple[Path, Pat
 
     labels = [*table.tasks, "average"]
     width = 0.8 / max(1, len(table.models))
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(labels)), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(labels)), 4))
     for i, model in enumerate(table.models):
-        values = [100 * table.rates[model][t] for t in table.tasks] + [100 * table.average(model)]
-        ax.bar([x + i * width for x in range(len(labels))], values, width, label=model)
+        keys = [*table.tasks, None]
+        values = [100 * (table.rate(model, t) if t else table.average(model)) for t in keys]
+        bounds = [table.interval(model, t) for t in keys]
+        err = [
+            [max(0.0, v - 100 * lo) for v, (lo, _) in zip(values, bounds, strict=True)],
+            [max(0.0, 100 * hi - v) for v, (_, hi) in zip(values, bounds, strict=True)],
+        ]
+        xs = [x + i * width for x in range(len(labels))]
+        ax.bar(xs, values, width, yerr=err, capsize=2, label=model)
     ax.set_xticks(
         [x + width * (len(table.models) - 1) / 2 for x in range(len(labels))], labels, rotation=20
     )
+    seeds = f", seeds {table.seeds.start}-{table.seeds.stop - 1}" if table.seeds else ""
+    ax.set_title(f"success on held-out seeds (95% Wilson intervals){seeds}", fontsize=9)
     ax.set_ylabel("success %")
-    ax.set_ylim(0, 100)
-    ax.legend()
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)

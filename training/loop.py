@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+BUDGET_PROBE_STEPS = 3  # steps timed before a wall-clock budget fixes the schedule's length
 
 
 @dataclass
@@ -26,10 +27,14 @@ class TrainConfig:
     effective_batch: int = 24
     micro_batch: int = 4  # examples per forward pass; effective_batch / micro_batch = accumulation
     warmup_ratio: float = 0.03
+    warmup_steps: int | None = None  # fixed warm-up; overrides warmup_ratio
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     max_len: int = 1024  # tokens per example (prompt + completion)
     max_steps: int | None = None  # stop early: smoke runs and CPU budgets
+    # wall-clock budget for the optimizer steps, minutes: after a few steps the schedule is
+    # shortened so the cosine reaches zero when the budget ends (never lengthened)
+    max_minutes: float | None = None
     ckpt_every: int = 50  # optimizer steps between checkpoints
     keep_checkpoints: int = 2
     seed: int = 0
@@ -90,7 +95,7 @@ def train(
     total = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         total = min(total, config.max_steps)
-    warmup = max(1, int(total * config.warmup_ratio))
+    warmup = config.warmup_steps or max(1, int(total * config.warmup_ratio))
     order = epoch_order(n_examples_weights, config.epochs, config.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -102,11 +107,13 @@ def train(
         _load_adapter_weights(model, ckpt)
         optimizer.load_state_dict(state["optimizer"])
         start_step, history = state["step"], state["history"]
+        total = state.get("total", total)  # a budget-fitted schedule stays as it was planned
         log.warning("resumed from %s (step %d of %d)", ckpt.name, start_step, total)
 
     metrics_file = (out_dir / "metrics.jsonl").open("a")
     model.train()
-    started = time.monotonic()
+    # elapsed_s counts training time across resumes: a budget covers the whole run
+    started = time.monotonic() - (history[-1]["elapsed_s"] if history else 0.0)
     for step in range(start_step, total):
         lr = cosine_lr(step, total, config.lr, warmup)
         for group in optimizer.param_groups:
@@ -132,12 +139,21 @@ def train(
             "elapsed_s": round(time.monotonic() - started, 2),
         }
         history.append(record)
+        if config.max_minutes is not None and step + 1 == start_step + BUDGET_PROBE_STEPS:
+            fitted = _fit_to_budget(config.max_minutes * 60, history, start_step, step + 1)
+            if fitted < total:
+                log.warning(
+                    "time budget %.1f min: %d of %d steps", config.max_minutes, fitted, total
+                )
+                total = fitted
         metrics_file.write(json.dumps(record) + "\n")
         metrics_file.flush()
         if progress is not None:
             progress(step + 1, total, loss_sum)
         if (step + 1) % config.ckpt_every == 0 and step + 1 < total:
-            _save_checkpoint(model, optimizer, config, step + 1, history, out_dir)
+            _save_checkpoint(model, optimizer, config, step + 1, history, out_dir, total)
+        if step + 1 >= total:
+            break
     metrics_file.close()
     model.save_pretrained(str(out_dir / "adapter"))
     losses = [h["loss"] for h in history]
@@ -147,12 +163,20 @@ def train(
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
         "min_loss": min(losses) if losses else None,
-        "train_seconds": round(time.monotonic() - started, 2),  # this process's share
+        "train_seconds": round(time.monotonic() - started, 2),  # across resumes
     }
 
 
+def _fit_to_budget(budget_s: float, history: list[dict], start_step: int, step: int) -> int:
+    """Steps that fit in ``budget_s`` of training time, at the pace this process measured."""
+    before_s = history[start_step - 1]["elapsed_s"] if start_step else 0.0
+    now_s = history[step - 1]["elapsed_s"]
+    pace_s = (now_s - before_s) / (step - start_step)
+    return max(step, step + int((budget_s - now_s) / pace_s))
+
+
 def _save_checkpoint(
-    model, optimizer, config: TrainConfig, step: int, history, out_dir: Path
+    model, optimizer, config: TrainConfig, step: int, history, out_dir: Path, total: int
 ) -> None:
     import torch
 
@@ -160,7 +184,8 @@ def _save_checkpoint(
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
-    torch.save({"optimizer": optimizer.state_dict(), "step": step, "history": history, "config": asdict(config)},
+    torch.save({"optimizer": optimizer.state_dict(), "step": step, "total": total, "history": history,
+                "config": asdict(config)},
                tmp / "trainer_state.pt")  # fmt: skip
     tmp.replace(path)  # a kill mid-save leaves only a .tmp folder, never a broken checkpoint
     for old in sorted((out_dir / "checkpoints").glob("step-??????"))[: -config.keep_checkpoints]:

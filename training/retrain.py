@@ -1,8 +1,8 @@
 """Retraining when new data arrives: a campaign's ``retrain`` policy says "after K new
 successes since this lineage's last run, fine-tune, evaluate, and promote if better".
 
-The scheduler calls ``due_retrains`` every tick and hands each due run to the ``train``
-queue (or runs it in-process in embedded mode); ``run_retrain`` does the work.
+The scheduler's ``due_retrains`` (scheduler/retrain_policy.py) creates a pending run and hands
+it to the ``train`` queue (or, embedded, to the ``run_retrain`` it was given); this does the work.
 """
 
 from __future__ import annotations
@@ -15,47 +15,14 @@ from sqlalchemy.orm import Session
 
 from models.db import session_scope
 from models.orm import Campaign, CampaignTask, ModelVersion, TrainingRun
+from scheduler.retrain_policy import RetrainPolicy
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import evaluate
 from training.loop import TrainConfig
 from training.lora import LoraSettings
-from training.policy import RetrainPolicy
 from training.sft import run_sft
 
 log = logging.getLogger(__name__)
-
-
-def due_retrains(session: Session, campaign: Campaign) -> list[int]:
-    """Create a pending TrainingRun when the campaign has K new successes; return their ids."""
-    data = (campaign.spec or {}).get("retrain")
-    if not data:
-        return []
-    policy = RetrainPolicy.from_spec(data)
-    busy = session.scalar(
-        select(func.count()).select_from(TrainingRun).where(
-            TrainingRun.lineage == policy.lineage, TrainingRun.state.in_(["pending", "running"]))
-    )  # fmt: skip
-    if busy:
-        return []
-    successes = session.scalar(
-        select(func.coalesce(func.sum(CampaignTask.successes), 0)).where(
-            CampaignTask.campaign_id == campaign.id
-        )
-    )
-    last = session.scalar(
-        select(func.max(TrainingRun.source_successes)).where(
-            TrainingRun.lineage == policy.lineage, TrainingRun.campaign_id == campaign.id)
-    )  # fmt: skip
-    if successes - (last or 0) < policy.every:
-        return []
-    run = TrainingRun(kind="sft", base_model=policy.base, state="pending", lineage=policy.lineage,
-                      campaign_id=campaign.id, source_successes=int(successes), hyperparameters={"policy": data})  # fmt: skip
-    session.add(run)
-    session.flush()
-    log.warning(
-        "retrain due for lineage %s at %d successes (run %d)", policy.lineage, successes, run.id
-    )
-    return [run.id]
 
 
 def current_version(session: Session, lineage: str) -> ModelVersion | None:

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from blazer.errors import ConfigError
-from blazer.settings import get_settings
 from models.db import session_scope
-from models.orm import ModelVersion, TrainingRun, utcnow
+from models.errors import ConfigError
+from models.orm import Dataset, ModelVersion, TrainingRun, utcnow
+from models.settings import get_settings
 
 # glibc's default thresholds make LoRA steps on CPU 4x slower as the heap fragments
 # (15 s -> 55 s per step, see the project's notes); these keep big tensors in one arena.
@@ -82,9 +82,11 @@ def register_version(
         parent_id = None
         if parent is not None:
             parent_id = session.scalar(select(ModelVersion.id).where(ModelVersion.name == parent))
+        dataset = session.get(Dataset, dataset_id)
         version = ModelVersion(
             name=name, base_model=base, adapter_path=str(adapter.resolve()), dataset_id=dataset_id,
             training_run_id=run_id, parent_id=parent_id, hyperparameters=hyper, metrics=metrics,
+            prompt_version=dataset.prompt_version,
         )  # fmt: skip
         session.add(version)
         session.flush()

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from blazer.errors import ConfigError
 from models.db import session_scope
+from models.errors import ConfigError
 from training.datasets import get_dataset, iter_examples
 from training.loop import TrainConfig, latest_checkpoint, train
 from training.lora import LoraSettings, load_base, with_lora

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from celery import Celery
 
-from blazer.settings import get_settings
+from models.settings import get_settings
 
 ROLLOUT_QUEUE = "rollout"
 TRAIN_QUEUE = "train"
+# task modules, by name: the train task lives with training (a higher layer), never imported here
+CELERY_TASK_MODULES = ["worker.tasks", "training.tasks"]
 MAX_TASKS_PER_CHILD = 200  # recycle pool processes: simulators and teachers can leak
 
 
@@ -21,7 +23,7 @@ def job_time_limits_s(block_size: int = 64) -> tuple[float, float]:
 def make_app() -> Celery:
     settings = get_settings()
     soft, hard = job_time_limits_s()
-    app = Celery("blazer", broker=settings.broker_url or "memory://", include=["worker.tasks"])
+    app = Celery("blazer", broker=settings.broker_url or "memory://", include=CELERY_TASK_MODULES)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

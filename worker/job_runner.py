@@ -14,12 +14,12 @@ import socket
 import time
 from typing import Any
 
-from blazer.errors import DatabaseError
-from blazer.settings import get_settings
 from models import jobs
 from models.db import session_scope
+from models.errors import DatabaseError
 from models.orm import Campaign, CampaignTask
 from models.recording import record_episodes
+from models.settings import get_settings
 from worker.rollout import Block, run_block
 from worker.sim import make_simulator
 from worker.teachers import make_teacher

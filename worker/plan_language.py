@@ -3,8 +3,8 @@
 A completion is Python-shaped text in one ```python block. It is parsed with ``ast`` and
 walked through a whitelist; nothing is ever executed (no exec/eval/compile). Allowed:
 numeric and string literals, lists/tuples, names assigned earlier in the block, indexing
-them with an integer, + - * / and unary minus, and calls of the primitives below as
-statements. Everything else is refused with a sentence naming the line and the rule.
+them with an integer, + - * / and unary minus, ``cos(deg)`` and ``sin(deg)`` (degrees), and
+calls of the primitives below as statements. Everything else is refused with a sentence naming the line and the rule.
 
     move_gripper([x, y, z], yaw=0, tilt=0)   # tool centre point to (x, y, z) metres, world frame;
                                              # yaw: degrees about z (0 = fingers close along y);
@@ -37,6 +37,8 @@ MAX_STRING_CHARS = 64
 MAX_ABS_VALUE = 1_000.0
 MAX_ABS_ANGLE_DEG = 360.0
 WORKSPACE_MARGIN_M = 0.02
+
+MATH_FUNCTIONS = {"cos": math.cos, "sin": math.sin}  # degrees in, pure, bounded output
 
 FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 
@@ -177,7 +179,7 @@ class _Walker:
             if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
                 raise _refuse(stmt, "only simple assignments 'name = value' are allowed")
             name = stmt.targets[0].id
-            if name in self.PRIMITIVES or name.startswith("_"):
+            if name in self.PRIMITIVES or name in MATH_FUNCTIONS or name.startswith("_"):
                 raise _refuse(stmt, f"cannot assign to {name!r}")
             if len(self.names) >= MAX_NAMES and name not in self.names:
                 raise _refuse(stmt, f"more than {MAX_NAMES} names")
@@ -318,10 +320,13 @@ class _Walker:
             return self._binop(node, depth)
         if isinstance(node, ast.Subscript):
             return self._subscript(node, depth)
+        if isinstance(node, ast.Call):
+            return self._function(node, depth)
         kind = type(node).__name__
         raise _refuse(
             node,
-            f"{kind} expressions are not allowed (only literals, names, lists, + - * /, indexing)",
+            f"{kind} expressions are not allowed (only literals, names, lists, + - * /, indexing, "
+            "cos, sin)",
         )
 
     def _constant(self, node: ast.Constant) -> Value:
@@ -356,6 +361,17 @@ class _Walker:
             return self._finite(node, a / b)
         ops = {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}
         return self._finite(node, ops[type(node.op)])
+
+    def _function(self, node: ast.Call, depth: int) -> Value:
+        """``cos(deg)`` / ``sin(deg)``: a grasp point offset along an object's yaw."""
+        if not isinstance(node.func, ast.Name) or node.func.id not in MATH_FUNCTIONS:
+            raise _refuse(
+                node, "only cos(degrees) and sin(degrees) may be called inside an expression"
+            )
+        if len(node.args) != 1 or node.keywords:
+            raise _refuse(node, f"{node.func.id}() takes one angle in degrees")
+        angle = self._number(node, self._value(node.args[0], depth + 1))
+        return self._finite(node, MATH_FUNCTIONS[node.func.id](math.radians(angle)))
 
     def _subscript(self, node: ast.Subscript, depth: int) -> Value:
         seq = self._value(node.value, depth + 1)

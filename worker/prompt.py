@@ -1,25 +1,50 @@
 """The prompt: one versioned format that rollout, training and the robot runtime all use.
 
-Its structure follows the single-agent prompt BLAZER reuses from MALMM: the frame and
-workspace, the rules for grasping and releasing, the primitives with signatures, "all the
-code in one python block", then the task, the end-effector pose and the objects. Numbers
-are rendered with fixed precision, so the same scene always gives the same prompt. Change
-the wording only together with PROMPT_VERSION: every episode records the version it saw.
+``v1`` (the teacher prompt) follows the single-agent structure BLAZER reuses from MALMM:
+the frame and workspace, the rules for grasping and releasing, the primitives with
+signatures, "all the code in one python block", then the task, the end-effector pose and
+the objects. ``v2`` (the student prompt) keeps only what a fine-tuned student still needs
+(frame, primitives, the one-block rule) in front of the same scene rendering: the system
+text is most of an example's tokens, and a student never reads the rules it was trained on.
+
+Numbers are rendered with fixed precision (``fmt_m``, ``fmt_deg``), so the same scene
+always gives the same prompt, and the expert writes its plans with the same functions, so
+every number it takes from the scene is one the prompt shows. Change the wording only
+together with a new version: every episode, dataset and model records the version it used.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from models.errors import ConfigError
 from models.types import SceneState
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v1"  # what a campaign renders unless its spec names another
+STUDENT_PROMPT_VERSION = "v2"  # what a dataset for a student renders by default
 
-SYSTEM = """\
+
+def fmt_m(value: float) -> str:
+    """A length or coordinate as the prompt shows it: metres, 3 decimals."""
+    return f"{value:.3f}"
+
+
+def fmt_deg(value: float) -> str:
+    """An angle as the prompt shows it: degrees, 1 decimal."""
+    return f"{value:.1f}"
+
+
+def fmt_point(values: Sequence[float]) -> str:
+    return "[" + ", ".join(fmt_m(v) for v in values) + "]"
+
+
+_V1_SYSTEM = """\
 You control a robot arm with a two-finger gripper above a table. You write a short program \
 that the robot carries out; motion planning moves the arm between the poses you give.
 
 Coordinates: metres, in the world frame. x points away from the robot base, y to the \
-robot's left, z up. The table surface is at z = {table:.3f}. All targets must lie inside the \
-workspace x in [{x0:.3f}, {x1:.3f}], y in [{y0:.3f}, {y1:.3f}], z in [{z0:.3f}, {z1:.3f}].
+robot's left, z up. The table surface is at z = {table}. All targets must lie inside the \
+workspace x in [{x0}, {x1}], y in [{y0}, {y1}], z in [{z0}, {z1}].
 
 Rules:
 - Positions are where the centre point between the fingertips goes.
@@ -43,29 +68,48 @@ the finger axis (degrees), e.g. to stand an object up.
 You may assign numbers and lists to names and use + - * / and indexing. No imports, \
 loops, functions or other calls. Write all the code in one ```python block."""
 
-USER = """\
+_V2_SYSTEM = """\
+You control a robot arm with a two-finger gripper. Coordinates are metres in the world \
+frame (x away from the robot, y to its left, z up); yaw and tilt are degrees. Write one \
+```python block that calls only move_gripper(position, yaw=0, tilt=0), open_gripper(), \
+close_gripper(name, strength=1.0) and task_completed(); bind numbers and lists to names and \
+use + - * /, indexing, cos() and sin()."""
+
+_USER = """\
 Task: {description}
-End-effector: position [{ex:.3f}, {ey:.3f}, {ez:.3f}], yaw {eyaw:.1f}, gripper {grip}.
+End-effector: position {ee}, yaw {eyaw}, gripper {grip}.
 Objects:
 {objects}"""
 
+SYSTEMS = {"v1": _V1_SYSTEM, "v2": _V2_SYSTEM}
+PROMPT_VERSIONS = tuple(SYSTEMS)
 
-def render_messages(scene: SceneState) -> list[dict[str, str]]:
+
+def check_version(version: str) -> str:
+    if not isinstance(version, str) or version not in SYSTEMS:
+        raise ConfigError(
+            f"unknown prompt version {version!r}; known: {', '.join(PROMPT_VERSIONS)}"
+        )
+    return version
+
+
+def render_messages(scene: SceneState, version: str = PROMPT_VERSION) -> list[dict[str, str]]:
     """Chat messages for a scene: a system message with the rules, a user message with the scene."""
     lo, hi = scene.workspace_min, scene.workspace_max
-    system = SYSTEM.format(
-        table=scene.table_height, x0=lo[0], x1=hi[0], y0=lo[1], y1=hi[1], z0=lo[2], z1=hi[2]
-    )
+    system = SYSTEMS[check_version(version)].format(
+        table=fmt_m(scene.table_height),
+        x0=fmt_m(lo[0]), x1=fmt_m(hi[0]), y0=fmt_m(lo[1]), y1=fmt_m(hi[1]), z0=fmt_m(lo[2]), z1=fmt_m(hi[2]),
+    )  # fmt: skip
     objects = "\n".join(
-        f"- {o.name} ({o.kind}): centre [{o.position[0]:.3f}, {o.position[1]:.3f}, {o.position[2]:.3f}], "
-        f"yaw {o.yaw_deg:.1f}, size [{o.size[0]:.3f}, {o.size[1]:.3f}, {o.size[2]:.3f}]"
+        f"- {o.name} ({o.kind}): centre {fmt_point(o.position)}, yaw {fmt_deg(o.yaw_deg)}, "
+        f"size {fmt_point(o.size)}"
         for o in scene.objects
     )
-    ex, ey, ez = scene.ee_position
-    user = USER.format(
+    user = _USER.format(
         description=scene.description,
-        ex=ex, ey=ey, ez=ez, eyaw=scene.ee_yaw_deg,
+        ee=fmt_point(scene.ee_position),
+        eyaw=fmt_deg(scene.ee_yaw_deg),
         grip="open" if scene.gripper_open else "closed",
         objects=objects,
-    )  # fmt: skip
+    )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from models.types import EpisodeRecord, FailureReason, SceneState
 from worker.plan_language import PlanError, check_plan, parse_plan, step_to_json
-from worker.prompt import PROMPT_VERSION, render_messages
+from worker.prompt import render_messages
 from worker.sim.base import ExecutionResult, Simulator, SimulatorError
 from worker.teachers.base import Completion, Teacher, TeacherRequest
 
@@ -56,7 +56,7 @@ def run_block(
     for seed in block.seeds:
         rec = EpisodeRecord(
             campaign_id=block.campaign_id, task=block.task, robot=block.robot, seed=seed,
-            attempt=block.attempt, teacher=teacher.name, success=False, prompt_version=PROMPT_VERSION,
+            attempt=block.attempt, teacher=teacher.name, success=False, prompt_version=teacher.prompt_version,
             worker=worker_name, job_id=block.job_id,
         )  # fmt: skip
         outcome = EpisodeOutcome(rec)
@@ -70,7 +70,7 @@ def run_block(
         finally:
             rec.timings["reset_s"] = round(time.perf_counter() - start, 4)
         rec.scene = scene.to_json()
-        outcome.messages = render_messages(scene)
+        outcome.messages = render_messages(scene, teacher.prompt_version)
         pending.append((outcome, scene))
 
     completions = _ask_teacher(teacher, [TeacherRequest(s, o.messages) for o, s in pending])

@@ -7,9 +7,9 @@ import logging
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from blazer.errors import DatabaseError
 from models import jobs
 from models.db import session_scope
+from models.errors import DatabaseError
 from worker.celery_app import app
 from worker.job_runner import WorkerRuntime, execute_job
 
@@ -40,12 +40,3 @@ def rollout(self, job_id: int) -> str:
         with session_scope() as session:
             jobs.release(session, job_id, rt.name)
         return "released"
-
-
-@app.task(name="blazer.train", bind=True, acks_late=True)
-def train(self, run_id: int) -> dict:
-    """A retraining run (queue ``train``): snapshot, SFT, evaluation, promotion."""
-    from scheduler.embedded import run_embedded
-    from training.retrain import run_retrain
-
-    return run_retrain(run_id, run=lambda name: run_embedded(name, exclusive=False))

@@ -13,13 +13,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from blazer.commands.episodes import print_stats
-from blazer.errors import ConfigError
-from blazer.settings import get_settings
 from models.db import ensure_schema, ensure_writable_schema, session_scope
+from models.errors import ConfigError
 from models.queries import episode_stats
+from models.settings import get_settings
 from models.types import CampaignState
 from scheduler import campaigns
+from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
+from training.retrain import run_retrain
 
 app = typer.Typer(no_args_is_help=True)
 log = logging.getLogger(__name__)
@@ -108,22 +110,9 @@ def run_with_progress(name: str) -> str:
                 bars.update(rows[key], completed=p.successes, info=info)
 
         refresh()
-        if get_settings().broker_url:
-            from scheduler.loop import Scheduler
-            from scheduler.publishers import CeleryPublisher
-
-            def finished() -> bool:
-                with session_scope() as session:
-                    return campaigns.get_campaign(session, name).state != CampaignState.ACTIVE.value
-
-            Scheduler(CeleryPublisher(), campaign=name).run(until=finished, on_tick=refresh)
-        else:
-            from scheduler.embedded import run_embedded
-
-            run_embedded(name, on_progress=refresh)
+        state = run_campaign(name, on_progress=refresh, retrain=run_retrain)
         refresh()
-    with session_scope() as session:
-        return campaigns.get_campaign(session, name).state
+    return state
 
 
 @app.command("status")

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from blazer.errors import ConfigError
 from models.db import ensure_schema, session_scope
+from models.errors import ConfigError
 from models.queries import (
     EPISODE_COLUMNS,
     FULL_COLUMNS,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from blazer.errors import ConfigError
+from models.errors import ConfigError
 from worker.plan_language import PlanError, check_plan, parse_plan
 
 app = typer.Typer(no_args_is_help=True)

@@ -36,16 +36,18 @@ def dataset_build(
     ),
     split: str = typer.Option("train", help="Seed split: train, val or eval."),
     seed: int = typer.Option(0, help="Seed for the per-task sample."),
-) -> None:
+    prompt: str = typer.Option("v2", help="Prompt version the examples are rendered with (v1 teacher, v2 student)."),
+) -> None:  # fmt: skip
     """Snapshot episodes into a dataset: members, filter and content hash, deduplicated."""
     from training.datasets import DatasetSpec, build_dataset
 
     ensure_schema()
     with session_scope() as session:
-        ds = build_dataset(
-            session, DatasetSpec(name, sources, success_only, per_task, balance, split, seed)
+        spec = DatasetSpec(name, sources, success_only, per_task, balance, split, seed, prompt)
+        ds = build_dataset(session, spec)
+        typer.echo(
+            f"dataset {ds.name!r}: {ds.size} examples, prompt {ds.prompt_version}, hash {ds.content_hash[:12]}"
         )
-        typer.echo(f"dataset {ds.name!r}: {ds.size} examples, hash {ds.content_hash[:12]}")
 
 
 @dataset_app.command("export")
@@ -55,7 +57,7 @@ def dataset_export(
     out: Path = typer.Option(None, help="Output file (jsonl) or folder (hf)."),
 ) -> None:
     """Export a snapshot: chat JSONL, or a Hugging Face datasets folder."""
-    from blazer.settings import get_settings
+    from models.settings import get_settings
     from training.datasets import export_dataset
 
     ensure_schema()
@@ -102,10 +104,7 @@ def _config(
                        max_steps=max_steps, max_len=max_len, ckpt_every=ckpt_every, seed=seed, extra=extra)  # fmt: skip
 
 
-EPOCHS = typer.Option(5, help="Epochs (BLAZER: 5).")
-LR = typer.Option(2e-5, help="Peak learning rate, cosine schedule (BLAZER: 2e-5).")
 EFF = typer.Option(24, help="Effective batch via gradient accumulation (BLAZER: 24).")
-MICRO = typer.Option(4, help="Examples per forward pass.")
 MAX_STEPS = typer.Option(None, help="Stop after this many optimizer steps.")
 MAX_LEN = typer.Option(1024, help="Tokens per example.")
 CKPT = typer.Option(50, help="Checkpoint every N steps (resume picks up the latest).")
@@ -121,19 +120,32 @@ def train_sft(
     name: str = typer.Option(None, help="Model version name (default: <dataset>-sft)."),
     parent: str = typer.Option(None, help="Parent model version (lineage)."),
     out: Path = typer.Option(None, help="Run folder (default under the data dir); rerun to resume."),
-    epochs: int = EPOCHS, lr: float = LR, effective_batch: int = EFF, micro_batch: int = MICRO,
-    max_steps: int = MAX_STEPS, max_len: int = MAX_LEN, ckpt_every: int = CKPT,
-    lora_r: int = RANK, lora_alpha: int = ALPHA, seed: int = SEED,
+    recipe: str = typer.Option("auto", help="auto (paper on a CUDA GPU, else cpu), paper or cpu; flags below override it."),
+    minutes: float = typer.Option(None, help="Training-time budget; the schedule is fitted into it (cpu: 28)."),
+    epochs: int = typer.Option(None, help="Epochs (paper 5, cpu 2)."),
+    lr: float = typer.Option(None, help="Peak learning rate, cosine (paper 2e-5, cpu 1.5e-3)."),
+    effective_batch: int = typer.Option(None, help="Effective batch (paper 24, cpu 4)."),
+    micro_batch: int = typer.Option(None, help="Examples per forward pass (4)."),
+    max_steps: int = MAX_STEPS, max_len: int = typer.Option(None, help="Tokens per example (1024)."),
+    ckpt_every: int = typer.Option(None, help="Checkpoint every N steps; a rerun resumes."),
+    lora_r: int = typer.Option(None, help="LoRA rank (64)."),
+    lora_alpha: int = typer.Option(None, help="LoRA alpha (paper 16, cpu 64)."),
+    seed: int = typer.Option(None, help="Seed (0)."),
 ) -> None:  # fmt: skip
-    """LoRA SFT with the BLAZER recipe as defaults; registers a model version."""
+    """LoRA SFT on a snapshot with a named recipe; registers a model version."""
     _reexec_with_malloc_settings()
+    from training.recipes import recipe as make_recipe
     from training.sft import run_sft
 
     ensure_schema()
-    config = _config(epochs, lr, effective_batch, micro_batch, max_steps, max_len, ckpt_every, seed)
+    config, lora = make_recipe(
+        recipe, max_minutes=minutes, epochs=epochs, lr=lr, effective_batch=effective_batch,
+        micro_batch=micro_batch, max_steps=max_steps, max_len=max_len, ckpt_every=ckpt_every,
+        seed=seed, lora_r=lora_r, lora_alpha=lora_alpha,
+    )  # fmt: skip
     with _progress_bar() as bars:
         bar = bars.add_task("sft", total=None, loss=float("nan"))
-        version = run_sft(dataset, base, config, LoraSettings(r=lora_r, alpha=lora_alpha), name=name, parent=parent,
+        version = run_sft(dataset, base, config, lora, name=name, parent=parent,
                           out_dir=out, progress=lambda s, t, loss: bars.update(bar, completed=s, total=t, loss=loss))  # fmt: skip
     _print_version(version)
 
@@ -184,21 +196,30 @@ def evaluate_command(
         "PickCube-v1,PushCube-v1,PullCube-v1,StackCube-v1,PlaceSphere-v1,LiftPegUpright-v1",
         help="Comma-separated tasks.",
     ),  # fmt: skip
-    episodes: int = typer.Option(100, help="Episodes per task and model (evaluation seeds)."),
+    episodes: int = typer.Option(100, help="Episodes per task and model: the first N evaluation seeds."),
+    seeds: str = typer.Option(None, help="Evaluation seeds A-B (inclusive) instead of --episodes."),
     max_new_tokens: int = typer.Option(384, help="Token limit for LLM teachers."),
     out: Path = typer.Option(None, help="Folder for table.csv and table.png."),
-) -> None:
+) -> None:  # fmt: skip
     """Evaluate models on held-out seeds: the paper's Table I (tasks x models), CSV and PNG."""
-    from training.evaluate import evaluate, save_table
+    from training.evaluate import evaluate, parse_eval_seeds, save_table
 
+    seed_range = parse_eval_seeds(seeds) if seeds else None
     ensure_writable_schema()
-    table = evaluate(list(model), tasks.split(","), episodes, max_new_tokens=max_new_tokens)
-    rich_table = Table(*table.rows()[0])
-    for row in table.rows()[1:]:
-        rich_table.add_row(*row)
-    Console().print(rich_table)
+    table = evaluate(list(model), tasks.split(","), episodes, seeds=seed_range,
+                     max_new_tokens=max_new_tokens)  # fmt: skip
+    print_table(table)
     csv_path, png_path = save_table(table, out)
     typer.echo(f"saved {csv_path} and {png_path}")
+
+
+def print_table(table) -> None:
+    """Table I on the terminal: success % [95% Wilson interval] per task and model."""
+    seeds = f" (seeds {table.seeds.start}-{table.seeds.stop - 1})" if table.seeds else ""
+    rich_table = Table(*table.rows()[0], title=f"success % [95% interval]{seeds}")
+    for row in table.rows()[1:]:
+        rich_table.add_row(*row)
+    Console(width=200).print(rich_table)
 
 
 @models_app.command("list")
@@ -217,7 +238,7 @@ def models_list() -> None:
 @models_app.command("show")
 def models_show(name: str) -> None:
     """One version as JSON: lineage, adapter, hyperparameters, metrics."""
-    from training.registry import get_model_version
+    from models.registry import get_model_version
 
     ensure_schema()
     with session_scope() as session:
@@ -234,7 +255,7 @@ def models_show(name: str) -> None:
 @models_app.command("promote")
 def models_promote(name: str) -> None:
     """Mark a version as the promoted one of its lineage (the default teacher to deploy)."""
-    from training.registry import get_model_version
+    from models.registry import get_model_version
 
     ensure_schema()
     with session_scope() as session:

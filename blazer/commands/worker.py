@@ -7,9 +7,9 @@ import socket
 
 import typer
 
-from blazer.errors import ConfigError
-from blazer.settings import get_settings
 from models.db import ensure_schema
+from models.errors import ConfigError
+from models.settings import get_settings
 
 
 def worker(

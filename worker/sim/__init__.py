@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blazer.errors import ConfigError
+from models.errors import ConfigError
 
 
 def make_simulator(kind: str = "maniskill", *, episode_timeout_s: float = 60.0):

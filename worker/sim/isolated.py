@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from blazer.errors import ConfigError
+from models.errors import ConfigError
 from models.types import FailureReason, SceneState
 from worker.plan_language import Step, step_to_json
 from worker.sim.base import ExecutionResult, SimulatorError

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blazer.settings import get_settings
+from models.settings import get_settings
 from models.types import FailureReason, SceneState
 from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
 from worker.sim.base import ExecutionResult, StepOutcome

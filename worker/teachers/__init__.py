@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from blazer.errors import ConfigError
+from models.errors import ConfigError
+from worker.prompt import PROMPT_VERSION, check_version
 from worker.teachers.base import Teacher
 
 # kind -> "module:Class", imported only when a campaign uses that kind
@@ -19,7 +20,16 @@ TEACHERS: dict[str, str] = {
 
 
 def make_teacher(kind: str, config: dict[str, Any] | None = None) -> Teacher:
+    """Build a teacher. ``config["prompt"]`` names the prompt version it is asked with;
+    without it, a registered model's own version (what it was trained on), else v1."""
     if kind not in TEACHERS:
         raise ConfigError(f"unknown teacher kind {kind!r}; known: {', '.join(TEACHERS)}")
+    config = dict(config or {})
+    prompt = config.pop("prompt", None)
     module, cls = TEACHERS[kind].split(":")
-    return getattr(importlib.import_module(module), cls)(**(config or {}))
+    teacher = getattr(importlib.import_module(module), cls)(**config)
+    if prompt is not None:
+        teacher.prompt_version = check_version(prompt)
+    elif not getattr(teacher, "prompt_version", None):
+        teacher.prompt_version = PROMPT_VERSION
+    return teacher

@@ -26,6 +26,7 @@ class Completion:
 
 class Teacher(Protocol):
     name: str  # recorded on every episode, e.g. "expert", "hf:smollm2-135m"
+    prompt_version: str  # the prompt it is asked with (worker.prompt); make_teacher sets it
 
     def complete(self, requests: list[TeacherRequest]) -> list[Completion]:
         """One completion per request, in order. Never raises for one bad request."""

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 
+from worker.prompt import PROMPT_VERSION
 from worker.sim.tasks import get_task
 from worker.teachers.base import Completion, TeacherRequest
 
 
 class ExpertTeacher:
     name = "expert"
+    prompt_version = PROMPT_VERSION  # an expert reads the scene, not the prompt
 
     def complete(self, requests: list[TeacherRequest]) -> list[Completion]:
         out = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
 from worker.teachers.models import DEFAULT_MODEL, resolve_model
 
@@ -24,6 +25,7 @@ class HFTeacher:
 
         resolved = resolve_model(model, adapter)
         self.name = f"hf:{model}" + (f"+{resolved.adapter}" if adapter else "")
+        self.prompt_version = resolved.prompt_version or PROMPT_VERSION
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(resolved.base)
         self.tokenizer.padding_side = "left"

@@ -12,8 +12,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from blazer.errors import ConfigError
-from blazer.settings import get_settings
+from models.errors import ConfigError
+from models.registry import find_model_version
+from models.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class ResolvedModel:
     base: str  # a local folder or a hub id
     adapter: str | None = None  # a peft LoRA adapter folder
     name: str = ""
+    prompt_version: str | None = None  # a registered version's training prompt
 
 
 def smollm2_gguf() -> Path:
@@ -62,12 +64,10 @@ def smollm2_folder() -> Path:
 
 def resolve_model(name: str, adapter: str | None = None) -> ResolvedModel:
     """Registered model versions first, then the built-in alias, then folders and hub ids."""
-    from training.registry import find_model_version
-
     version = find_model_version(name)
     if version is not None:
         base = resolve_model(version.base_model).base
-        return ResolvedModel(base, adapter or version.adapter_path, name)
+        return ResolvedModel(base, adapter or version.adapter_path, name, version.prompt_version)
     if name == DEFAULT_MODEL:
         return ResolvedModel(str(smollm2_folder()), adapter, name)
     return ResolvedModel(name, adapter, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
 
 NOOP_PLAN = "```python\ntask_completed()\n```"
@@ -9,6 +10,7 @@ NOOP_PLAN = "```python\ntask_completed()\n```"
 
 class NoopTeacher:
     name = "noop"
+    prompt_version = PROMPT_VERSION  # an expert reads the scene, not the prompt
 
     def complete(self, requests: list[TeacherRequest]) -> list[Completion]:
         return [Completion(NOOP_PLAN, 0, 0, 0.0, "stop") for _ in requests]

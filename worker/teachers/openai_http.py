@@ -14,7 +14,8 @@ import time
 
 import httpx
 
-from blazer.errors import ConfigError
+from models.errors import ConfigError
+from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -43,6 +44,7 @@ class OpenAITeacher:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.name = f"openai:{model}"
+        self.prompt_version = PROMPT_VERSION
         key = api_key or os.environ.get("BLAZER_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.concurrency, self.timeout_s = concurrency, timeout_s

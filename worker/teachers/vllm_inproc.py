@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 
-from blazer.errors import ConfigError
+from models.errors import ConfigError
+from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
 from worker.teachers.models import resolve_model
 
@@ -33,6 +34,7 @@ class VLLMTeacher:
             ) from None
         resolved = resolve_model(model, adapter)
         self.name = f"vllm:{model}" + (f"+{resolved.adapter}" if adapter else "")
+        self.prompt_version = resolved.prompt_version or PROMPT_VERSION
         self.llm = LLM(
             model=resolved.base,
             enable_lora=resolved.adapter is not None,

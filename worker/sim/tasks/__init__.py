@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from blazer.errors import ConfigError
+from models.errors import ConfigError
 from worker.sim.tasks import (
     lift_peg_upright,
     pick_cube,

@@ -1,10 +1,17 @@
-"""Helpers the task modules share: reading actor poses, formatting expert plans."""
+"""Helpers the task modules share: reading actor poses, writing copy-form expert plans.
+
+An expert plan is written in *copy-then-arithmetic* form: every number taken from the scene
+is bound to a name once, exactly as the prompt renders it (``worker.prompt.fmt_*``), and the
+rest of the plan combines those names with fixed constants (offsets, heights, tilts). A
+student model then only has to copy digits it can see, never do arithmetic on them.
+"""
 
 from __future__ import annotations
 
 import math
 
 from models.types import ObjectState
+from worker.prompt import fmt_deg, fmt_point
 
 
 def yaw_of_quat(q) -> float:
@@ -13,29 +20,53 @@ def yaw_of_quat(q) -> float:
     return math.degrees(math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
 
 
-def actor_state(name: str, actor, size, kind: str = "object") -> ObjectState:
+def wrap_deg(angle: float, period: float) -> float:
+    """Map an angle into [-period/2, period/2): a symmetric object's one canonical yaw."""
+    return (angle + period / 2) % period - period / 2
+
+
+def actor_state(
+    name: str, actor, size, kind: str = "object", symmetry_deg: float = 360.0
+) -> ObjectState:
+    """An actor's pose as scene state. ``symmetry_deg`` is the turn that maps the object onto
+    itself (90 for a cube, 180 for a peg): its yaw is reported in [-sym/2, sym/2), so a scene
+    has one canonical yaw, and the expert's grasp yaw is the prompt's number as it stands."""
     p = actor.pose.p[0].tolist()
     q = actor.pose.q[0].tolist()
     return ObjectState(
         name=name,
         position=(round(p[0], 4), round(p[1], 4), round(p[2], 4)),
-        yaw_deg=round(yaw_of_quat(q), 2),
+        yaw_deg=round(wrap_deg(yaw_of_quat(q), symmetry_deg), 2),
         size=tuple(round(float(s), 4) for s in size),
         kind=kind,
     )
 
 
-def wrap_deg(angle: float, period: float) -> float:
-    """Map an angle into [-period/2, period/2): a symmetric object grasped the short way."""
-    return (angle + period / 2) % period - period / 2
+def bind_point(name: str, obj: ObjectState) -> str:
+    """``name = [x, y, z]`` with the object's centre as the prompt shows it."""
+    return f"{name} = {fmt_point(obj.position)}"
 
 
-def fmt(v: float) -> str:
-    return f"{v:.4f}".rstrip("0").rstrip(".") if v != 0 else "0"
+def bind_yaw(name: str, obj: ObjectState) -> str:
+    return f"{name} = {fmt_deg(obj.yaw_deg)}"
 
 
-def pt(x: float, y: float, z: float) -> str:
-    return f"[{fmt(x)}, {fmt(y)}, {fmt(z)}]"
+def offset(name: str, dx: float = 0.0, dy: float = 0.0, dz: float = 0.0) -> str:
+    """``[name[0] + dx, name[1] + dy, name[2] + dz]``, or ``name`` when there is no offset."""
+    if dx == dy == dz == 0:
+        return name
+    parts = []
+    for i, d in enumerate((dx, dy, dz)):
+        if d == 0:
+            parts.append(f"{name}[{i}]")
+        else:
+            parts.append(f"{name}[{i}] {'+' if d > 0 else '-'} {const(abs(d))}")
+    return "[" + ", ".join(parts) + "]"
+
+
+def const(value: float) -> str:
+    """A fixed constant of a plan (metres or degrees), shortest exact form."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") if value != 0 else "0"
 
 
 def code_block(lines: list[str]) -> str:
@@ -51,6 +82,6 @@ def cube_and_goal_region(env) -> list[ObjectState]:
     side = 2 * float(env.cube_half_size)
     disk = 2 * float(env.goal_radius)
     return [
-        actor_state("cube", env.obj, (side, side, side)),
+        actor_state("cube", env.obj, (side, side, side), symmetry_deg=90),
         actor_state("goal_region", env.goal_region, (disk, disk, 0.0), kind="goal"),
     ]

@@ -2,37 +2,42 @@
 
 from __future__ import annotations
 
-import math
-
 from models.types import ObjectState, SceneState
-from worker.sim.tasks.common import APPROACH_M, actor_state, code_block, fmt, pt, wrap_deg
+from worker.sim.tasks.common import (
+    APPROACH_M,
+    actor_state,
+    bind_point,
+    bind_yaw,
+    code_block,
+    offset,
+)
 
 DESCRIPTION = "Stand the peg that lies on the table upright on one of its ends."
+GRASP_FROM_CENTRE_M = (
+    0.10  # grasp towards one end, loosely, so the peg swings down (as ManiSkill's solution does)
+)
+TILT_DEG = 36
 
 
 def scene_objects(env) -> list[ObjectState]:
     length, width = 2 * float(env.peg_half_length), 2 * float(env.peg_half_width)
-    return [actor_state("peg", env.peg, (length, width, width))]
+    return [actor_state("peg", env.peg, (length, width, width), symmetry_deg=180)]
 
 
 def expert_plan(scene: SceneState) -> str:
-    peg = scene.object("peg")
-    yaw = wrap_deg(peg.yaw_deg, 180)  # fingers close across the peg's width
-    # grasp 10 cm from the centre towards one end, loosely, so the peg swings down as it
-    # is lifted and tilted (what ManiSkill's own solution does)
-    rad = math.radians(yaw)
-    x = peg.position[0] + 0.10 * math.cos(rad)  # along the hand's +x, the way tilt turns
-    y = peg.position[1] + 0.10 * math.sin(rad)
-    z = peg.position[2]
-    y_s = fmt(yaw)
+    d = GRASP_FROM_CENTRE_M
     return code_block(
         [
-            f"move_gripper({pt(x, y, z + APPROACH_M)}, yaw={y_s})",
-            f"move_gripper({pt(x, y, z)}, yaw={y_s})",
+            bind_point("peg", scene.object("peg")),
+            bind_yaw("yaw", scene.object("peg")),  # fingers close across the peg's width
+            # along the hand's +x (the way tilt turns), so the lower end swings to the table
+            f"grasp = [peg[0] + {d} * cos(yaw), peg[1] + {d} * sin(yaw), peg[2]]",
+            f"move_gripper({offset('grasp', dz=APPROACH_M)}, yaw=yaw)",
+            "move_gripper(grasp, yaw=yaw)",
             'close_gripper("peg", strength=0.6)',
-            f"move_gripper({pt(x, y, z + 0.30)}, yaw={y_s})",
-            f"move_gripper({pt(x, y, z + 0.30)}, yaw={y_s}, tilt=36)",
-            f"move_gripper({pt(x, y, z + 0.20)}, yaw={y_s}, tilt=36)",
+            f"move_gripper({offset('grasp', dz=0.30)}, yaw=yaw)",
+            f"move_gripper({offset('grasp', dz=0.30)}, yaw=yaw, tilt={TILT_DEG})",
+            f"move_gripper({offset('grasp', dz=0.20)}, yaw=yaw, tilt={TILT_DEG})",
             "open_gripper()",
             "task_completed()",
         ]

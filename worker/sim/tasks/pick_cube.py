@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from models.types import ObjectState, SceneState
-from worker.sim.tasks.common import APPROACH_M, actor_state, code_block, fmt, pt, wrap_deg
+from worker.sim.tasks.common import (
+    APPROACH_M,
+    actor_state,
+    bind_point,
+    bind_yaw,
+    code_block,
+    offset,
+)
 
 DESCRIPTION = "Pick up the cube and move it to the goal position, then hold still."
 
@@ -12,22 +19,22 @@ def scene_objects(env) -> list[ObjectState]:
     side = 2 * float(env.cube_half_size)
     goal = 2 * float(env.goal_thresh)
     return [
-        actor_state("cube", env.cube, (side, side, side)),
+        actor_state("cube", env.cube, (side, side, side), symmetry_deg=90),
         actor_state("goal", env.goal_site, (goal, goal, goal), kind="goal"),
     ]
 
 
 def expert_plan(scene: SceneState) -> str:
     cube, goal = scene.object("cube"), scene.object("goal")
-    x, y, z = cube.position
-    yaw = fmt(wrap_deg(cube.yaw_deg, 90))
     return code_block(
         [
-            "# grasp the cube from above, across two faces",
-            f"move_gripper({pt(x, y, z + APPROACH_M)}, yaw={yaw})",
-            f"move_gripper({pt(x, y, z)}, yaw={yaw})",
+            bind_point("cube", cube),
+            bind_yaw("yaw", cube),
+            bind_point("goal", goal),
+            f"move_gripper({offset('cube', dz=APPROACH_M)}, yaw=yaw)",
+            "move_gripper(cube, yaw=yaw)",
             'close_gripper("cube")',
-            f"move_gripper({pt(*goal.position)}, yaw={yaw})",
+            "move_gripper(goal, yaw=yaw)",
             "task_completed()",
         ]
     )

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from models.types import ObjectState, SceneState
-from worker.sim.tasks.common import APPROACH_M, LIFT_M, actor_state, code_block, pt
+from worker.sim.tasks.common import (
+    APPROACH_M,
+    LIFT_M,
+    actor_state,
+    bind_point,
+    code_block,
+    offset,
+)
 
 DESCRIPTION = "Pick up the sphere and place it inside the bin, then let go."
+GRASP_YAW = "45"  # a sphere has no preferred yaw; 45 keeps the fingers clear of the bin walls
 
 
 def scene_objects(env) -> list[ObjectState]:
@@ -13,24 +21,25 @@ def scene_objects(env) -> list[ObjectState]:
     bin_xy = 2 * float(env.block_half_size[1])
     bin_h = 2 * float(env.edge_block_half_size[2]) + 2 * float(env.block_half_size[0])
     return [
-        actor_state("sphere", env.obj, (d, d, d)),
-        actor_state("bin", env.bin, (bin_xy, bin_xy, bin_h), kind="container"),
+        actor_state("sphere", env.obj, (d, d, d), symmetry_deg=90),
+        actor_state("bin", env.bin, (bin_xy, bin_xy, bin_h), kind="container", symmetry_deg=90),
     ]
 
 
 def expert_plan(scene: SceneState) -> str:
     s, b = scene.object("sphere"), scene.object("bin")
-    x, y, z = s.position
-    # the bin's floor is its bottom plate; the sphere rests on it, centred by the walls
-    drop_z = b.position[2] - b.size[2] / 2 + 0.005 + s.size[2] / 2 + 0.01
+    # the sphere rests on the bin's bottom plate (5 mm thick); release 1 cm above that
+    drop = -b.size[2] / 2 + 0.005 + s.size[2] / 2 + 0.01
     return code_block(
         [
-            f"move_gripper({pt(x, y, z + APPROACH_M)}, yaw=45)",
-            f"move_gripper({pt(x, y, z)}, yaw=45)",
+            bind_point("sphere", s),
+            bind_point("bin", b),
+            f"move_gripper({offset('sphere', dz=APPROACH_M)}, yaw={GRASP_YAW})",
+            f"move_gripper(sphere, yaw={GRASP_YAW})",
             'close_gripper("sphere")',
-            f"move_gripper({pt(x, y, z + LIFT_M)}, yaw=45)",
-            f"move_gripper({pt(b.position[0], b.position[1], drop_z + LIFT_M)}, yaw=45)",
-            f"move_gripper({pt(b.position[0], b.position[1], drop_z)}, yaw=45)",
+            f"move_gripper({offset('sphere', dz=LIFT_M)}, yaw={GRASP_YAW})",
+            f"move_gripper({offset('bin', dz=drop + LIFT_M)}, yaw={GRASP_YAW})",
+            f"move_gripper({offset('bin', dz=drop)}, yaw={GRASP_YAW})",
             "open_gripper()",
             "task_completed()",
         ]

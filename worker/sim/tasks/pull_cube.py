@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from models.types import ObjectState, SceneState
-from worker.sim.tasks.common import code_block, cube_and_goal_region, pt
+from worker.sim.tasks.common import bind_point, code_block, const, cube_and_goal_region, offset
 
 DESCRIPTION = "Pull the cube towards the robot until it is inside the goal region."
+CLEARANCE_M = 0.03  # fingertips this far past the cube's far (+x) face
 
 
 def scene_objects(env) -> list[ObjectState]:
@@ -13,16 +14,16 @@ def scene_objects(env) -> list[ObjectState]:
 
 
 def expert_plan(scene: SceneState) -> str:
-    cube, goal = scene.object("cube"), scene.object("goal_region")
-    x, y, z = cube.position
-    front = x + cube.size[0] / 2 + 0.03  # fingertips just past the cube's +x face
-    stop = goal.position[0] + cube.size[0] / 2 + 0.03
+    cube = scene.object("cube")
+    front = cube.size[0] / 2 + CLEARANCE_M
     return code_block(
         [
+            bind_point("cube", cube),
+            bind_point("goal", scene.object("goal_region")),
             "close_gripper()",
-            f"move_gripper({pt(front, y, z + 0.08)})",
-            f"move_gripper({pt(front, y, z)})",
-            f"move_gripper({pt(stop, y, z)})",
+            f"move_gripper({offset('cube', dx=front, dz=0.08)})",
+            f"move_gripper({offset('cube', dx=front)})",
+            f"move_gripper([goal[0] + {const(front)}, cube[1], cube[2]])",
             "task_completed()",
         ]
     )

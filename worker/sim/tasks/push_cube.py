@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from models.types import ObjectState, SceneState
-from worker.sim.tasks.common import code_block, cube_and_goal_region, pt
+from worker.sim.tasks.common import bind_point, code_block, const, cube_and_goal_region, offset
 
 DESCRIPTION = "Push the cube across the table until it is inside the goal region."
+CLEARANCE_M = 0.03  # fingertips this far behind the cube's face
+SHORT_OF_GOAL_M = 0.05  # stop short of the goal centre (well inside its radius): reach limit
 
 
 def scene_objects(env) -> list[ObjectState]:
@@ -13,18 +15,16 @@ def scene_objects(env) -> list[ObjectState]:
 
 
 def expert_plan(scene: SceneState) -> str:
-    cube, goal = scene.object("cube"), scene.object("goal_region")
-    x, y, z = cube.position
-    behind = x - cube.size[0] / 2 - 0.03  # fingertips just behind the cube's -x face
-    # the cube ends 5 cm short of the goal centre (well inside its 10 cm radius): the arm
-    # is near the edge of its reach at the far end
-    stop = goal.position[0] - cube.size[0] / 2 - 0.03 - 0.05
+    cube = scene.object("cube")
+    behind = cube.size[0] / 2 + CLEARANCE_M
     return code_block(
         [
+            bind_point("cube", cube),
+            bind_point("goal", scene.object("goal_region")),
             "close_gripper()",
-            f"move_gripper({pt(behind, y, z + 0.08)})",
-            f"move_gripper({pt(behind, y, z)})",
-            f"move_gripper({pt(stop, y, z)})",
+            f"move_gripper({offset('cube', dx=-behind, dz=0.08)})",
+            f"move_gripper({offset('cube', dx=-behind)})",
+            f"move_gripper([goal[0] - {const(behind + SHORT_OF_GOAL_M)}, cube[1], cube[2]])",
             "task_completed()",
         ]
     )

@@ -1,12 +1,12 @@
-"""The model registry: versions of fine-tuned models with their lineage and metrics."""
+"""The model registry's read side: versions of fine-tuned models by name (training writes them)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blazer.errors import NotFound
 from models.db import session_scope
+from models.errors import NotFound
 from models.orm import ModelVersion
 
 

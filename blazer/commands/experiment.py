@@ -1,0 +1,47 @@
+"""``blazer experiment``: generate -> snapshot -> SFT -> evaluation, the BLAZER result in one
+command (resumable: rerun it with the same --name after an interruption)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from blazer.commands.training import _progress_bar, _reexec_with_malloc_settings, print_table
+from models.db import ensure_writable_schema
+
+
+def experiment(
+    name: str = typer.Option("blazer-exp", help="Prefix of the campaign, dataset and model it makes; reuse it to resume."),
+    per_task: int = typer.Option(50, help="Verified expert successes per task (training seeds)."),
+    minutes: float = typer.Option(28.0, help="SFT training-time budget in minutes (<= 30 on 2 CPU cores)."),
+    eval_seeds: str = typer.Option("2000000000-2000000049", help="Held-out evaluation seeds A-B (inside the eval split)."),
+    tasks: str = typer.Option(None, help="Comma-separated tasks (default: the six ManiSkill tasks)."),
+    recipe: str = typer.Option("auto", help="Training recipe: auto, cpu or paper."),
+    max_new_tokens: int = typer.Option(320, help="Token limit when the models are evaluated."),
+    out: Path = typer.Option(None, help="Folder for table.csv, table.png and experiment.json."),
+) -> None:  # fmt: skip
+    """Reproduce the BLAZER result: expert data -> student (SmolLM2-135M + LoRA) -> Table I."""
+    from training.evaluate import parse_eval_seeds
+    from training.experiment import ExperimentConfig, run_experiment
+
+    seeds = parse_eval_seeds(eval_seeds, "--eval-seeds")  # a bad range fails before any work
+    _reexec_with_malloc_settings()
+    ensure_writable_schema()
+    cfg = ExperimentConfig(name=name, per_task=per_task, minutes=minutes, eval_seeds=seeds,
+                           recipe=recipe, max_new_tokens=max_new_tokens, out=out)  # fmt: skip
+    if tasks:
+        cfg.tasks = tasks.split(",")
+    with _progress_bar() as bars:
+        bar = bars.add_task("sft", total=None, loss=float("nan"))
+        result = run_experiment(
+            cfg, progress=lambda s, t, loss: bars.update(bar, completed=s, total=t, loss=loss)
+        )
+    print_table(result.table)
+    typer.echo("data: " + json.dumps({k: v for k, v in result.data.items() if k != "train"}))
+    train = result.data.get("train") or {}
+    typer.echo(f"training: {train.get('steps')} steps in {train.get('train_seconds')} s, "
+               f"loss {train.get('first_loss')} -> {train.get('final_loss')}")  # fmt: skip
+    typer.echo("stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.stage_s.items()))
+    typer.echo(f"saved {result.csv} and {result.png}")

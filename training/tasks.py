@@ -1,0 +1,13 @@
+"""The Celery task of the ``train`` queue: a retraining run (snapshot, SFT, evaluation,
+promotion). It lives with training; the scheduler sends it by name (``blazer.train``)."""
+
+from __future__ import annotations
+
+from scheduler.embedded import run_embedded
+from training.retrain import run_retrain
+from worker.celery_app import app
+
+
+@app.task(name="blazer.train", bind=True, acks_late=True)
+def train(self, run_id: int) -> dict:
+    return run_retrain(run_id, run=lambda name: run_embedded(name, exclusive=False))
