@@ -1,8 +1,8 @@
 """Every job state change lives here: plan -> publish -> claim -> heartbeat -> finish.
 
 pending --publish--> queued --claim--> running --finish--> done
-   ^                   |                  |  \\--fail----> failed
-   |                   |  (lost message)  |  (lease expired: worker died)
+   ^                   |                  |  \\--fail----> failed   (raised max_deliveries times)
+   |                   |  (lost message)  |  (lease expired: worker died; raised: retry)
    +-------------------+------------------+
 pending/queued --cancel--> cancelled   (task full or campaign cancelled)
 """
@@ -128,6 +128,21 @@ def finish(session: Session, job_id: int, worker: str, error: str | None = None)
     return True
 
 
+def fail_delivery(
+    session: Session, job_id: int, worker: str, error: str, max_deliveries: int
+) -> str:
+    """Our run of the job raised: hand it back for another delivery, or, after
+    ``max_deliveries``, mark it failed with the reason. Returns "retry", "failed" or "lost"."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state != JobState.RUNNING.value or job.worker != worker:
+        return "lost"
+    if job.deliveries >= max_deliveries:
+        _set(session, job, JobState.FAILED, error=f"{error} (after {job.deliveries} deliveries)")
+        return "failed"
+    _set(session, job, JobState.PENDING, error=error)
+    return "retry"
+
+
 def release(session: Session, job_id: int, worker: str) -> None:
     """Hand a job back unfinished (paused, interrupted): it is published again later."""
     session.execute(
@@ -194,6 +209,24 @@ def open_seed_counts(session: Session, campaign_id: int) -> dict[int, tuple[int,
         .group_by(Job.campaign_task_id)
     )
     return {tid: (int(n), int(seeds)) for tid, n, seeds in rows}
+
+
+def failed_tasks(session: Session, campaign_id: int) -> dict[int, str]:
+    """campaign_task_id -> the last error, for task lines whose jobs have all failed (at least
+    one failed, none done): planning more jobs for them would only fail again."""
+    rows = session.execute(
+        select(Job.campaign_task_id, Job.state, Job.error)
+        .where(Job.campaign_id == campaign_id, Job.state.in_([JobState.DONE.value, JobState.FAILED.value]))
+        .order_by(Job.id)
+    )  # fmt: skip
+    failed: dict[int, str] = {}
+    done: set[int] = set()
+    for task_id, state, error in rows:
+        if state == JobState.DONE.value:
+            done.add(task_id)
+        else:
+            failed[task_id] = error or "failed"
+    return {t: e for t, e in failed.items() if t not in done}
 
 
 def _set(session: Session, job: Job, state: JobState, error: str | None = None) -> None:

@@ -59,6 +59,7 @@ class Campaign(Base):
     block_size: Mapped[int] = mapped_column(Integer, default=8)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed, one line
 
 
 class CampaignTask(Base):
@@ -228,6 +229,7 @@ class ModelVersion(Base):
     hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     promoted: Mapped[bool] = mapped_column(Boolean, default=False)
+    lineage: Mapped[str | None] = mapped_column(String(200), index=True)  # retraining family
     # the prompt version it was trained on: evaluation and deployment prompt it the same way
     prompt_version: Mapped[str] = mapped_column(String(16), default="v1", server_default="v1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

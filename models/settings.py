@@ -30,6 +30,23 @@ class Settings(BaseSettings):
     queue_depth_per_worker: int = 2
     # Seconds between scheduler ticks.
     scheduler_tick_s: float = 1.0
+    # A job whose run raises this many times (each a delivery) is marked failed with the reason.
+    job_max_deliveries: int = 3
+    # How long a simulator child process may take to start (imports, Vulkan), seconds.
+    sim_startup_timeout_s: float = 120.0
+    # Recycle a Celery pool process after this many jobs (simulators and teachers can leak).
+    max_tasks_per_child: int = 200
+    # The CPU Vulkan driver folder scripts/install_vulkan.sh made; empty = <repo>/.vulkan.
+    vulkan_dir: Path | None = None
+    # Robot assets ManiSkill cannot download here (xArm-6, WidowX AI); empty = ../shared.
+    maniskill_assets: Path | None = None
+    # Defaults for the openai teacher when its config names none.
+    openai_base_url: str = ""
+    openai_api_key: str = ""
+    # Fault injection for tests: "crash:TASK:SEED,hang:TASK:SEED,nostart:*:0".
+    sim_faults: str = ""
+    # Set by the training commands after they re-exec with the malloc settings.
+    no_reexec: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -16,6 +16,14 @@ class CampaignState(str, enum.Enum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     DONE = "done"
+    FAILED = "failed"  # every job failed: the campaign's error says why
+
+
+class TrainingRunState(str, enum.Enum):
+    PENDING = "pending"  # a retrain trigger, waiting for a train worker
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class JobState(str, enum.Enum):

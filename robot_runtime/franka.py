@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from models.errors import ConfigError
+from models.frames import gripper_quat
 from models.types import SceneState
 from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
 
@@ -36,7 +37,6 @@ class SceneFile:
 
 def down_quat_xyzw(yaw_deg: float, tilt_deg: float) -> np.ndarray:
     """The same hand orientation the simulator uses (see gripper_quat), as x, y, z, w."""
-    from worker.sim.maniskill_backend import gripper_quat
 
     w, x, y, z = gripper_quat(yaw_deg, tilt_deg)
     return np.array([x, y, z, w])

@@ -70,14 +70,23 @@ def get_campaign(session: Session, name: str) -> Campaign:
 
 
 def set_state(session: Session, name: str, state: CampaignState) -> Campaign:
+    """Pause, resume or cancel a campaign by name (the user's verbs)."""
     campaign = get_campaign(session, name)
-    if campaign.state == CampaignState.DONE.value and state != CampaignState.CANCELLED:
-        raise ConfigError(f"campaign {name!r} is done")
+    ended = (CampaignState.DONE.value, CampaignState.FAILED.value)
+    if campaign.state in ended and state != CampaignState.CANCELLED:
+        raise ConfigError(f"campaign {name!r} is {campaign.state}")
     campaign.state = state.value
     if state == CampaignState.CANCELLED:
         jobs.cancel_open(session, campaign_id=campaign.id, why="campaign cancelled")
         campaign.finished_at = utcnow()
     return campaign
+
+
+def finish_campaign(campaign: Campaign, state: CampaignState, error: str | None = None) -> None:
+    """The planner's verdict: done (every task has N successes or hit its cap) or failed."""
+    campaign.state = state.value
+    campaign.error = error[:2000] if error else None
+    campaign.finished_at = utcnow()
 
 
 @dataclass
@@ -138,14 +147,29 @@ def status(session: Session, name: str) -> dict[str, Any]:
             .group_by(Job.state)
         ).all()
     )
+    failed = session.execute(
+        select(Job.id, CampaignTask.task, CampaignTask.robot, Job.seed_start, Job.error)
+        .join(CampaignTask, CampaignTask.id == Job.campaign_task_id)
+        .where(Job.campaign_id == campaign.id, Job.state == JobState.FAILED.value)
+        .order_by(Job.id)
+        .limit(FAILED_JOBS_SHOWN)
+    ).all()
     return {
         "name": campaign.name,
         "state": campaign.state,
+        "error": campaign.error,
         "teacher": campaign.teacher,
         "priority": campaign.priority,
         "tasks": [p.to_json() for p in progress(session, campaign)],
         "jobs": {s.value: int(counts.get(s.value, 0)) for s in JobState},
+        "failed_jobs": [
+            {"job": j, "task": t, "robot": r, "seed_start": s, "error": e}
+            for j, t, r, s, e in failed
+        ],
     }
+
+
+FAILED_JOBS_SHOWN = 20
 
 
 def list_campaigns(session: Session) -> list[Campaign]:

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import jobs
-from models.orm import Campaign, CampaignTask, Job, utcnow
+from models.orm import Campaign, CampaignTask, Job
 from models.types import SEED_SPLIT_SIZE, CampaignState, JobState, SeedSplit
+from scheduler.campaigns import finish_campaign
 
 WINDOW_JOBS_PER_TASK = (
     16  # open jobs per task (at least): bounds the rows a 1M-episode campaign writes
@@ -41,6 +42,7 @@ def plan_campaign(
     if campaign.state != CampaignState.ACTIVE.value:
         return 0
     open_counts = jobs.open_seed_counts(session, campaign.id)
+    broken = jobs.failed_tasks(session, campaign.id)
     created, all_finished = 0, True
     tasks = session.scalars(
         select(CampaignTask).where(CampaignTask.campaign_id == campaign.id).with_for_update()
@@ -58,6 +60,9 @@ def plan_campaign(
         budget = ctask.attempt_cap - ctask.attempts - open_seeds
         if budget <= 0 and n_open == 0:
             continue  # capped: finished without N successes
+        if ctask.id in broken:
+            all_finished = all_finished and n_open == 0
+            continue  # its jobs fail: no more of them (campaign status lists the reasons)
         all_finished = False
         want = needed_attempts(ctask.successes, ctask.attempts, ctask.target_successes) - open_seeds
         while want > 0 and budget > 0 and n_open < window_jobs:
@@ -78,7 +83,13 @@ def plan_campaign(
             n_open += 1
             created += 1
     if all_finished:
-        campaign.state = CampaignState.DONE.value
-        campaign.finished_at = utcnow()
+        if tasks and all(t.id in broken for t in tasks):
+            finish_campaign(
+                campaign,
+                CampaignState.FAILED,
+                f"every job failed; last: {list(broken.values())[-1]}",
+            )
+        else:
+            finish_campaign(campaign, CampaignState.DONE)
     session.flush()
     return created

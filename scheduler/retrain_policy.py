@@ -25,7 +25,8 @@ class RetrainPolicy:
     per_task: int | None = None
     eval_episodes: int = 10
     max_new_tokens: int = 384
-    train: dict[str, Any] | None = None  # TrainConfig overrides, e.g. {"max_steps": 50}
+    recipe: str = "auto"  # training.recipes: cpu, or paper where a CUDA GPU is
+    train: dict[str, Any] | None = None  # recipe overrides, e.g. {"max_steps": 50}
 
     @classmethod
     def from_spec(cls, data: dict[str, Any]) -> RetrainPolicy:

@@ -165,3 +165,19 @@ def test_embedded_campaign_reaches_exactly_n(blazer_env):
     assert again.returncode == 0 and "resuming campaign 'emb'" in again.stdout
     listed = run_cli("campaign", "list").stdout
     assert "emb" in listed and "done" in listed
+
+
+def test_embedded_campaign_whose_jobs_raise_ends_failed(blazer_env, tmp_path):
+    """The same failure arm without a broker: each job is delivered job_max_deliveries times,
+    marked failed with the reason, and the command exits 1 with one line saying why."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ntasks: [PullCube-v1]\nteacher: {kind: openai, model: m}\n"
+                   "successes: 2\nblock_size: 2\n")  # fmt: skip
+    out = run_cli("campaign", "run", str(bad))
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "campaign 'bad': failed (every job failed" in out.stdout and "base_url" in out.stdout
+    with session_scope() as s:
+        states = s.execute(select(Job.state, Job.deliveries)).all()
+    assert states and all(st == "failed" and d == 3 for st, d in states), states
+    status = json.loads(run_cli("campaign", "status", "bad", "--json").stdout)
+    assert status["failed_jobs"] and "base_url" in status["failed_jobs"][0]["error"]

@@ -12,6 +12,7 @@ from models.db import session_scope, upgrade
 from scheduler import campaigns
 from scheduler.spec import CampaignSpec
 from tests.cluster import Cluster
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.cluster
 
@@ -172,3 +173,29 @@ def test_simulator_segfault_and_hang_cost_one_episode_each(cluster):
     assert reasons == {1: "sim_error", 2: "timeout"}
     detail = cluster.sql("SELECT failure_detail FROM episodes WHERE seed = 1")[0][0]
     assert "SIGSEGV" in detail
+
+
+@pytest.mark.parametrize(
+    ("why", "spec", "worker_env", "words"),
+    [
+        ("teacher config raises at construction", {"teacher": {"kind": "openai", "model": "m"}},
+         {}, "needs a base_url"),
+        ("simulator cannot start", {}, {"BLAZER_SIM_FAULTS": "nostart:*:0"}, "could not start"),
+    ],
+)  # fmt: skip
+def test_jobs_that_raise_fail_and_the_campaign_ends_failed(cluster, why, spec, worker_env, words):
+    """A job whose run raises is retried, then marked failed with the reason after
+    BLAZER_JOB_MAX_DELIVERIES deliveries; a campaign whose jobs all fail ends failed."""
+    with session_scope() as s:
+        campaigns.create_campaign(s, CampaignSpec.from_dict(
+            {"name": "broken", "tasks": ["PickCube-v1"], "successes": 2, "block_size": 2, **spec}))  # fmt: skip
+    cluster.start_worker(env={"BLAZER_JOB_MAX_DELIVERIES": "2", **worker_env})
+    cluster.start_scheduler()
+    cluster.wait(lambda: cluster.campaign_state("broken") == "failed", 240, f"failure ({why})")
+    jobs = cluster.sql("SELECT state, deliveries, error FROM jobs")
+    assert jobs and all(state == "failed" for state, _, _ in jobs), jobs
+    assert all(d == 2 and words in e and "after 2 deliveries" in e for _, d, e in jobs), jobs
+    error = cluster.sql("SELECT error FROM campaigns WHERE name = 'broken'")[0][0]
+    assert error.startswith("every job failed") and words in error
+    shown = run_cli("campaign", "status", "broken", env=cluster.env)
+    assert "failed job" in shown.stdout and words in shown.stdout, shown.stdout

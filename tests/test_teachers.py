@@ -46,7 +46,10 @@ def test_prompt_is_pinned_by_a_golden_file(scene, version):
     assert render_messages(scene, version) == render_messages(scene, version)
     user = render_messages(scene)[1]["content"]
     assert user == render_messages(scene, "v2")[1]["content"]  # the student sees the same scene
-    assert len(render_messages(scene, "v2")[0]["content"]) < len(render_messages(scene)[0]["content"]) / 3
+    assert (
+        len(render_messages(scene, "v2")[0]["content"])
+        < len(render_messages(scene)[0]["content"]) / 3
+    )
     assert (
         "cube (object): centre [-0.001, 0.054, 0.020]" in user
     )  # fixed precision, from the simulator

@@ -3,6 +3,7 @@ the adapter changes the output, a killed run resumes), DPO, evaluation, registry
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from models.orm import DatasetMember, Episode, ModelVersion, TrainingRun
 from models.types import SeedSplit
 from tests.conftest import REPO, _reset_caches, run_cli
 from training.datasets import DatasetSpec, build_dataset, export_dataset
+from worker.prompt import SYSTEMS
 
 FAST_SFT = [
     "--max-steps",
@@ -92,7 +94,10 @@ def test_exports(env, tmp_path):
         jsonl = export_dataset(s, "eq", "jsonl", tmp_path / "eq.jsonl")
         rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
         assert len(rows) == 6 and rows[0]["messages"][0]["role"] == "system"
-        assert rows[0]["completion"].startswith("```python") and rows[0]["prompt_version"] == "v1"
+        assert rows[0]["completion"].startswith("```python") and rows[0]["prompt_version"] == "v2"
+        # rendered for the student (v2) from the stored scene; the expert's campaign was v1
+        assert rows[0]["teacher_prompt_version"] == "v1"
+        assert rows[0]["messages"][0]["content"] == SYSTEMS["v2"]
         export_dataset(s, "eq", "hf", tmp_path / "hf")
         with pytest.raises(ConfigError, match="trajectories"):
             export_dataset(s, "eq", "lerobot", tmp_path / "lr")
@@ -108,7 +113,9 @@ def test_sft_loss_falls_adapter_changes_output_and_registers(env):
         v = s.scalars(select(ModelVersion).where(ModelVersion.name == "student-a")).one()
         run = s.get(TrainingRun, v.training_run_id)
     assert v.base_model == "smollm2-135m" and v.dataset_id is not None and run.state == "done"
-    assert v.hyperparameters["lora"]["r"] == 64 and v.hyperparameters["lora"]["alpha"] == 16
+    # the CPU recipe by default here (no CUDA), trained on the student prompt
+    assert v.hyperparameters["extra"]["recipe"] == "cpu" and v.prompt_version == "v2"
+    assert v.hyperparameters["lora"]["r"] == 64 and v.hyperparameters["lora"]["alpha"] == 64
     assert v.metrics["final_loss"] < v.metrics["first_loss"] * 0.9, v.metrics
     # the adapter loads and changes what the model writes for the same prompt
     from worker.teachers.base import TeacherRequest
@@ -184,17 +191,23 @@ def test_eval_table_and_registry(env, tmp_path):
     out = run_cli("eval", "--model", "student-a", "--model", "expert", "--tasks", "PullCube-v1",
                   "--episodes", "2", "--max-new-tokens", "32", "--out", str(tmp_path))  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    lines = (tmp_path / "table.csv").read_text().splitlines()
-    assert (
-        lines[0] == "task,student-a,expert"
-        and lines[1].startswith("PullCube-v1,")
-        and lines[1].endswith(",100.0")
-    )
+    rows = list(csv.DictReader((tmp_path / "table.csv").open()))
+    cell = {(r["task"], r["model"]): r for r in rows}
+    expert = cell[("PullCube-v1", "expert")]
+    assert (expert["successes"], expert["attempts"], float(expert["rate"])) == ("2", "2", 1.0)
+    assert float(expert["ci_low"]) == pytest.approx(0.342, abs=1e-3)  # Wilson, 2 of 2
+    assert "PullCube-v1" in out.stdout and "[" in out.stdout  # Table I with intervals
     assert (tmp_path / "table.png").stat().st_size > 5000
     shown = json.loads(run_cli("models", "show", "student-a").stdout)
-    assert shown["metrics"]["eval"]["PullCube-v1"] == pytest.approx(
-        float(lines[1].split(",")[1]) / 100
+    assert shown["metrics"]["eval"]["PullCube-v1"] == float(
+        cell[("PullCube-v1", "student-a")]["rate"]
     )
+    # the student was asked with the prompt it was trained on (v2, from the registry)
+    with session_scope() as s:
+        asked = s.scalars(
+            select(Episode.prompt_version).where(Episode.teacher == "hf:student-a")
+        ).all()
+    assert asked and set(asked) == {"v2"}
     assert run_cli("models", "promote", "student-a").returncode == 0
     assert "student-a" in run_cli("models", "list").stdout
     # eval campaigns used only evaluation seeds
@@ -202,6 +215,23 @@ def test_eval_table_and_registry(env, tmp_path):
         seeds = s.scalars(select(Episode.seed).where(Episode.teacher == "expert", Episode.task == "PullCube-v1",
                                                      Episode.seed >= SeedSplit.EVAL.offset)).all()  # fmt: skip
     assert len(seeds) == 2
+
+
+def test_eval_seeds_are_chosen_and_checked(env, tmp_path):
+    out = run_cli("eval", "--model", "expert", "--tasks", "PickCube-v1",
+                  "--seeds", "2000000100-2000000102", "--out", str(tmp_path))  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    with session_scope() as s:
+        seeds = s.scalars(select(Episode.seed).where(Episode.teacher == "expert",
+                                                     Episode.seed >= 2_000_000_100)).all()  # fmt: skip
+    assert sorted(seeds) == [2_000_000_100, 2_000_000_101, 2_000_000_102]
+    for bad in ("5-9", "2000000009-2000000001", "a-b", "2999999999-3000000000"):
+        out = run_cli("eval", "--model", "expert", "--tasks", "PickCube-v1", "--seeds", bad)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--seeds" in out.stderr, (
+            out.stderr
+        )
+    out = run_cli("experiment", "--eval-seeds", "0-49")
+    assert out.returncode == 2 and "leaves the evaluation split" in out.stderr
 
 
 def test_retrain_when_new_successes_arrive(env):
@@ -221,3 +251,34 @@ def test_retrain_when_new_successes_arrive(env):
     # promoted exactly when it beat the current version (the base model) on the eval split
     assert v1.promoted == (trigger.metrics["candidate"] > trigger.metrics["current_score"])
     assert trigger.metrics["current"] == "smollm2-135m"
+
+
+def test_time_budget_fits_the_cosine_schedule(tmp_path):
+    """--minutes: after a few timed steps the schedule is shortened to fit the budget, and the
+    learning rate still decays to (near) zero at the end instead of being cut off mid-way."""
+    import torch
+
+    from training.loop import TrainConfig, train
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(3))
+
+        def save_pretrained(self, path: str) -> None:
+            os.makedirs(path, exist_ok=True)
+            torch.save(self.state_dict(), os.path.join(path, "w.pt"))
+
+    model = Tiny()
+
+    def loss_of(indices):
+        time.sleep(0.05)  # a step of known cost
+        return (model.w**2).sum()
+
+    config = TrainConfig(lr=0.1, epochs=100, effective_batch=1, micro_batch=1, warmup_steps=1,
+                         max_minutes=0.01, ckpt_every=1000)  # 0.6 s for 1,000 planned steps  # fmt: skip
+    metrics = train(model, [1.0] * 10, loss_of, config, tmp_path)
+    log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert 5 <= metrics["steps"] == metrics["total_steps"] <= 14, metrics
+    assert log[-1]["lr"] < 0.1 * 0.05 and log[1]["lr"] > 0.09  # decayed over the fitted length
+    assert log[-1]["elapsed_s"] < 0.6 * 1.5

@@ -18,8 +18,7 @@ from models.orm import Campaign, CampaignTask, ModelVersion, TrainingRun
 from scheduler.retrain_policy import RetrainPolicy
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import evaluate
-from training.loop import TrainConfig
-from training.lora import LoraSettings
+from training.recipes import recipe
 from training.sft import run_sft
 
 log = logging.getLogger(__name__)
@@ -65,12 +64,12 @@ def run_retrain(trigger_id: int, run=None) -> dict[str, Any]:
                 session, DatasetSpec(f"{version}-data", [campaign_name], per_task=policy.per_task)
             )
             ds_name = ds.name
-        config = TrainConfig(**(policy.train or {}))
+        config, lora = recipe(policy.recipe, **(policy.train or {}))
         run_sft(
             ds_name,
             policy.base,
             config,
-            LoraSettings(),
+            lora,
             name=version,
             parent=current.name if current else None,
         )

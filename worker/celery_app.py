@@ -10,7 +10,6 @@ ROLLOUT_QUEUE = "rollout"
 TRAIN_QUEUE = "train"
 # task modules, by name: the train task lives with training (a higher layer), never imported here
 CELERY_TASK_MODULES = ["worker.tasks", "training.tasks"]
-MAX_TASKS_PER_CHILD = 200  # recycle pool processes: simulators and teachers can leak
 
 
 def job_time_limits_s(block_size: int = 64) -> tuple[float, float]:
@@ -32,7 +31,7 @@ def make_app() -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,  # a killed pool process puts its message back
         worker_prefetch_multiplier=1,
-        worker_max_tasks_per_child=MAX_TASKS_PER_CHILD,
+        worker_max_tasks_per_child=settings.max_tasks_per_child,
         task_soft_time_limit=soft,
         task_time_limit=hard,
         broker_transport_options={"visibility_timeout": int(hard * 2)},

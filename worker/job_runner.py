@@ -29,6 +29,19 @@ log = logging.getLogger(__name__)
 RECORD_RETRY_S = 120.0  # keep trying to record a finished block while the database is away
 
 
+def _fail_delivery(job_id: int, runtime: WorkerRuntime, exc: Exception, records: list) -> str:
+    """Keep the episodes that finished; count the delivery; fail the job after the last."""
+    error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    log.error("job %s raised: %s", job_id, error)
+    with session_scope() as session:
+        result = record_episodes(session, records)
+        verdict = jobs.fail_delivery(
+            session, job_id, runtime.name, error, get_settings().job_max_deliveries
+        )
+    log.warning("job %s %s (%d episodes kept)", job_id, verdict, result.inserted)
+    return verdict
+
+
 def default_worker_name() -> str:
     return f"blazer-{os.getpid()}@{socket.gethostname()}"
 
@@ -100,10 +113,16 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
         block.seeds[0],
         block.seeds[-1],
     )
-    outcomes = run_block(
-        block, runtime.simulator(sim_kind), runtime.teacher(teacher_kind, teacher_config),
-        worker_name=runtime.name, keep_going=keep_going,
-    )  # fmt: skip
+    outcomes: list = []
+    try:
+        run_block(
+            block, runtime.simulator(sim_kind), runtime.teacher(teacher_kind, teacher_config),
+            worker_name=runtime.name, keep_going=keep_going, outcomes=outcomes,
+        )  # fmt: skip
+    except DatabaseError:
+        raise  # the task retries: the database is restarting
+    except Exception as exc:  # the job cannot run here (bad teacher config, no simulator)
+        return _fail_delivery(job_id, runtime, exc, [o.record for o in outcomes if o.finished])
     records = [o.record for o in outcomes]
     beat = last_beat["beat"]
     deadline = time.monotonic() + RECORD_RETRY_S

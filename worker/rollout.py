@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from models.types import EpisodeRecord, FailureReason, SceneState
 from worker.plan_language import PlanError, check_plan, parse_plan, step_to_json
 from worker.prompt import render_messages
-from worker.sim.base import ExecutionResult, Simulator, SimulatorError
+from worker.sim.base import ExecutionResult, Simulator, SimulatorError, SimulatorStartError
 from worker.teachers.base import Completion, Teacher, TeacherRequest
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,11 @@ class EpisodeOutcome:
     execution: ExecutionResult | None = None
     messages: list[dict[str, str]] = field(default_factory=list)
 
+    @property
+    def finished(self) -> bool:
+        """Ran to a verdict (a success, or a failure with its reason)."""
+        return self.record.success or self.record.failure_reason is not None
+
 
 def run_block(
     block: Block,
@@ -45,13 +50,16 @@ def run_block(
     *,
     worker_name: str | None = None,
     keep_going: Callable[[int], bool] = lambda successes: True,
+    outcomes: list[EpisodeOutcome] | None = None,
 ) -> list[EpisodeOutcome]:
     """Run every seed of the block.
 
     ``keep_going(successes so far in this block)`` is asked before each verification: the
-    job's heartbeat, and the place to stop once the task has its N successes.
+    job's heartbeat, and the place to stop once the task has its N successes. ``outcomes``
+    is filled as the block goes, so a caller whose block raised still has the episodes that
+    finished (``EpisodeOutcome.finished``).
     """
-    outcomes: list[EpisodeOutcome] = []
+    outcomes = [] if outcomes is None else outcomes
     pending: list[tuple[EpisodeOutcome, SceneState]] = []
     for seed in block.seeds:
         rec = EpisodeRecord(
@@ -64,6 +72,8 @@ def run_block(
         start = time.perf_counter()
         try:
             scene = simulator.reset(block.task, block.robot, seed)
+        except SimulatorStartError:
+            raise  # nothing can run: the job fails, not this episode
         except SimulatorError as exc:
             _fail(rec, exc.reason, str(exc))
             continue

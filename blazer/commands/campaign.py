@@ -81,12 +81,15 @@ def run(
         except ConfigError:
             campaign = campaigns.get_campaign(session, parsed.name)
             if campaign.state == CampaignState.PAUSED.value:
-                campaign.state = CampaignState.ACTIVE.value
+                campaigns.set_state(session, parsed.name, CampaignState.ACTIVE)
             typer.echo(f"resuming campaign {parsed.name!r} ({campaign.state})")
     final = run_with_progress(parsed.name)
     with session_scope() as session:
         print_stats(episode_stats(session, parsed.name))
-    typer.echo(f"campaign {parsed.name!r}: {final}")
+        error = campaigns.get_campaign(session, parsed.name).error
+    typer.echo(f"campaign {parsed.name!r}: {final}" + (f" ({error})" if error else ""))
+    if final == CampaignState.FAILED.value:
+        raise typer.Exit(1)
 
 
 def run_with_progress(name: str) -> str:
@@ -133,6 +136,12 @@ def status(name: str, as_json: bool = typer.Option(False, "--json", help="Print 
                       f"{100 * t['success_rate']:.1f}%", f"{100 * t['ci95'][0]:.1f}-{100 * t['ci95'][1]:.1f}%",
                       str(t["open_jobs"]))  # fmt: skip
     Console().print(table)
+    if data["error"]:
+        typer.echo(f"failed: {data['error']}")
+    for j in data["failed_jobs"]:
+        typer.echo(
+            f"failed job {j['job']} ({j['task']}/{j['robot']}, seeds from {j['seed_start']}): {j['error']}"
+        )
 
 
 def _set_state(name: str, state: CampaignState) -> None:

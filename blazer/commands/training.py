@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from models.db import ensure_schema, ensure_writable_schema, session_scope
 from models.orm import Dataset, ModelVersion
+from models.settings import get_settings
 from training.loop import TrainConfig
 from training.lora import LoraSettings
 
@@ -84,7 +85,7 @@ def _reexec_with_malloc_settings() -> None:
     """glibc's allocator slows CPU LoRA steps 4x unless tuned before the process starts."""
     from training.runs import MALLOC_ENV, malloc_env_missing
 
-    if malloc_env_missing() and not os.environ.get("BLAZER_NO_REEXEC"):
+    if malloc_env_missing() and not get_settings().no_reexec:
         os.execve(
             sys.executable,
             [sys.executable, "-m", "blazer.cli", *sys.argv[1:]],

@@ -16,7 +16,7 @@ def worker(
     queues: str = typer.Option("rollout", help="Comma-separated queues: rollout, train."),
     concurrency: int = typer.Option(1, help="Pool processes (each runs its own simulator)."),
     max_tasks_per_child: int = typer.Option(
-        200, help="Recycle a pool process after this many jobs."
+        None, help="Recycle a pool process after this many jobs (default: settings, 200)."
     ),
     loglevel: str = typer.Option("INFO", help="Celery log level."),
 ) -> None:
@@ -31,7 +31,8 @@ def worker(
     app.worker_main(
         [
             "worker", "-Q", queues, "-c", str(concurrency), "--hostname", hostname,
-            "--max-tasks-per-child", str(max_tasks_per_child), "--loglevel", loglevel,
+            "--max-tasks-per-child", str(max_tasks_per_child or get_settings().max_tasks_per_child),
+            "--loglevel", loglevel,
             "--without-gossip", "--without-mingle",
         ]
     )  # fmt: skip

@@ -1,7 +1,8 @@
-"""prompt version on datasets and model versions
+"""prompt version on datasets and model versions; model lineage; campaign error
 
 A dataset renders its examples with one prompt version, and a model is prompted at
-evaluation and deployment with the version it was trained on.
+evaluation and deployment with the version it was trained on. A model version's lineage
+is a column (it was parsed from a "-v<N>" name suffix). A failed campaign says why.
 
 Revision ID: 0002
 Revises: 0001
@@ -23,9 +24,17 @@ def upgrade() -> None:
             table,
             sa.Column("prompt_version", sa.String(length=16), nullable=False, server_default="v1"),
         )
+    op.add_column("model_versions", sa.Column("lineage", sa.String(length=200), nullable=True))
+    op.create_index(op.f("ix_model_versions_lineage"), "model_versions", ["lineage"])
+    op.add_column("campaigns", sa.Column("error", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    for table in ("datasets", "model_versions"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("prompt_version")
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("error")
+    op.drop_index(op.f("ix_model_versions_lineage"), table_name="model_versions")
+    with op.batch_alter_table("model_versions") as batch:
+        batch.drop_column("lineage")
+        batch.drop_column("prompt_version")
+    with op.batch_alter_table("datasets") as batch:
+        batch.drop_column("prompt_version")

@@ -50,6 +50,11 @@ class SimulatorError(Exception):
         self.reason = reason
 
 
+class SimulatorStartError(SimulatorError):
+    """The simulator could not start at all: no episode can run, so the job fails (not the
+    episode), and after a few deliveries the job is marked failed with this reason."""
+
+
 class Simulator(Protocol):
     """Reset a task on a robot with a seed, carry out a plan, ask the task's own check."""
 

@@ -17,20 +17,20 @@ import time
 from pathlib import Path
 
 from models.errors import ConfigError
+from models.settings import get_settings
 from models.types import FailureReason, SceneState
 from worker.plan_language import Step, step_to_json
-from worker.sim.base import ExecutionResult, SimulatorError
+from worker.sim.base import ExecutionResult, SimulatorError, SimulatorStartError
 
 log = logging.getLogger(__name__)
 
-STARTUP_TIMEOUT_S = 120.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def sim_environment() -> dict[str, str]:
     """The child's environment: the CPU Vulkan driver (lavapipe) when the project installed one."""
     env = dict(os.environ)
-    icd = Path(env.get("BLAZER_VULKAN_DIR", REPO_ROOT / ".vulkan")) / "lvp_icd.json"
+    icd = (get_settings().vulkan_dir or REPO_ROOT / ".vulkan") / "lvp_icd.json"
     if "VK_ICD_FILENAMES" not in env and icd.exists():
         env["VK_ICD_FILENAMES"] = str(icd)
         lib = str(icd.parent / "root/usr/lib/x86_64-linux-gnu")
@@ -72,7 +72,10 @@ class IsolatedSimulator:
             bufsize=1,
             preexec_fn=_die_with_parent,
         )
-        self._read(STARTUP_TIMEOUT_S, "start")
+        try:
+            self._read(get_settings().sim_startup_timeout_s, "start")
+        except SimulatorError as exc:
+            raise SimulatorStartError(exc.reason, f"the simulator could not start: {exc}") from None
         return self._proc
 
     def _read(self, timeout_s: float, what: str) -> dict:

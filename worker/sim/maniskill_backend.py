@@ -7,19 +7,18 @@ through ``worker.sim.isolated.IsolatedSimulator`` so a crash or hang costs one e
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from models.frames import gripper_quat, yaw_of_quat
 from models.settings import get_settings
 from models.types import FailureReason, SceneState
 from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
 from worker.sim.base import ExecutionResult, StepOutcome
 from worker.sim.tasks import check_task_robot, get_task
-from worker.sim.tasks.common import yaw_of_quat
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ def setup_assets() -> None:
         return
     cache = get_settings().model_cache.parent / "maniskill-assets"
     for candidate in (
-        Path(os.environ.get("BLAZER_MANISKILL_ASSETS", "")),
+        get_settings().maniskill_assets or Path(""),
         Path(__file__).resolve().parents[3] / "shared" / "maniskill-assets",
     ):
         if str(candidate) != "." and (candidate / "data" / "robots").is_dir():
@@ -59,24 +58,6 @@ def setup_assets() -> None:
                 shutil.copytree(candidate / "data", cache / "data", dirs_exist_ok=True)
             os.environ["MS_ASSET_DIR"] = str(cache)
             return
-
-
-def gripper_quat(yaw_deg: float, tilt_deg: float) -> np.ndarray:
-    """TCP orientation (w, x, y, z): pointing down, fingers closing along yaw, tilted about them.
-
-    yaw 0 is the arm's rest orientation (fingers close along world -y); tilt turns the hand
-    about the finger axis, towards the hand's +x, so a grasped object can be stood up.
-    """
-    from transforms3d.quaternions import mat2quat
-
-    yaw, tilt = math.radians(yaw_deg), math.radians(tilt_deg)
-    approaching = np.array([0.0, 0.0, -1.0])
-    closing = np.array([math.sin(yaw), -math.cos(yaw), 0.0])
-    ortho = np.cross(closing, approaching)
-    base = np.stack([ortho, closing, approaching], axis=1)
-    c, s = math.cos(tilt), math.sin(tilt)
-    about_y = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-    return mat2quat(base @ about_y)
 
 
 class ManiSkillBackend:

@@ -5,7 +5,8 @@ Requests: {"op": "reset", "task", "robot", "seed"} -> {"scene"}; {"op": "execute
 "steps"} -> {"result"}; {"op": "close"}. Errors come back as {"error", "kind"}.
 
 Fault injection for tests: BLAZER_SIM_FAULTS="crash:TASK:SEED,hang:TASK:SEED" makes the
-reset of that scene segfault (SIGSEGV) or hang.
+reset of that scene segfault (SIGSEGV) or hang; "nostart:*:0" makes the process exit
+before it is ready (a simulator that cannot start).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import sys
 import time
 import traceback
 
+from models.settings import get_settings
+
 
 def _faults() -> dict[tuple[str, int], str]:
     faults = {}
-    for item in filter(None, os.environ.get("BLAZER_SIM_FAULTS", "").split(",")):
+    for item in filter(None, get_settings().sim_faults.split(",")):
         kind, task, seed = item.split(":")
         faults[(task, int(seed))] = kind
     return faults
@@ -44,6 +47,8 @@ def main() -> None:
     from worker.sim.maniskill_backend import ManiSkillBackend
 
     faults = _faults()
+    if "nostart" in faults.values():  # a simulator that cannot come up (tests)
+        sys.exit(3)
     backend = ManiSkillBackend()
     out.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:

@@ -15,6 +15,7 @@ import time
 import httpx
 
 from models.errors import ConfigError
+from models.settings import get_settings
 from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
 
@@ -34,18 +35,15 @@ class OpenAITeacher:
         max_new_tokens: int = 384,
         temperature: float = 0.0,
     ) -> None:
-        base_url = (
-            base_url
-            or os.environ.get("BLAZER_OPENAI_BASE_URL")
-            or os.environ.get("OPENAI_BASE_URL")
-        )
+        settings = get_settings()
+        base_url = base_url or settings.openai_base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
             raise ConfigError("the openai teacher needs a base_url (e.g. http://127.0.0.1:8000/v1)")
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.name = f"openai:{model}"
         self.prompt_version = PROMPT_VERSION
-        key = api_key or os.environ.get("BLAZER_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        key = api_key or settings.openai_api_key or os.environ.get("OPENAI_API_KEY")
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.concurrency, self.timeout_s = concurrency, timeout_s
         self.max_retries, self.backoff_s = max_retries, backoff_s

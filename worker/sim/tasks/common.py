@@ -8,16 +8,9 @@ student model then only has to copy digits it can see, never do arithmetic on th
 
 from __future__ import annotations
 
-import math
-
+from models.frames import yaw_of_quat
 from models.types import ObjectState
 from worker.prompt import fmt_deg, fmt_point
-
-
-def yaw_of_quat(q) -> float:
-    """Yaw about world z, degrees, of a (w, x, y, z) quaternion."""
-    w, x, y, z = (float(v) for v in q)
-    return math.degrees(math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
 
 
 def wrap_deg(angle: float, period: float) -> float:
