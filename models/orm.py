@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -19,8 +19,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from models.sqltypes import BigId, JSONType
+from models.types import EPISODE_KEY, EpisodeColumn, EpisodeRecord
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -29,10 +31,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-# SQLite only auto-increments INTEGER PRIMARY KEY, so big ids fall back to Integer there.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
@@ -110,35 +108,32 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Episode(Base):
-    __tablename__ = "episodes"
-    __table_args__ = (
-        UniqueConstraint("campaign_id", "task", "robot", "seed", "attempt", name="uq_episodes_key"),
-        Index("ix_episodes_task_robot_success", "task", "robot", "success"),
-        Index("ix_episodes_created_at", "created_at"),
-        Index("ix_episodes_job_id", "job_id"),
-    )
+def _episode_namespace() -> dict[str, Any]:
+    """The episodes table, its columns made from the one declaration (EpisodeRecord's fields):
+    adding an episode field touches that declaration, a migration and the code that fills it."""
+    columns: dict[str, Any] = {}
+    for f in fields(EpisodeRecord):
+        spec: EpisodeColumn = f.metadata["column"]
+        args = [ForeignKey(spec.foreign_key, ondelete="CASCADE")] if spec.foreign_key else []
+        columns[f.name] = mapped_column(
+            spec.sql, *args, nullable=spec.nullable, default=spec.sql_default
+        )
+    return {
+        "__tablename__": "episodes",
+        "__doc__": "One verified attempt, success or failure (see models.types.EpisodeRecord).",
+        "__table_args__": (
+            UniqueConstraint(*EPISODE_KEY, name="uq_episodes_key"),
+            Index("ix_episodes_task_robot_success", "task", "robot", "success"),
+            Index("ix_episodes_created_at", "created_at"),
+            Index("ix_episodes_job_id", "job_id"),
+        ),
+        "id": mapped_column(BigId, primary_key=True),
+        **columns,
+        "created_at": mapped_column(DateTime(timezone=True), nullable=False, default=utcnow),
+    }
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    job_id: Mapped[int | None] = mapped_column(BigInteger)
-    task: Mapped[str] = mapped_column(String(64))
-    robot: Mapped[str] = mapped_column(String(64))
-    seed: Mapped[int] = mapped_column(BigInteger)
-    attempt: Mapped[int] = mapped_column(Integer, default=0)
-    teacher: Mapped[str] = mapped_column(String(200))
-    success: Mapped[bool] = mapped_column(Boolean)
-    failure_reason: Mapped[str | None] = mapped_column(String(32))
-    failure_detail: Mapped[str | None] = mapped_column(Text)
-    prompt_version: Mapped[str | None] = mapped_column(String(32))
-    completion: Mapped[str | None] = mapped_column(Text)
-    plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
-    scene: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
-    completion_tokens: Mapped[int | None] = mapped_column(Integer)
-    timings: Mapped[dict[str, float] | None] = mapped_column(JSONType)
-    worker: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+Episode = type("Episode", (Base,), _episode_namespace())
 
 
 class EpisodeStat(Base):

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from models.orm import Campaign, Episode, EpisodeStat
-from models.types import wilson_interval
+from models.types import episode_columns, wilson_interval
 
 STREAM_BATCH = 2000
 
@@ -52,12 +52,8 @@ class EpisodeFilter:
         return stmt
 
 
-EPISODE_COLUMNS = (
-    "id", "campaign_id", "task", "robot", "seed", "attempt", "teacher", "success",
-    "failure_reason", "failure_detail", "prompt_version", "prompt_tokens", "completion_tokens",
-    "created_at",
-)  # fmt: skip
-FULL_COLUMNS = EPISODE_COLUMNS + ("completion", "plan", "scene", "timings", "worker", "job_id")
+EPISODE_COLUMNS = episode_columns(full=False)
+FULL_COLUMNS = episode_columns(full=True)
 
 
 def stream_episodes(

@@ -30,29 +30,6 @@ class RecordResult:
     successes: int = 0
 
 
-def _row(rec: EpisodeRecord) -> dict:
-    return {
-        "campaign_id": rec.campaign_id,
-        "job_id": rec.job_id,
-        "task": rec.task,
-        "robot": rec.robot,
-        "seed": rec.seed,
-        "attempt": rec.attempt,
-        "teacher": rec.teacher,
-        "success": rec.success,
-        "failure_reason": rec.failure_reason.value if rec.failure_reason else None,
-        "failure_detail": rec.failure_detail,
-        "prompt_version": rec.prompt_version,
-        "completion": rec.completion,
-        "plan": rec.plan,
-        "scene": rec.scene,
-        "prompt_tokens": rec.prompt_tokens,
-        "completion_tokens": rec.completion_tokens,
-        "timings": rec.timings,
-        "worker": rec.worker,
-    }
-
-
 def record_episodes(
     session: Session, records: Sequence[EpisodeRecord], *, cap_successes: bool = True
 ) -> RecordResult:
@@ -161,7 +138,7 @@ def _bulk_insert(session: Session, recs: list[EpisodeRecord]) -> list[EpisodeRec
     by_key = {(r.seed, r.attempt): r for r in recs}
     inserted: list[EpisodeRecord] = []
     for i in range(0, len(recs), ROW_BATCH):
-        rows = [_row(r) for r in recs[i : i + ROW_BATCH]]
+        rows = [r.to_json() for r in recs[i : i + ROW_BATCH]]
         inserted.extend(by_key[(s, a)] for s, a in session.execute(stmt, rows))
     return inserted
 

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+
+from models.sqltypes import JSONType
 
 
 class CampaignState(str, enum.Enum):
@@ -132,31 +136,59 @@ class SceneState:
         return cls(objects=objects, **fields)
 
 
+EPISODE_KEY = (
+    "campaign_id",
+    "task",
+    "robot",
+    "seed",
+    "attempt",
+)  # unique: a re-run writes nothing twice
+
+
+@dataclass(frozen=True)
+class EpisodeColumn:
+    """How an episode field is stored: its SQL type, and whether summary queries show it."""
+
+    sql: Any
+    nullable: bool = True
+    summary: bool = False  # in `blazer episodes query` without --full
+    foreign_key: str | None = None
+    sql_default: Any = None
+
+
+def _col(sql, *, summary: bool = False, nullable: bool = True, foreign_key: str | None = None,
+         default: Any = MISSING, default_factory: Any = MISSING, sql_default: Any = None) -> Any:  # fmt: skip
+    spec = EpisodeColumn(sql, nullable, summary, foreign_key, sql_default)
+    return field(default=default, default_factory=default_factory, metadata={"column": spec})
+
+
 @dataclass
 class EpisodeRecord:
-    """One verified attempt, success or failure, as stored in the episodes table."""
+    """One verified attempt, success or failure: the one declaration of the episode. The ORM
+    table (models.orm.Episode), the row dict, the JSON form and the query column lists are
+    all made from these fields."""
 
-    campaign_id: int
-    task: str
-    robot: str
-    seed: int
-    attempt: int
-    teacher: str
-    success: bool
-    failure_reason: FailureReason | None = None
-    failure_detail: str | None = None
-    prompt_version: str | None = None
-    completion: str | None = None
-    plan: list[dict[str, Any]] | None = None
-    scene: dict[str, Any] | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    worker: str | None = None
-    job_id: int | None = None
+    campaign_id: int = _col(Integer(), summary=True, nullable=False, foreign_key="campaigns.id")
+    task: str = _col(String(64), summary=True, nullable=False)
+    robot: str = _col(String(64), summary=True, nullable=False)
+    seed: int = _col(BigInteger(), summary=True, nullable=False)
+    attempt: int = _col(Integer(), summary=True, nullable=False, sql_default=0)
+    teacher: str = _col(String(200), summary=True, nullable=False)
+    success: bool = _col(Boolean(), summary=True, nullable=False)
+    failure_reason: FailureReason | None = _col(String(32), summary=True, default=None)
+    failure_detail: str | None = _col(Text(), summary=True, default=None)
+    prompt_version: str | None = _col(String(32), summary=True, default=None)
+    completion: str | None = _col(Text(), default=None)
+    plan: list[dict[str, Any]] | None = _col(JSONType, default=None)
+    scene: dict[str, Any] | None = _col(JSONType, default=None)
+    prompt_tokens: int | None = _col(Integer(), summary=True, default=None)
+    completion_tokens: int | None = _col(Integer(), summary=True, default=None)
+    timings: dict[str, float] = _col(JSONType, default_factory=dict)
+    worker: str | None = _col(String(200), default=None)
+    job_id: int | None = _col(BigInteger(), default=None)
 
     def key(self) -> tuple[int, str, str, int, int]:
-        return (self.campaign_id, self.task, self.robot, self.seed, self.attempt)
+        return tuple(getattr(self, name) for name in EPISODE_KEY)  # type: ignore[return-value]
 
     def outcome(self) -> str:
         return (
@@ -185,3 +217,11 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def episode_columns(*, full: bool) -> tuple[str, ...]:
+    """Column names an episode query returns: id, the summary fields, created_at, and with
+    ``full`` every other field."""
+    summary = [f.name for f in fields(EpisodeRecord) if f.metadata["column"].summary]
+    rest = [f.name for f in fields(EpisodeRecord) if not f.metadata["column"].summary]
+    return ("id", *summary, "created_at", *(rest if full else ()))

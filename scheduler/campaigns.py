@@ -14,14 +14,7 @@ from models.errors import ConfigError, NotFound
 from models.orm import Campaign, CampaignTask, Job, utcnow
 from models.types import CampaignState, JobState, SeedSplit, wilson_interval
 from scheduler.spec import CampaignSpec
-
-
-def teacher_display_name(kind: str, config: dict[str, Any]) -> str:
-    model = config.get("model")
-    if kind == "expert" or not model:
-        return kind
-    name = f"{kind}:{model}"
-    return f"{name}+{config['adapter']}" if config.get("adapter") else name
+from worker.teachers import teacher_name
 
 
 def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
@@ -34,7 +27,7 @@ def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
         state=CampaignState.ACTIVE.value,
         priority=spec.priority,
         teacher_kind=spec.teacher_kind,
-        teacher=teacher_display_name(spec.teacher_kind, spec.teacher_config),
+        teacher=teacher_name(spec.teacher_kind, spec.teacher_config),
         teacher_config=spec.teacher_config,
         spec=spec.to_json(),
         block_size=spec.block_size,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from models.errors import ConfigError
 from models.orm import Campaign, CampaignTask, TrainingRun
+from models.types import TrainingRunState
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def due_retrains(session: Session, campaign: Campaign) -> list[int]:
     policy = RetrainPolicy.from_spec(data)
     busy = session.scalar(
         select(func.count()).select_from(TrainingRun).where(
-            TrainingRun.lineage == policy.lineage, TrainingRun.state.in_(["pending", "running"]))
+            TrainingRun.lineage == policy.lineage, TrainingRun.state.in_([TrainingRunState.PENDING.value, TrainingRunState.RUNNING.value]))
     )  # fmt: skip
     if busy:
         return []
@@ -62,7 +63,7 @@ def due_retrains(session: Session, campaign: Campaign) -> list[int]:
     )  # fmt: skip
     if successes - (last or 0) < policy.every:
         return []
-    run = TrainingRun(kind="sft", base_model=policy.base, state="pending", lineage=policy.lineage,
+    run = TrainingRun(kind="sft", base_model=policy.base, state=TrainingRunState.PENDING.value, lineage=policy.lineage,
                       campaign_id=campaign.id, source_successes=int(successes), hyperparameters={"policy": data})  # fmt: skip
     session.add(run)
     session.flush()

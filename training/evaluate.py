@@ -25,6 +25,7 @@ from models.types import SEED_SPLIT_SIZE, CampaignState, SeedSplit, wilson_inter
 from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
+from worker.teachers import teacher_for_model
 
 EVAL_FIRST = SeedSplit.EVAL.offset
 EVAL_LAST = EVAL_FIRST + SEED_SPLIT_SIZE - 1
@@ -102,14 +103,6 @@ class EvalTable:
         return out
 
 
-def teacher_for(model: str, max_new_tokens: int, extra: dict | None = None) -> dict:
-    """The teacher config that asks ``model``: the expert, or the model through transformers
-    (its prompt version comes from the registry when the teacher is built)."""
-    if model == "expert":
-        return {"kind": "expert"}
-    return {"kind": "hf", "model": model, "max_new_tokens": max_new_tokens, **(extra or {})}
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:60]
 
@@ -131,7 +124,7 @@ def evaluate(
     table = EvalTable(tasks, models, seeds=seeds)
     for model in models:
         name = f"{name_prefix}-{slug(model)}" if name_prefix else f"eval-{slug(model)}-{stamp}"
-        teacher = (teachers or {}).get(model) or teacher_for(model, max_new_tokens)
+        teacher = (teachers or {}).get(model) or teacher_for_model(model, max_new_tokens)
         spec = CampaignSpec.from_dict({
             "name": name, "tasks": tasks, "robots": [robot], "teacher": teacher,
             "successes": len(seeds), "attempt_cap": len(seeds), "seed_split": "eval",

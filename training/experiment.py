@@ -21,6 +21,7 @@ from models.db import session_scope
 from models.errors import ConfigError, NotFound
 from models.orm import Dataset, ModelVersion
 from models.settings import get_settings
+from models.types import CampaignState
 from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
@@ -114,9 +115,9 @@ def _ensure_campaign(spec: CampaignSpec) -> None:
         except NotFound:
             campaign = campaigns.create_campaign(session, spec)
         state = campaign.state
-    if state == "active":
+    if state == CampaignState.ACTIVE.value:
         state = run_campaign(spec.name)
-    if state != "done":
+    if state != CampaignState.DONE.value:
         raise ConfigError(
             f"campaign {spec.name!r} ended {state}; see `blazer campaign status {spec.name}`"
         )

@@ -10,34 +10,27 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from models.db import session_scope
-from models.orm import Campaign, CampaignTask, ModelVersion, TrainingRun
+from models.orm import Campaign, CampaignTask, ModelVersion
+from models.registry import current_version, promote
 from scheduler.retrain_policy import RetrainPolicy
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import evaluate
 from training.recipes import recipe
+from training.runs import claim_pending, finish_run
 from training.sft import run_sft
 
 log = logging.getLogger(__name__)
 
 
-def current_version(session: Session, lineage: str) -> ModelVersion | None:
-    return session.scalars(
-        select(ModelVersion).where(ModelVersion.name.like(f"{lineage}-v%"), ModelVersion.promoted.is_(True))
-        .order_by(ModelVersion.id.desc())
-    ).first()  # fmt: skip
-
-
 def run_retrain(trigger_id: int, run=None) -> dict[str, Any]:
     """Build a snapshot, fine-tune, evaluate against the current version, promote if better."""
     with session_scope() as session:
-        trigger = session.get(TrainingRun, trigger_id)
-        if trigger is None or trigger.state != "pending":
+        trigger = claim_pending(session, trigger_id)
+        if trigger is None:
             return {"skipped": True}
-        trigger.state = "running"
         campaign = session.get(Campaign, trigger.campaign_id)
         policy = RetrainPolicy.from_spec(campaign.spec["retrain"])
         current = current_version(session, policy.lineage)
@@ -46,7 +39,7 @@ def run_retrain(trigger_id: int, run=None) -> dict[str, Any]:
             session.scalar(
                 select(func.count())
                 .select_from(ModelVersion)
-                .where(ModelVersion.name.like(f"{policy.lineage}-v%"))
+                .where(ModelVersion.lineage == policy.lineage)
             )
             + 1
         )
@@ -72,27 +65,18 @@ def run_retrain(trigger_id: int, run=None) -> dict[str, Any]:
             lora,
             name=version,
             parent=current.name if current else None,
+            lineage=policy.lineage,
         )
         table = evaluate([current_name, version], sorted(set(tasks)), policy.eval_episodes,
                          max_new_tokens=policy.max_new_tokens, run=run)  # fmt: skip
         better = table.average(version) > table.average(current_name)
         with session_scope() as session:
             if better:
-                session.execute(
-                    update(ModelVersion)
-                    .where(ModelVersion.name.like(f"{policy.lineage}-v%"))
-                    .values(promoted=False)
-                )
-                session.execute(
-                    update(ModelVersion).where(ModelVersion.name == version).values(promoted=True)
-                )
-            t = session.get(TrainingRun, trigger_id)
-            t.state = "done"
-            t.metrics = {"version": version, "candidate": table.average(version), "current": current_name,
-                         "current_score": table.average(current_name), "promoted": better}  # fmt: skip
-            return dict(t.metrics)
+                promote(session, version)
+        metrics = {"version": version, "candidate": table.average(version), "current": current_name,
+                   "current_score": table.average(current_name), "promoted": better}  # fmt: skip
+        finish_run(trigger_id, metrics=metrics)
+        return metrics
     except BaseException as exc:
-        with session_scope() as session:
-            t = session.get(TrainingRun, trigger_id)
-            t.state, t.error = "failed", f"{exc.__class__.__name__}: {exc}"
+        finish_run(trigger_id, error=f"{exc.__class__.__name__}: {exc}")
         raise

@@ -15,6 +15,7 @@ from models.db import session_scope
 from models.errors import ConfigError
 from models.orm import Dataset, ModelVersion, TrainingRun, utcnow
 from models.settings import get_settings
+from models.types import TrainingRunState
 
 # glibc's default thresholds make LoRA steps on CPU 4x slower as the heap fragments
 # (15 s -> 55 s per step, see the project's notes); these keep big tensors in one arena.
@@ -48,14 +49,14 @@ def start_run(kind: str, dataset_id: int, base: str, hyper: dict[str, Any], out_
             select(TrainingRun).where(TrainingRun.output_dir == str(out_dir))
         ).one_or_none()
         if run is not None:
-            if run.state == "done":
+            if run.state == TrainingRunState.DONE.value:
                 raise ConfigError(
                     f"the run in {out_dir} is finished; give a new --name for a new run"
                 )
-            run.state = "running"
+            run.state = TrainingRunState.RUNNING.value
             return run.id
         run = TrainingRun(
-            kind=kind, dataset_id=dataset_id, base_model=base, state="running",
+            kind=kind, dataset_id=dataset_id, base_model=base, state=TrainingRunState.RUNNING.value,
             hyperparameters=hyper, output_dir=str(out_dir),
         )  # fmt: skip
         session.add(run)
@@ -63,12 +64,21 @@ def start_run(kind: str, dataset_id: int, base: str, hyper: dict[str, Any], out_
         return run.id
 
 
+def claim_pending(session, run_id: int) -> TrainingRun | None:
+    """A pending run (a retrain trigger) becomes ours: running. None if it is not pending."""
+    run = session.get(TrainingRun, run_id, with_for_update=True)
+    if run is None or run.state != TrainingRunState.PENDING.value:
+        return None
+    run.state = TrainingRunState.RUNNING.value
+    return run
+
+
 def finish_run(
     run_id: int, *, metrics: dict[str, Any] | None = None, error: str | None = None
 ) -> None:
     with session_scope() as session:
         run = session.get(TrainingRun, run_id)
-        run.state = "failed" if error else "done"
+        run.state = (TrainingRunState.FAILED if error else TrainingRunState.DONE).value
         run.metrics = metrics or {}
         run.error = error
         run.finished_at = utcnow()
@@ -76,17 +86,23 @@ def finish_run(
 
 def register_version(
     name: str, run_id: int, base: str, adapter: Path, dataset_id: int, hyper: dict[str, Any],
-    metrics: dict[str, Any], parent: str | None = None,
+    metrics: dict[str, Any], parent: str | None = None, lineage: str | None = None,
 ) -> ModelVersion:  # fmt: skip
+    """Register a version. Its lineage: the one given (retraining), else its parent's, else
+    a new lineage named after itself."""
     with session_scope() as session:
         parent_id = None
         if parent is not None:
-            parent_id = session.scalar(select(ModelVersion.id).where(ModelVersion.name == parent))
+            parent_row = session.scalars(
+                select(ModelVersion).where(ModelVersion.name == parent)
+            ).one_or_none()
+            if parent_row is not None:
+                parent_id, lineage = parent_row.id, lineage or parent_row.lineage
         dataset = session.get(Dataset, dataset_id)
         version = ModelVersion(
             name=name, base_model=base, adapter_path=str(adapter.resolve()), dataset_id=dataset_id,
             training_run_id=run_id, parent_id=parent_id, hyperparameters=hyper, metrics=metrics,
-            prompt_version=dataset.prompt_version,
+            prompt_version=dataset.prompt_version, lineage=lineage or name,
         )  # fmt: skip
         session.add(version)
         session.flush()
@@ -95,7 +111,7 @@ def register_version(
 
 def tracked_run(
     kind: str, *, version: str, base: str, dataset_id: int, hyper: dict[str, Any], out: Path,
-    parent: str | None, fit: Callable[[], dict[str, Any]],
+    parent: str | None, fit: Callable[[], dict[str, Any]], lineage: str | None = None,
 ) -> str:  # fmt: skip
     """Run ``fit`` under a TrainingRun row; register the adapter it saved as ``version``."""
     run_id = start_run(kind, dataset_id, base, hyper, out)
@@ -105,7 +121,9 @@ def tracked_run(
         finish_run(run_id, error=f"{exc.__class__.__name__}: {exc}")
         raise
     finish_run(run_id, metrics=metrics)
-    register_version(version, run_id, base, out / "adapter", dataset_id, hyper, metrics, parent)
+    register_version(
+        version, run_id, base, out / "adapter", dataset_id, hyper, metrics, parent, lineage
+    )
     return version
 
 

@@ -71,6 +71,7 @@ def run_sft(
     *,
     name: str | None = None,
     parent: str | None = None,
+    lineage: str | None = None,
     out_dir: Path | None = None,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> str:
@@ -112,4 +113,4 @@ def run_sft(
         return metrics
 
     return tracked_run("sft", version=version, base=base, dataset_id=dataset_id, hyper=hyper, out=out,
-                       parent=parent, fit=fit)  # fmt: skip
+                       parent=parent, lineage=lineage, fit=fit)  # fmt: skip

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from blazer.commands.teacher_options import teacher_from_flags
 from robot_runtime.base import SafetyEnvelope
 from robot_runtime.runner import deploy_once, make_robot
+from worker.teachers import make_teacher, teacher_for_model
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -36,11 +36,8 @@ def run(
         arm = make_robot("franka", host=host, perception=SceneFile(scene_file))
     else:
         arm = make_robot(robot, task=task, seed=seed)
-    teacher = (
-        teacher_from_flags("expert")
-        if model == "expert"
-        else teacher_from_flags("hf", model, max_new_tokens=max_new_tokens)
-    )
+    config = teacher_for_model(model, max_new_tokens)
+    teacher = make_teacher(config.pop("kind"), config)
     result = deploy_once(arm, teacher, SafetyEnvelope(margin_m=margin))
     data = result.__dict__ | {"success": getattr(arm, "task_success", lambda: None)()}
     typer.echo(json.dumps(data, indent=2))

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from models.db import ensure_schema, ensure_writable_schema, session_scope
 from models.orm import Dataset, ModelVersion
@@ -256,16 +256,9 @@ def models_show(name: str) -> None:
 @models_app.command("promote")
 def models_promote(name: str) -> None:
     """Mark a version as the promoted one of its lineage (the default teacher to deploy)."""
-    from models.registry import get_model_version
+    from models.registry import promote
 
     ensure_schema()
     with session_scope() as session:
-        v = get_model_version(session, name)
-        lineage = name.rsplit("-v", 1)[0] if "-v" in name else name
-        session.execute(
-            update(ModelVersion)
-            .where(ModelVersion.name.like(f"{lineage}-v%"))
-            .values(promoted=False)
-        )
-        v.promoted = True
-    typer.echo(f"promoted {name!r}")
+        v = promote(session, name)
+        typer.echo(f"promoted {name!r} (lineage {v.lineage})")

@@ -8,6 +8,9 @@ from typing import Any
 from models.errors import ConfigError
 from worker.prompt import PROMPT_VERSION, check_version
 from worker.teachers.base import Teacher
+from worker.teachers.naming import teacher_for_model, teacher_name
+
+__all__ = ["TEACHERS", "make_teacher", "teacher_for_model", "teacher_name"]
 
 # kind -> "module:Class", imported only when a campaign uses that kind
 TEACHERS: dict[str, str] = {
@@ -28,6 +31,7 @@ def make_teacher(kind: str, config: dict[str, Any] | None = None) -> Teacher:
     prompt = config.pop("prompt", None)
     module, cls = TEACHERS[kind].split(":")
     teacher = getattr(importlib.import_module(module), cls)(**config)
+    teacher.name = teacher_name(kind, config)
     if prompt is not None:
         teacher.prompt_version = check_version(prompt)
     elif not getattr(teacher, "prompt_version", None):

@@ -8,6 +8,7 @@ import time
 from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
 from worker.teachers.models import DEFAULT_MODEL, resolve_model
+from worker.teachers.naming import teacher_name
 
 
 class HFTeacher:
@@ -24,7 +25,7 @@ class HFTeacher:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         resolved = resolve_model(model, adapter)
-        self.name = f"hf:{model}" + (f"+{resolved.adapter}" if adapter else "")
+        self.name = teacher_name("hf", {"model": model, "adapter": adapter})
         self.prompt_version = resolved.prompt_version or PROMPT_VERSION
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(resolved.base)

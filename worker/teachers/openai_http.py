@@ -18,6 +18,7 @@ from models.errors import ConfigError
 from models.settings import get_settings
 from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
+from worker.teachers.naming import teacher_name
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -41,7 +42,7 @@ class OpenAITeacher:
             raise ConfigError("the openai teacher needs a base_url (e.g. http://127.0.0.1:8000/v1)")
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
-        self.name = f"openai:{model}"
+        self.name = teacher_name("openai", {"model": model})
         self.prompt_version = PROMPT_VERSION
         key = api_key or settings.openai_api_key or os.environ.get("OPENAI_API_KEY")
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}

@@ -13,6 +13,7 @@ from models.errors import ConfigError
 from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
 from worker.teachers.models import resolve_model
+from worker.teachers.naming import teacher_name
 
 
 class VLLMTeacher:
@@ -33,7 +34,7 @@ class VLLMTeacher:
                 "the vllm teacher needs `pip install blazer[gpu]` on a CUDA machine"
             ) from None
         resolved = resolve_model(model, adapter)
-        self.name = f"vllm:{model}" + (f"+{resolved.adapter}" if adapter else "")
+        self.name = teacher_name("vllm", {"model": model, "adapter": adapter})
         self.prompt_version = resolved.prompt_version or PROMPT_VERSION
         self.llm = LLM(
             model=resolved.base,
