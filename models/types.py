@@ -186,6 +186,7 @@ class EpisodeRecord:
     timings: dict[str, float] = _col(JSONType, default_factory=dict)
     worker: str | None = _col(String(200), default=None)
     job_id: int | None = _col(BigInteger(), default=None)
+    checks: dict[str, bool] | None = _col(JSONType, default=None)  # the task's named success parts
 
     def key(self) -> tuple[int, str, str, int, int]:
         return tuple(getattr(self, name) for name in EPISODE_KEY)  # type: ignore[return-value]

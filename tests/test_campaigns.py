@@ -156,6 +156,11 @@ def test_embedded_campaign_reaches_exactly_n(blazer_env):
                 Episode.campaign_id == cid, Episode.task == ctask.task, Episode.success.is_(True)))  # fmt: skip
             assert n == ctask.successes == 3
         assert s.scalar(select(func.count()).select_from(Job).where(Job.state.in_(jobs.OPEN))) == 0
+        # every verified episode keeps the task's named checks (PickCube: is_obj_placed, ...)
+        checks = s.scalars(
+            select(Episode.checks).where(Episode.campaign_id == cid, Episode.success.is_(True))
+        ).all()
+        assert checks and all(c["success"] and len(c) > 1 for c in checks), checks
     status = json.loads(run_cli("campaign", "status", "emb", "--json").stdout)
     assert status["state"] == "done" and all(t["successes"] == 3 for t in status["tasks"])
     # running the same spec again resumes the finished campaign instead of duplicating it

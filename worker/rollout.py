@@ -142,6 +142,7 @@ def _verify(
     finally:
         rec.timings["motion_s"] = round(time.perf_counter() - start, 4)
     outcome.execution = result
+    rec.checks = result.checks
     rec.success = result.success
     if not result.success:
         _fail(rec, result.failure_reason or FailureReason.TASK_FAILED, result.detail)
