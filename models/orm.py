@@ -207,6 +207,9 @@ class TrainingRun(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     output_dir: Mapped[str | None] = mapped_column(String(1000))
     error: Mapped[str | None] = mapped_column(Text)
+    # a retrain trigger's lease: the train worker running it and its last sign of progress
+    worker: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

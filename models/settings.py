@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     queue_depth_per_worker: int = 2
     # Seconds between scheduler ticks.
     scheduler_tick_s: float = 1.0
+    # A retraining run whose train worker shows no progress for this long is handed out
+    # again (it resumes from its last checkpoint), seconds.
+    train_lease_s: float = 300.0
     # A job whose run raises this many times (each a delivery) is marked failed with the reason.
     job_max_deliveries: int = 3
     # How long a simulator child process may take to start (imports, Vulkan), seconds.

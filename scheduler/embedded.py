@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class Retrain(Protocol):
-    def __call__(self, run_id: int, *, run: Callable[[str], str]) -> object: ...
+    """Runs a due training run; ``run(name, on_progress)`` runs an evaluation campaign."""
+
+    def __call__(self, run_id: int, *, run: Callable[..., str]) -> object: ...
 
 
 def run_embedded(
@@ -54,7 +56,10 @@ def run_embedded(
                     on_progress()
             while publisher.training and retrain is not None:
                 retrain(
-                    publisher.training.pop(0), run=lambda name: run_embedded(name, exclusive=False)
+                    publisher.training.pop(0),
+                    run=lambda name, on_progress=None: run_embedded(
+                        name, on_progress, exclusive=False
+                    ),
                 )
             with session_scope() as session:
                 state = get_campaign(session, campaign).state

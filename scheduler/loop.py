@@ -24,7 +24,7 @@ from models.orm import Campaign, Job, SchedulerLease, utcnow
 from models.settings import get_settings
 from models.types import CampaignState, JobState
 from scheduler.planner import WINDOW_JOBS_PER_TASK, plan_campaign
-from scheduler.retrain_policy import due_retrains
+from scheduler.retrain_policy import due_retrains, stale_retrains
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,9 @@ class Scheduler:
         lost = jobs.reclaim_expired(session)
         if lost:
             log.warning("%d running job(s) lost their worker; re-queueing", lost)
+        orphans = stale_retrains(session, self.settings.train_lease_s)
+        if orphans:
+            self.publisher.publish_training(orphans)
         run_id = self.publisher.broker_run_id()
         lease = session.get(SchedulerLease, LEASE_NAME)
         if run_id is not None and lease.broker_run_id not in (None, run_id):

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.errors import ConfigError
-from models.orm import Campaign, CampaignTask, TrainingRun
+from models.orm import Campaign, CampaignTask, TrainingRun, utcnow
 from models.types import TrainingRunState
 
 log = logging.getLogger(__name__)
@@ -71,3 +72,22 @@ def due_retrains(session: Session, campaign: Campaign) -> list[int]:
         "retrain due for lineage %s at %d successes (run %d)", policy.lineage, successes, run.id
     )
     return [run.id]
+
+
+def stale_retrains(session: Session, lease_s: float) -> list[int]:
+    """Retrain triggers whose train worker stopped heart-beating (killed, machine lost) go
+    back to pending, to be handed out again; the next worker resumes from the checkpoint."""
+    cutoff = utcnow() - timedelta(seconds=lease_s)
+    runs = session.scalars(
+        select(TrainingRun)
+        .where(
+            TrainingRun.campaign_id.is_not(None),
+            TrainingRun.state == TrainingRunState.RUNNING.value,
+            TrainingRun.heartbeat_at < cutoff,
+        )
+        .with_for_update()
+    ).all()
+    for run in runs:
+        log.warning("retrain %d lost its worker %s; handing it out again", run.id, run.worker)
+        run.state, run.worker = TrainingRunState.PENDING.value, None
+    return [run.id for run in runs]

@@ -4,6 +4,7 @@ key twice, and no job left open."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -199,3 +200,43 @@ def test_jobs_that_raise_fail_and_the_campaign_ends_failed(cluster, why, spec, w
     assert error.startswith("every job failed") and words in error
     shown = run_cli("campaign", "status", "broken", env=cluster.env)
     assert "failed job" in shown.stdout and words in shown.stdout, shown.stdout
+
+
+def test_retrain_on_the_train_queue_resumes_after_its_worker_is_killed(cluster):
+    """retrain: on the distributed path. K new successes make the scheduler enqueue a training
+    run on the ``train`` queue; a train worker runs it; killed mid-run, the run goes back to
+    the queue when its lease runs out and the next worker resumes from the checkpoint: one
+    SFT run, one model version, steps not repeated from the start."""
+    cluster.env["BLAZER_TRAIN_LEASE_S"] = "30"
+    retrain = {"every": 2, "lineage": "pull", "eval_episodes": 1, "max_new_tokens": 16,
+               "train": {"max_steps": 8, "effective_batch": 2, "micro_batch": 2, "ckpt_every": 1}}  # fmt: skip
+    with session_scope() as s:
+        campaigns.create_campaign(s, CampaignSpec.from_dict(
+            {"name": "loop", "tasks": ["PullCube-v1"], "successes": 2, "block_size": 2, "retrain": retrain}))  # fmt: skip
+    cluster.start_worker()
+    cluster.start_scheduler()
+    trainer = cluster.start("trainer", "worker", "--queues", "train", "--loglevel", "INFO")
+    ckpts = cluster.tmp / "data" / "runs" / "sft-pull-v1" / "checkpoints"
+    cluster.wait(
+        lambda: list(ckpts.glob("step-000002")), 400, "the first train worker's checkpoint"
+    )
+    cluster.kill(trainer)
+    cluster.start("trainer", "worker", "--queues", "train", "--loglevel", "INFO")
+    trigger = (
+        "SELECT state, worker, hyperparameters FROM training_runs WHERE campaign_id IS NOT NULL"
+    )
+    cluster.wait(
+        lambda: cluster.sql(trigger)[0][0] in ("done", "failed"), 600, "the retrain to end"
+    )
+    ((state, _, _),) = cluster.sql(trigger)
+    assert state == "done", cluster.logs()
+    assert cluster.sql("SELECT count(*) FROM model_versions WHERE lineage = 'pull'") == [(1,)]
+    assert cluster.sql(
+        "SELECT count(*) FROM training_runs WHERE output_dir LIKE '%sft-pull-v1'"
+    ) == [(1,)]
+    steps = [
+        json.loads(x)["step"] for x in (ckpts.parent / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps[0] == 1 and steps[-1] == 8 and steps.count(1) == 1, steps  # resumed, not restarted
+    assert "resumed from step-" in cluster.log_text("trainer")
+    assert cluster.campaign_state("loop") == "done"

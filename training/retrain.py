@@ -8,41 +8,51 @@ it to the ``train`` queue (or, embedded, to the ``run_retrain`` it was given); t
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from typing import Any
 
 from sqlalchemy import func, select
 
 from models.db import session_scope
-from models.orm import Campaign, CampaignTask, ModelVersion
-from models.registry import current_version, promote
+from models.orm import Campaign, CampaignTask, Dataset, ModelVersion
+from models.registry import current_version, find_model_version, promote
+from models.settings import get_settings
 from scheduler.retrain_policy import RetrainPolicy
+from scheduler.runner import run_campaign
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import evaluate
 from training.recipes import recipe
-from training.runs import claim_pending, finish_run
+from training.runs import claim_trigger, finish_run, heartbeat
 from training.sft import run_sft
 
 log = logging.getLogger(__name__)
 
 
-def run_retrain(trigger_id: int, run=None) -> dict[str, Any]:
-    """Build a snapshot, fine-tune, evaluate against the current version, promote if better."""
+def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[str, Any]:
+    """Build a snapshot, fine-tune, evaluate against the current version, promote if better.
+
+    ``run(name, on_progress)`` runs an evaluation campaign. The trigger is held under a lease
+    that training steps and evaluation episodes renew; if this worker dies, the scheduler
+    hands the trigger out again and the next worker resumes: same version name, same
+    snapshot, the SFT run from its last checkpoint.
+    """
+    worker = worker or f"train-{os.getpid()}@{socket.gethostname()}"
     with session_scope() as session:
-        trigger = claim_pending(session, trigger_id)
+        trigger = claim_trigger(session, trigger_id, worker, get_settings().train_lease_s)
         if trigger is None:
             return {"skipped": True}
         campaign = session.get(Campaign, trigger.campaign_id)
         policy = RetrainPolicy.from_spec(campaign.spec["retrain"])
         current = current_version(session, policy.lineage)
         current_name = current.name if current else policy.base
-        n = (
-            session.scalar(
-                select(func.count())
-                .select_from(ModelVersion)
-                .where(ModelVersion.lineage == policy.lineage)
-            )
-            + 1
-        )
+        version = (trigger.hyperparameters or {}).get("version")
+        if version is None:  # first claim: name the version once, so a resume reuses it
+            n = session.scalar(
+                select(func.count()).select_from(ModelVersion).where(ModelVersion.lineage == policy.lineage)
+            )  # fmt: skip
+            version = f"{policy.lineage}-v{n + 1}"
+            trigger.hyperparameters = {**(trigger.hyperparameters or {}), "version": version}
         tasks = [
             t.task
             for t in session.scalars(
@@ -50,25 +60,26 @@ def run_retrain(trigger_id: int, run=None) -> dict[str, Any]:
             )
         ]
         campaign_name = campaign.name
-    version = f"{policy.lineage}-v{n}"
+    log.warning("retrain %d claimed by %s: %s", trigger_id, worker, version)
+
+    def beat(*_args) -> None:
+        heartbeat(trigger_id, worker)
+
     try:
+        ds_name = f"{version}-data"
         with session_scope() as session:
-            ds = build_dataset(
-                session, DatasetSpec(f"{version}-data", [campaign_name], per_task=policy.per_task)
-            )
-            ds_name = ds.name
+            if session.scalar(select(Dataset.id).where(Dataset.name == ds_name)) is None:
+                build_dataset(
+                    session, DatasetSpec(ds_name, [campaign_name], per_task=policy.per_task)
+                )
         config, lora = recipe(policy.recipe, **(policy.train or {}))
-        run_sft(
-            ds_name,
-            policy.base,
-            config,
-            lora,
-            name=version,
-            parent=current.name if current else None,
-            lineage=policy.lineage,
-        )
+        if find_model_version(version) is None:
+            run_sft(ds_name, policy.base, config, lora, name=version,
+                    parent=current.name if current else None, lineage=policy.lineage, progress=beat)  # fmt: skip
+        run = run or (lambda name, on_progress=None: run_campaign(name, on_progress))
         table = evaluate([current_name, version], sorted(set(tasks)), policy.eval_episodes,
-                         max_new_tokens=policy.max_new_tokens, run=run)  # fmt: skip
+                         max_new_tokens=policy.max_new_tokens, run=lambda name: run(name, beat),
+                         name_prefix=f"{version}-eval")  # fmt: skip
         better = table.average(version) > table.average(current_name)
         with session_scope() as session:
             if better:

@@ -6,10 +6,11 @@ import ctypes
 import os
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models.db import session_scope
 from models.errors import ConfigError
@@ -64,13 +65,38 @@ def start_run(kind: str, dataset_id: int, base: str, hyper: dict[str, Any], out_
         return run.id
 
 
-def claim_pending(session, run_id: int) -> TrainingRun | None:
-    """A pending run (a retrain trigger) becomes ours: running. None if it is not pending."""
+def claim_trigger(session, run_id: int, worker: str, lease_s: float) -> TrainingRun | None:
+    """A retrain trigger becomes ``worker``'s: a pending one, or a running one whose worker
+    stopped heart-beating (it died; the new holder resumes from the checkpoint). None if
+    it is finished or another live worker holds it, so a redelivered message runs nothing twice."""
     run = session.get(TrainingRun, run_id, with_for_update=True)
-    if run is None or run.state != TrainingRunState.PENDING.value:
+    if run is None or run.state not in (
+        TrainingRunState.PENDING.value,
+        TrainingRunState.RUNNING.value,
+    ):
         return None
-    run.state = TrainingRunState.RUNNING.value
+    now = utcnow()
+    beat = run.heartbeat_at
+    if beat is not None and beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    if (
+        run.state == TrainingRunState.RUNNING.value
+        and beat is not None
+        and now - beat < timedelta(seconds=lease_s)
+    ):
+        return None
+    run.state, run.worker, run.heartbeat_at = TrainingRunState.RUNNING.value, worker, now
     return run
+
+
+def heartbeat(run_id: int, worker: str) -> None:
+    """Progress on a retrain trigger: keeps its lease."""
+    with session_scope() as session:
+        session.execute(
+            update(TrainingRun)
+            .where(TrainingRun.id == run_id, TrainingRun.worker == worker)
+            .values(heartbeat_at=utcnow())
+        )
 
 
 def finish_run(

@@ -3,6 +3,8 @@ promotion). It lives with training; the scheduler sends it by name (``blazer.tra
 
 from __future__ import annotations
 
+import os
+
 from scheduler.embedded import run_embedded
 from training.retrain import run_retrain
 from worker.celery_app import app
@@ -10,4 +12,8 @@ from worker.celery_app import app
 
 @app.task(name="blazer.train", bind=True, acks_late=True)
 def train(self, run_id: int) -> dict:
-    return run_retrain(run_id, run=lambda name: run_embedded(name, exclusive=False))
+    return run_retrain(
+        run_id,
+        run=lambda name, on_progress=None: run_embedded(name, on_progress, exclusive=False),
+        worker=f"train-{self.request.hostname}-{os.getpid()}",
+    )
