@@ -186,3 +186,38 @@ def test_embedded_campaign_whose_jobs_raise_ends_failed(blazer_env, tmp_path):
     assert states and all(st == "failed" and d == 3 for st, d in states), states
     status = json.loads(run_cli("campaign", "status", "bad", "--json").stdout)
     assert status["failed_jobs"] and "base_url" in status["failed_jobs"][0]["error"]
+
+
+def test_retrain_trigger_lease_hands_a_dead_workers_run_out_once(blazer_env):
+    """A retrain trigger is held by one train worker at a time; when its heartbeat is older
+    than the lease the scheduler puts it back to pending (once), and a finished one is never
+    claimed again, so a redelivered message runs nothing twice."""
+    from datetime import timedelta
+
+    from models.orm import TrainingRun, utcnow
+    from scheduler.retrain_policy import stale_retrains
+    from training.runs import claim_trigger, finish_run
+
+    with session_scope() as s:
+        c = campaigns.create_campaign(s, spec())
+        run = TrainingRun(
+            kind="sft", base_model="m", state="pending", lineage="l", campaign_id=c.id
+        )
+        s.add(run)
+        s.flush()
+        rid = run.id
+    with session_scope() as s:
+        assert claim_trigger(s, rid, "w1", lease_s=60).worker == "w1"
+    with session_scope() as s:
+        assert claim_trigger(s, rid, "w2", lease_s=60) is None  # w1 is alive
+        assert stale_retrains(s, lease_s=60) == []
+        s.get(TrainingRun, rid).heartbeat_at = utcnow() - timedelta(seconds=120)  # w1 died
+    with session_scope() as s:
+        assert stale_retrains(s, lease_s=60) == [rid]
+        assert stale_retrains(s, lease_s=60) == []  # handed out once, not every tick
+    with session_scope() as s:
+        assert claim_trigger(s, rid, "w2", lease_s=60).worker == "w2"
+    finish_run(rid, metrics={"ok": True})
+    with session_scope() as s:
+        assert claim_trigger(s, rid, "w3", lease_s=60) is None
+        assert s.get(TrainingRun, rid).state == "done"
