@@ -21,6 +21,7 @@ class Scripted:
     """A model that always answers with the given text (the runner's contract, not a stand-in for a model)."""
 
     name = "scripted"
+    prompt_version = "v1"
 
     def __init__(self, text):
         self.text = text

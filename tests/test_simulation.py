@@ -115,7 +115,8 @@ def test_sim_try_cli():
     assert (
         data["success"]
         and data["checks"]["success"]
-        and data["plan"][2] == {"target": "cube_a", "strength": 1.0, "line": 3, "op": "close"}
+        and data["plan"][2]
+        == {"target": "cube_a", "strength": 1.0, "line": 6, "op": "close"}  # after 3 bindings
     )
     assert {"reset_s", "teacher_s", "parse_s", "motion_s"} <= set(data["timings"])
     out = run_cli("sim", "try", "--task", "PickCube-v1", "--seed", "1")

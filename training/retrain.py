@@ -23,7 +23,7 @@ from scheduler.runner import run_campaign
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import evaluate
 from training.recipes import recipe
-from training.runs import claim_trigger, finish_run, heartbeat
+from training.runs import LeaseLost, claim_trigger, finish_run, heartbeat
 from training.sft import run_sft
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[st
         heartbeat(trigger_id, worker)
 
     try:
+        beat()
         ds_name = f"{version}-data"
         with session_scope() as session:
             if session.scalar(select(Dataset.id).where(Dataset.name == ds_name)) is None:
@@ -88,6 +89,9 @@ def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[st
                    "current_score": table.average(current_name), "promoted": better}  # fmt: skip
         finish_run(trigger_id, metrics=metrics)
         return metrics
+    except LeaseLost as exc:  # the scheduler handed it to another worker: that one finishes it
+        log.warning("%s; stopping", exc)
+        return {"lost": True}
     except BaseException as exc:
         finish_run(trigger_id, error=f"{exc.__class__.__name__}: {exc}")
         raise

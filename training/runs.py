@@ -89,14 +89,21 @@ def claim_trigger(session, run_id: int, worker: str, lease_s: float) -> Training
     return run
 
 
+class LeaseLost(Exception):
+    """Another worker holds the retrain trigger now: this one must stop, writing nothing."""
+
+
 def heartbeat(run_id: int, worker: str) -> None:
-    """Progress on a retrain trigger: keeps its lease."""
+    """Progress on a retrain trigger: keeps its lease, or raises LeaseLost if it was lost."""
     with session_scope() as session:
-        session.execute(
+        held = session.execute(
             update(TrainingRun)
-            .where(TrainingRun.id == run_id, TrainingRun.worker == worker)
+            .where(TrainingRun.id == run_id, TrainingRun.worker == worker,
+                   TrainingRun.state == TrainingRunState.RUNNING.value)
             .values(heartbeat_at=utcnow())
-        )
+        ).rowcount  # fmt: skip
+    if not held:
+        raise LeaseLost(f"retrain {run_id} is no longer held by {worker}")
 
 
 def finish_run(
