@@ -207,7 +207,7 @@ def test_retrain_on_the_train_queue_resumes_after_its_worker_is_killed(cluster):
     run on the ``train`` queue; a train worker runs it; killed mid-run, the run goes back to
     the queue when its lease runs out and the next worker resumes from the checkpoint: one
     SFT run, one model version, steps not repeated from the start."""
-    cluster.env["BLAZER_TRAIN_LEASE_S"] = "90"  # longer than one step on a loaded 2-core machine
+    cluster.env["BLAZER_TRAIN_LEASE_S"] = "60"  # longer than one step on a loaded 2-core machine
     retrain = {"every": 2, "lineage": "pull", "eval_episodes": 1, "max_new_tokens": 16,
                "train": {"epochs": 8, "max_steps": 8, "effective_batch": 2, "micro_batch": 2,
                          "ckpt_every": 1}}  # fmt: skip
