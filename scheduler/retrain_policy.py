@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.errors import ConfigError
-from models.orm import Campaign, CampaignTask, TrainingRun, utcnow
-from models.types import TrainingRunState
+from models.orm import Campaign, CampaignTask, TrainingRun
+from models.training_runs import create_trigger, requeue_stale
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +46,6 @@ def due_retrains(session: Session, campaign: Campaign) -> list[int]:
     if not data:
         return []
     policy = RetrainPolicy.from_spec(data)
-    busy = session.scalar(
-        select(func.count()).select_from(TrainingRun).where(
-            TrainingRun.lineage == policy.lineage, TrainingRun.state.in_([TrainingRunState.PENDING.value, TrainingRunState.RUNNING.value]))
-    )  # fmt: skip
-    if busy:
-        return []
     successes = session.scalar(
         select(func.coalesce(func.sum(CampaignTask.successes), 0)).where(
             CampaignTask.campaign_id == campaign.id
@@ -64,30 +57,20 @@ def due_retrains(session: Session, campaign: Campaign) -> list[int]:
     )  # fmt: skip
     if successes - (last or 0) < policy.every:
         return []
-    run = TrainingRun(kind="sft", base_model=policy.base, state=TrainingRunState.PENDING.value, lineage=policy.lineage,
-                      campaign_id=campaign.id, source_successes=int(successes), hyperparameters={"policy": data})  # fmt: skip
-    session.add(run)
-    session.flush()
+    run_id = create_trigger(session, lineage=policy.lineage, campaign_id=campaign.id,
+                            base=policy.base, successes=int(successes), policy=data)  # fmt: skip
+    if run_id is None:
+        return []  # one is already pending or running for this lineage
     log.warning(
-        "retrain due for lineage %s at %d successes (run %d)", policy.lineage, successes, run.id
+        "retrain due for lineage %s at %d successes (run %d)", policy.lineage, successes, run_id
     )
-    return [run.id]
+    return [run_id]
 
 
 def stale_retrains(session: Session, lease_s: float) -> list[int]:
     """Retrain triggers whose train worker stopped heart-beating (killed, machine lost) go
     back to pending, to be handed out again; the next worker resumes from the checkpoint."""
-    cutoff = utcnow() - timedelta(seconds=lease_s)
-    runs = session.scalars(
-        select(TrainingRun)
-        .where(
-            TrainingRun.campaign_id.is_not(None),
-            TrainingRun.state == TrainingRunState.RUNNING.value,
-            TrainingRun.heartbeat_at < cutoff,
-        )
-        .with_for_update()
-    ).all()
-    for run in runs:
-        log.warning("retrain %d lost its worker %s; handing it out again", run.id, run.worker)
-        run.state, run.worker = TrainingRunState.PENDING.value, None
-    return [run.id for run in runs]
+    ids = requeue_stale(session, lease_s)
+    for run_id in ids:
+        log.warning("retrain %d lost its worker; handing it out again", run_id)
+    return ids

@@ -196,8 +196,8 @@ def test_retrain_trigger_lease_hands_a_dead_workers_run_out_once(blazer_env):
     from datetime import timedelta
 
     from models.orm import TrainingRun, utcnow
+    from models.training_runs import LeaseLost, claim_trigger, finish_run, heartbeat
     from scheduler.retrain_policy import stale_retrains
-    from training.runs import LeaseLost, claim_trigger, finish_run, heartbeat
 
     with session_scope() as s:
         c = campaigns.create_campaign(s, spec())

@@ -18,12 +18,12 @@ from models.db import session_scope
 from models.orm import Campaign, CampaignTask, Dataset, ModelVersion
 from models.registry import current_version, find_model_version, promote
 from models.settings import get_settings
+from models.training_runs import LeaseLost, claim_trigger, finish_run, heartbeat
 from scheduler.retrain_policy import RetrainPolicy
 from scheduler.runner import run_campaign
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import evaluate
 from training.recipes import recipe
-from training.runs import LeaseLost, claim_trigger, finish_run, heartbeat
 from training.sft import run_sft
 
 log = logging.getLogger(__name__)

@@ -6,17 +6,15 @@ import ctypes
 import os
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from models.db import session_scope
-from models.errors import ConfigError
-from models.orm import Dataset, ModelVersion, TrainingRun, utcnow
+from models.orm import Dataset, ModelVersion
 from models.settings import get_settings
-from models.types import TrainingRunState
+from models.training_runs import finish_run, start_run
 
 # glibc's default thresholds make LoRA steps on CPU 4x slower as the heap fragments
 # (15 s -> 55 s per step, see the project's notes); these keep big tensors in one arena.
@@ -40,81 +38,6 @@ def _is_glibc() -> bool:
 
 def default_run_dir(kind: str, version_name: str) -> Path:
     return (get_settings().data_dir / "runs" / f"{kind}-{version_name}").resolve()
-
-
-def start_run(kind: str, dataset_id: int, base: str, hyper: dict[str, Any], out_dir: Path) -> int:
-    """A TrainingRun row for ``out_dir``; an unfinished run there is resumed, not duplicated."""
-    out_dir = out_dir.resolve()
-    with session_scope() as session:
-        run = session.scalars(
-            select(TrainingRun).where(TrainingRun.output_dir == str(out_dir))
-        ).one_or_none()
-        if run is not None:
-            if run.state == TrainingRunState.DONE.value:
-                raise ConfigError(
-                    f"the run in {out_dir} is finished; give a new --name for a new run"
-                )
-            run.state = TrainingRunState.RUNNING.value
-            return run.id
-        run = TrainingRun(
-            kind=kind, dataset_id=dataset_id, base_model=base, state=TrainingRunState.RUNNING.value,
-            hyperparameters=hyper, output_dir=str(out_dir),
-        )  # fmt: skip
-        session.add(run)
-        session.flush()
-        return run.id
-
-
-def claim_trigger(session, run_id: int, worker: str, lease_s: float) -> TrainingRun | None:
-    """A retrain trigger becomes ``worker``'s: a pending one, or a running one whose worker
-    stopped heart-beating (it died; the new holder resumes from the checkpoint). None if
-    it is finished or another live worker holds it, so a redelivered message runs nothing twice."""
-    run = session.get(TrainingRun, run_id, with_for_update=True)
-    if run is None or run.state not in (
-        TrainingRunState.PENDING.value,
-        TrainingRunState.RUNNING.value,
-    ):
-        return None
-    now = utcnow()
-    beat = run.heartbeat_at
-    if beat is not None and beat.tzinfo is None:
-        beat = beat.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-    if (
-        run.state == TrainingRunState.RUNNING.value
-        and beat is not None
-        and now - beat < timedelta(seconds=lease_s)
-    ):
-        return None
-    run.state, run.worker, run.heartbeat_at = TrainingRunState.RUNNING.value, worker, now
-    return run
-
-
-class LeaseLost(Exception):
-    """Another worker holds the retrain trigger now: this one must stop, writing nothing."""
-
-
-def heartbeat(run_id: int, worker: str) -> None:
-    """Progress on a retrain trigger: keeps its lease, or raises LeaseLost if it was lost."""
-    with session_scope() as session:
-        held = session.execute(
-            update(TrainingRun)
-            .where(TrainingRun.id == run_id, TrainingRun.worker == worker,
-                   TrainingRun.state == TrainingRunState.RUNNING.value)
-            .values(heartbeat_at=utcnow())
-        ).rowcount  # fmt: skip
-    if not held:
-        raise LeaseLost(f"retrain {run_id} is no longer held by {worker}")
-
-
-def finish_run(
-    run_id: int, *, metrics: dict[str, Any] | None = None, error: str | None = None
-) -> None:
-    with session_scope() as session:
-        run = session.get(TrainingRun, run_id)
-        run.state = (TrainingRunState.FAILED if error else TrainingRunState.DONE).value
-        run.metrics = metrics or {}
-        run.error = error
-        run.finished_at = utcnow()
 
 
 def register_version(
