@@ -214,19 +214,23 @@ def open_seed_counts(session: Session, campaign_id: int) -> dict[int, tuple[int,
 def failed_tasks(session: Session, campaign_id: int) -> dict[int, str]:
     """campaign_task_id -> the last error, for task lines whose jobs have all failed (at least
     one failed, none done): planning more jobs for them would only fail again."""
-    rows = session.execute(
-        select(Job.campaign_task_id, Job.state, Job.error)
-        .where(Job.campaign_id == campaign_id, Job.state.in_([JobState.DONE.value, JobState.FAILED.value]))
+    # runs every scheduler tick: read failed jobs only (indexed, usually none), never the done ones
+    failed = session.execute(
+        select(Job.campaign_task_id, Job.error)
+        .where(Job.campaign_id == campaign_id, Job.state == JobState.FAILED.value)
         .order_by(Job.id)
-    )  # fmt: skip
-    failed: dict[int, str] = {}
-    done: set[int] = set()
-    for task_id, state, error in rows:
-        if state == JobState.DONE.value:
-            done.add(task_id)
-        else:
-            failed[task_id] = error or "failed"
-    return {t: e for t, e in failed.items() if t not in done}
+    ).all()
+    if not failed:
+        return {}
+    last = {task_id: error or "failed" for task_id, error in failed}
+    done = set(
+        session.scalars(
+            select(Job.campaign_task_id)
+            .where(Job.campaign_task_id.in_(last), Job.state == JobState.DONE.value)
+            .distinct()
+        )
+    )
+    return {t: e for t, e in last.items() if t not in done}
 
 
 def _set(session: Session, job: Job, state: JobState, error: str | None = None) -> None:

@@ -71,17 +71,23 @@ class EvalTable:
         values = [self.rate(model, t) for t in self.tasks]
         return sum(values) / len(values) if values else 0.0
 
-    def interval(self, model: str, task: str | None = None) -> tuple[float, float]:
-        """95% Wilson interval of one task, or of all episodes pooled (``task=None``)."""
+    def value(self, model: str, task: str | None) -> float:
+        """One task's rate, or the average (``task=None``)."""
+        return self.average(model) if task is None else self.rate(model, task)
+
+    def counts(self, model: str, task: str | None) -> tuple[int, int]:
+        """(successes, attempts) of one task, or of all tasks pooled (``task=None``)."""
         tasks = self.tasks if task is None else [task]
         k = sum(self.successes[model].get(t, 0) for t in tasks)
-        n = sum(self.attempts[model].get(t, 0) for t in tasks)
-        return wilson_interval(k, n)
+        return k, sum(self.attempts[model].get(t, 0) for t in tasks)
+
+    def interval(self, model: str, task: str | None = None) -> tuple[float, float]:
+        """95% Wilson interval of one task, or of all episodes pooled (``task=None``)."""
+        return wilson_interval(*self.counts(model, task))
 
     def cell(self, model: str, task: str | None) -> str:
         lo, hi = self.interval(model, task)
-        rate = self.average(model) if task is None else self.rate(model, task)
-        return f"{100 * rate:.1f} [{100 * lo:.0f}-{100 * hi:.0f}]"
+        return f"{100 * self.value(model, task):.1f} [{100 * lo:.0f}-{100 * hi:.0f}]"
 
     def rows(self) -> list[list[str]]:
         """Table I: tasks x models, success % [95% interval]."""
@@ -96,10 +102,18 @@ class EvalTable:
         for m in self.models:
             for t in [*self.tasks, None]:
                 lo, hi = self.interval(m, t)
-                k = sum(self.successes[m].get(x, 0) for x in ([t] if t else self.tasks))
-                n = sum(self.attempts[m].get(x, 0) for x in ([t] if t else self.tasks))
-                rate = self.rate(m, t) if t else self.average(m)
-                out.append([t or "average", m, k, n, round(rate, 4), round(lo, 4), round(hi, 4)])
+                k, n = self.counts(m, t)
+                out.append(
+                    [
+                        t or "average",
+                        m,
+                        k,
+                        n,
+                        round(self.value(m, t), 4),
+                        round(lo, 4),
+                        round(hi, 4),
+                    ]
+                )
         return out
 
 
@@ -177,7 +191,7 @@ def save_table(table: EvalTable, out_dir: Path | None = None) -> tuple[Path, Pat
     fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(labels)), 4))
     for i, model in enumerate(table.models):
         keys = [*table.tasks, None]
-        values = [100 * (table.rate(model, t) if t else table.average(model)) for t in keys]
+        values = [100 * table.value(model, t) for t in keys]
         bounds = [table.interval(model, t) for t in keys]
         err = [
             [max(0.0, v - 100 * lo) for v, (lo, _) in zip(values, bounds, strict=True)],

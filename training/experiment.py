@@ -9,7 +9,6 @@ checkpoint, each evaluation campaign from its recorded episodes).
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,7 +18,8 @@ from sqlalchemy import select
 
 from models.db import session_scope
 from models.errors import ConfigError, NotFound
-from models.orm import Dataset, ModelVersion
+from models.orm import Dataset
+from models.registry import find_model_version
 from models.settings import get_settings
 from models.types import CampaignState
 from scheduler import campaigns
@@ -31,8 +31,6 @@ from training.recipes import recipe
 from training.sft import run_sft
 from worker.prompt import STUDENT_PROMPT_VERSION
 from worker.teachers.models import DEFAULT_MODEL
-
-log = logging.getLogger(__name__)
 
 SIX_TASKS = ["PickCube-v1", "PushCube-v1", "PullCube-v1", "StackCube-v1", "PlaceSphere-v1",
              "LiftPegUpright-v1"]  # fmt: skip
@@ -124,13 +122,11 @@ def _ensure_campaign(spec: CampaignSpec) -> None:
 
 
 def _model_metrics(name: str) -> dict | None:
-    with session_scope() as session:
-        version = session.scalars(
-            select(ModelVersion).where(ModelVersion.name == name)
-        ).one_or_none()
-        if version is None:
-            return None
-        return {k: v for k, v in (version.metrics or {}).items() if k != "eval"} | {
-            "hyperparameters": version.hyperparameters,
-            "prompt": version.prompt_version,
-        }
+    """The registered student's training metrics, or None before it is trained."""
+    version = find_model_version(name)
+    if version is None:
+        return None
+    return {k: v for k, v in (version.metrics or {}).items() if k != "eval"} | {
+        "hyperparameters": version.hyperparameters,
+        "prompt": version.prompt_version,
+    }

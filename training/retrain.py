@@ -82,8 +82,8 @@ def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[st
                          max_new_tokens=policy.max_new_tokens, run=lambda name: run(name, beat),
                          name_prefix=f"{version}-eval")  # fmt: skip
         better = table.average(version) > table.average(current_name)
-        with session_scope() as session:
-            if better:
+        if better:
+            with session_scope() as session:
                 promote(session, version)
         metrics = {"version": version, "candidate": table.average(version), "current": current_name,
                    "current_score": table.average(current_name), "promoted": better}  # fmt: skip
