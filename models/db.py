@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
@@ -14,7 +17,10 @@ from sqlalchemy.orm import Session
 from models.errors import DatabaseError
 from models.settings import get_settings
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SUPPORTED_SCHEMES = ("postgresql", "sqlite")  # the two the migrations and tests cover
 
 
 def database_url() -> str:
@@ -25,6 +31,13 @@ def database_url() -> str:
 def get_engine(url: str | None = None) -> Engine:
     """One engine per process and URL."""
     url = url or database_url()
+    scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
+    if scheme not in SUPPORTED_SCHEMES:
+        raise DatabaseError(
+            f"unsupported database URL {redact(url)!r}: blazer runs on "
+            f"{' or '.join(SUPPORTED_SCHEMES)} (e.g. postgresql+psycopg://user@host:5432/db, "
+            "sqlite:///blazer.db)"
+        )
     try:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
@@ -69,6 +82,21 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         raise DatabaseError(_unreachable_message(engine, exc)) from exc
 
 
+def retry_database(fn: Callable[[], T], *, waiting_for: str, limit_s: float = 300.0) -> T:
+    """``fn()``, tried again with bounded backoff (1 s doubling to 15 s) while the database is
+    away, for up to ``limit_s``; each wait is logged with what it is waiting for."""
+    delay, deadline = 1.0, time.monotonic() + limit_s
+    while True:
+        try:
+            return fn()
+        except DatabaseError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("waiting for the database (%s): %s", waiting_for, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+
 def _unreachable_message(engine: Engine, exc: Exception) -> str:
     first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
     return (
@@ -89,8 +117,37 @@ def alembic_config(url: str | None = None):
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     from alembic import command
 
-    _check_reachable(url)
+    _check_upgradable(_check_reachable(url))
     command.upgrade(alembic_config(url), revision)
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {
+        s.revision
+        for s in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()
+    }
+
+
+def _check_upgradable(engine: Engine) -> None:
+    """Refuse, in one line, a schema that migrations cannot start from."""
+    where = redact(str(engine.url))
+    current = current_revision(engine)
+    if current is not None and current not in known_revisions():
+        raise DatabaseError(
+            f"the database at {where} is at schema revision {current!r}, which this blazer does "
+            "not know (made by a newer blazer?): upgrade blazer, or use another database"
+        )
+    if current is None:
+        with engine.connect() as conn:
+            ours = sorted({"campaigns", "episodes", "jobs"} & set(inspect(conn).get_table_names()))
+        if ours:
+            raise DatabaseError(
+                f"the database at {where} has blazer tables ({', '.join(ours)}) but no schema "
+                "version: it was not made by `blazer db upgrade`. Use an empty database, or "
+                "drop those tables first"
+            )
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:
@@ -145,6 +202,7 @@ def ensure_schema(url: str | None = None, *, auto_upgrade: bool = False) -> Engi
     if auto_upgrade:
         upgrade(url)
         return engine
+    _check_upgradable(engine)
     if current is None:
         raise DatabaseError(
             f"the database at {redact(str(engine.url))} has no blazer schema; run `blazer db upgrade`"

@@ -3,7 +3,8 @@
 Recording the same batch twice stores it once (``ON CONFLICT DO NOTHING`` on the episode
 key). In the same transaction the per-task counters and the ``episode_stats`` summary move
 by exactly the rows that were new, and a task that already has its N successes takes no
-more successes: episodes past the one that filled it are dropped and counted as surplus.
+more successes: a success past the one that filled it is counted (attempts, surplus, stats)
+but not stored. A failure is always stored: every attempt that ran is on record.
 """
 
 from __future__ import annotations
@@ -56,34 +57,26 @@ def _record_group(session, key, recs, result: RecordResult, cap_successes: bool)
     ).one_or_none()
     new = _without_existing(session, key, recs)
     result.duplicates += len(recs) - len(new)
-    dropped = 0
+    surplus: list[EpisodeRecord] = []
     if cap_successes and ctask is not None:
-        new, dropped = _cap(new, ctask.target_successes - ctask.successes)
-        result.surplus += dropped
-    if not new:
-        if dropped and ctask is not None:
-            session.execute(
-                update(CampaignTask)
-                .where(CampaignTask.id == ctask.id)
-                .values(surplus_discarded=CampaignTask.surplus_discarded + dropped)
-            )
-        return
-    inserted = _bulk_insert(session, new)
+        new, surplus = _cap(new, ctask.target_successes - ctask.successes)
+        result.surplus += len(surplus)
+    inserted = _bulk_insert(session, new) if new else []
     result.inserted += len(inserted)
     result.duplicates += len(new) - len(inserted)
     n_success = sum(1 for r in inserted if r.success)
     result.successes += n_success
-    if ctask is not None:
+    if ctask is not None and (inserted or surplus):
         session.execute(
             update(CampaignTask)
             .where(CampaignTask.id == ctask.id)
             .values(
                 successes=CampaignTask.successes + n_success,
-                attempts=CampaignTask.attempts + len(inserted),
-                surplus_discarded=CampaignTask.surplus_discarded + dropped,
+                attempts=CampaignTask.attempts + len(inserted) + len(surplus),
+                surplus_discarded=CampaignTask.surplus_discarded + len(surplus),
             )
         )
-    _bump_stats(session, inserted)
+    _bump_stats(session, [*inserted, *surplus])
 
 
 def _without_existing(session, key, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
@@ -114,17 +107,19 @@ def _without_existing(session, key, recs: list[EpisodeRecord]) -> list[EpisodeRe
     return fresh
 
 
-def _cap(recs: list[EpisodeRecord], successes_left: int) -> tuple[list[EpisodeRecord], int]:
-    """Keep episodes in seed order up to the one that brings the task to its target."""
-    if successes_left <= 0:
-        return [], len(recs)
+def _cap(
+    recs: list[EpisodeRecord], successes_left: int
+) -> tuple[list[EpisodeRecord], list[EpisodeRecord]]:
+    """(kept, surplus): every failure, and successes in seed order up to the task's target."""
     kept: list[EpisodeRecord] = []
+    surplus: list[EpisodeRecord] = []
     for rec in sorted(recs, key=lambda r: (r.seed, r.attempt)):
+        if rec.success and successes_left <= 0:
+            surplus.append(rec)
+            continue
         kept.append(rec)
         successes_left -= rec.success
-        if successes_left == 0:
-            break
-    return kept, len(recs) - len(kept)
+    return kept, surplus
 
 
 def _bulk_insert(session: Session, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:

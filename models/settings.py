@@ -22,8 +22,9 @@ class Settings(BaseSettings):
     log_level: str = "WARNING"
     # Hard limit for one episode (simulator reset + plan execution), seconds.
     episode_timeout_s: float = 60.0
-    # A running job whose lease is older than this is handed to another worker, seconds.
-    job_lease_s: float = 180.0
+    # A running job whose lease is older than this is handed to another worker, seconds. A
+    # live worker renews it every lease/4 (worker.job_runner.LeaseKeeper), so it can be short.
+    job_lease_s: float = 20.0
     # A queued job not started after this long is published again (lost message), seconds.
     queued_stale_s: float = 900.0
     # Queued jobs kept per live worker (back-pressure on the broker).

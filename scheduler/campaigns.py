@@ -91,22 +91,24 @@ class TaskProgress:
     attempts: int
     cap: int
     open_jobs: int
+    surplus: int = 0  # successes past the target: counted, not stored
 
     @property
     def rate(self) -> float:
-        return self.successes / self.attempts if self.attempts else 0.0
+        """Every attempt that ran: surplus successes are successes too."""
+        return (self.successes + self.surplus) / self.attempts if self.attempts else 0.0
 
     @property
     def finished(self) -> bool:
         return self.successes >= self.target or self.attempts >= self.cap
 
     def to_json(self) -> dict[str, Any]:
-        low, high = wilson_interval(self.successes, self.attempts)
+        low, high = wilson_interval(self.successes + self.surplus, self.attempts)
         return {
             "task": self.task, "robot": self.robot, "successes": self.successes,
             "target": self.target, "attempts": self.attempts, "attempt_cap": self.cap,
-            "success_rate": round(self.rate, 4), "ci95": [round(low, 4), round(high, 4)],
-            "open_jobs": self.open_jobs,
+            "surplus": self.surplus, "success_rate": round(self.rate, 4),
+            "ci95": [round(low, 4), round(high, 4)], "open_jobs": self.open_jobs,
         }  # fmt: skip
 
 
@@ -126,6 +128,7 @@ def progress(session: Session, campaign: Campaign) -> list[TaskProgress]:
             t.attempts,
             t.attempt_cap,
             open_counts.get(t.id, (0, 0))[0],
+            t.surplus_discarded,
         )  # fmt: skip
         for t in tasks
     ]

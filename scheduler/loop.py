@@ -188,15 +188,15 @@ class Scheduler:
             while True:
                 try:
                     active = self.tick()
+                    if on_tick is not None:
+                        on_tick()
+                    if until is not None and until():
+                        return
                 except Exception as exc:  # database or broker away: say so, wait, go on
                     if not isinstance(exc, BlazerError | OSError):
                         raise
-                    log.warning("scheduler tick failed: %s", exc)
+                    log.warning("waiting for the database or broker: %s", exc)
                     active = False
-                if on_tick is not None:
-                    on_tick()
-                if until is not None and until():
-                    return
                 time.sleep(self.settings.scheduler_tick_s if active else LEASE_S / 3)
         finally:
             try:

@@ -1,7 +1,7 @@
 """Top-up planning: write seed-block jobs until each task can reach N successes.
 
 From the success rate seen so far, estimate how many more attempts a task needs; keep that
-many seeds in open jobs (never more than the attempt cap, never more than a window of jobs
+many attempts (seeds x samples per seed) in open jobs (never more than the attempt cap, never more than a window of jobs
 per task), and move the task's seed cursor so no seed is used twice in a campaign.
 """
 
@@ -57,16 +57,18 @@ def plan_campaign(
                 )  # fmt: skip
             all_finished = all_finished and n_open == 0  # wait for running jobs to stop
             continue
-        budget = ctask.attempt_cap - ctask.attempts - open_seeds
+        samples = campaign.spec.get("samples_per_seed", 1)  # episodes per seed
+        budget = ctask.attempt_cap - ctask.attempts - open_seeds * samples
         if budget <= 0 and n_open == 0:
             continue  # capped: finished without N successes
         if ctask.id in broken:
             all_finished = all_finished and n_open == 0
             continue  # its jobs fail: no more of them (campaign status lists the reasons)
         all_finished = False
-        want = needed_attempts(ctask.successes, ctask.attempts, ctask.target_successes) - open_seeds
+        want = needed_attempts(ctask.successes, ctask.attempts, ctask.target_successes)
+        want -= open_seeds * samples
         while want > 0 and budget > 0 and n_open < window_jobs:
-            count = min(campaign.block_size, budget)
+            count = min(campaign.block_size, math.ceil(budget / samples))
             split_end = SeedSplit(ctask.seed_split).offset + SEED_SPLIT_SIZE
             if ctask.next_seed + count > split_end:
                 break  # the split's seed space is used up
@@ -78,8 +80,8 @@ def plan_campaign(
                 )
             )  # fmt: skip
             ctask.next_seed += count
-            want -= count
-            budget -= count
+            want -= count * samples
+            budget -= count * samples
             n_open += 1
             created += 1
     if all_finished:

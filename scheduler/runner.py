@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from models.db import session_scope
+from models.db import retry_database, session_scope
 from models.settings import get_settings
 from models.types import CampaignState
 from scheduler import campaigns
@@ -31,5 +31,9 @@ def run_campaign(
         Scheduler(CeleryPublisher(), campaign=name).run(until=finished, on_tick=on_progress)
     else:
         run_embedded(name, on_progress=on_progress, retrain=retrain)
-    with session_scope() as session:
-        return campaigns.get_campaign(session, name).state
+
+    def final_state() -> str:
+        with session_scope() as session:
+            return campaigns.get_campaign(session, name).state
+
+    return retry_database(final_state, waiting_for=f"campaign {name}'s final state")

@@ -16,6 +16,9 @@ from worker.sim.tasks import check_task_robot
 from worker.teachers import TEACHERS
 
 SIMULATORS = ("maniskill", "noop")
+# Upper bounds: sane sizes, and what both databases store (INTEGER columns: < 2**31).
+LIMITS = {"successes": 100_000_000, "block_size": 1_000, "samples_per_seed": 64}
+MAX_ATTEMPT_CAP = 2**31 - 1
 
 
 @dataclass
@@ -29,6 +32,7 @@ class CampaignSpec:
     seed_split: str = "train"
     seed_start: int | None = None  # first seed (inside the split); default the split's first
     block_size: int = 8  # seeds per job
+    samples_per_seed: int = 1  # teacher samples per scene (attempts 0..k-1; for a sampling teacher)
     priority: int = 0
     simulator: str = "maniskill"
     retrain: dict[str, Any] | None = None  # see scheduler.retrain_policy.RetrainPolicy
@@ -47,15 +51,22 @@ class CampaignSpec:
         kind = self.teacher.get("kind") if isinstance(self.teacher, dict) else None
         if kind not in TEACHERS:
             raise ConfigError(f"spec: teacher.kind {kind!r} is not one of {', '.join(TEACHERS)}")
-        for key in ("successes", "block_size"):
+        for key, most in LIMITS.items():
             value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"spec: '{key}' must be a positive integer, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= most:
+                raise ConfigError(
+                    f"spec: '{key}' must be a positive integer <= {most:,}, got {value!r}"
+                )
         if self.attempt_cap is None:
-            self.attempt_cap = 20 * self.successes
-        if not isinstance(self.attempt_cap, int) or self.attempt_cap < self.successes:
+            self.attempt_cap = min(20 * self.successes, MAX_ATTEMPT_CAP)
+        if (
+            not isinstance(self.attempt_cap, int)
+            or isinstance(self.attempt_cap, bool)
+            or not self.successes <= self.attempt_cap <= MAX_ATTEMPT_CAP
+        ):
             raise ConfigError(
-                f"spec: 'attempt_cap' must be an integer >= successes ({self.successes})"
+                f"spec: 'attempt_cap' must be an integer from successes ({self.successes}) "
+                f"to {MAX_ATTEMPT_CAP:,}, got {self.attempt_cap!r}"
             )
         if self.seed_split not in {s.value for s in SeedSplit}:
             raise ConfigError(

@@ -46,6 +46,22 @@ def spec(**over) -> CampaignSpec:
             "teacher.kind 'gpt9'",
         ),
         ({"name": "x", "tasks": ["PickCube-v1"], "sucesses": 3}, "unknown field(s) sucesses"),
+        (
+            {"name": "x", "tasks": ["PickCube-v1"], "successes": 10**9},
+            "'successes' must be a positive integer <= 100,000,000",
+        ),
+        (
+            {"name": "x", "tasks": ["PickCube-v1"], "block_size": 10**9},
+            "'block_size' must be a positive integer <= 1,000",
+        ),
+        (
+            {"name": "x", "tasks": ["PickCube-v1"], "attempt_cap": 2**40},
+            "'attempt_cap' must be an integer from successes",
+        ),
+        (
+            {"name": "x", "tasks": ["PickCube-v1"], "samples_per_seed": 0},
+            "'samples_per_seed' must be a positive integer",
+        ),
         ({"name": "x", "tasks": ["PickCube-v1"], "seed_split": "test"}, "'seed_split' must be"),
         ({"tasks": ["PickCube-v1"]}, "'name' and 'tasks' are required"),
     ],
@@ -106,6 +122,20 @@ def test_scheduler_plans_disjoint_seed_blocks_and_bounds_the_queue(blazer_env):
     assert sched.tick() and len(pub.ready) == 6  # nothing ran: the queue is full, nothing more sent
     # a second scheduler on the same database stands by
     assert not Scheduler(InlinePublisher(), holder="other").tick()
+
+
+def test_planner_counts_samples_per_seed_as_attempts(blazer_env):
+    """k samples per seed: a job of s seeds is s*k attempts, and the cap bounds attempts."""
+    with session_scope() as s:
+        campaigns.create_campaign(
+            s, spec(tasks=["PickCube-v1"], successes=5, attempt_cap=20, block_size=3,
+                    samples_per_seed=4),
+        )  # fmt: skip
+    Scheduler(InlinePublisher(workers=8), campaign="c").tick()
+    with session_scope() as s:
+        planned = sum(s.scalars(select(Job.seed_count)).all())
+    # 11 attempts wanted at the prior 50% rate: one block of 3 seeds x 4 samples, not 11 seeds
+    assert planned == 3
 
 
 def test_pause_resume_cancel(blazer_env):

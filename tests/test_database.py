@@ -15,6 +15,7 @@ from models.orm import Base, Campaign, CampaignTask, Episode, EpisodeStat
 from models.queries import EpisodeFilter, episode_stats, stream_episodes
 from models.recording import record_episodes
 from models.types import EpisodeRecord, FailureReason, wilson_interval
+from scheduler import campaigns
 from tests.conftest import run_cli
 
 
@@ -72,15 +73,21 @@ def test_recording_twice_stores_once(blazer_env):
         assert s.scalar(select(func.sum(EpisodeStat.count))) == 30
 
 
-def test_recording_stops_at_target_successes(blazer_env):
+def test_recording_stops_at_target_successes_but_keeps_every_failure(blazer_env):
     cid = make_campaign(target=5)
     with session_scope() as s:
         result = record_episodes(s, [rec(cid, i, True) for i in range(8)])
     assert (result.inserted, result.surplus) == (5, 3)
+    with session_scope() as s:  # a job that was running when the task filled up
+        late = record_episodes(s, [rec(cid, 10 + i, i == 0) for i in range(3)])
+    assert (late.inserted, late.surplus) == (2, 1)
     with session_scope() as s:
         ctask = s.scalars(select(CampaignTask)).one()
-        assert (ctask.successes, ctask.surplus_discarded) == (5, 3)
-        assert sorted(s.scalars(select(Episode.seed))) == [0, 1, 2, 3, 4]
+        assert (ctask.successes, ctask.surplus_discarded, ctask.attempts) == (5, 4, 11)
+        assert sorted(s.scalars(select(Episode.seed))) == [0, 1, 2, 3, 4, 11, 12]
+        assert s.scalar(select(func.sum(EpisodeStat.count))) == 11  # stats count every attempt
+        status = campaigns.status(s, "c1")
+    assert status["tasks"][0]["success_rate"] == round(9 / 11, 4)
 
 
 def test_stats_match_episodes(blazer_env):
@@ -124,6 +131,19 @@ def test_cli_query_and_stats(blazer_env):
     out = run_cli("episodes", "query", "--format", "csv", "--full", "--limit", "2")
     parsed = list(csv.DictReader(io.StringIO(out.stdout)))
     assert len(parsed) == 2 and json.loads(parsed[0]["plan"]) == [{"op": "done"}]
+    out = run_cli("episodes", "query", "--campaign", "c1")  # an 80-column table that reads
+    assert out.returncode == 0 and "failure_reason" in out.stdout and "6 episodes" in out.stdout
+    out = run_cli("episodes", "query", "--columns", "seed,success", "--task", "PushCube-v1")
+    assert out.returncode == 0 and out.stdout.strip() == "0 episodes"
+    for args, message in [
+        (("--seed-min", "99999999999999999999999"), "--seed-min must be a seed from 0 to"),
+        (("--limit", "-5"), "--limit must be at least 1"),
+        (("--columns", "seed,nope"), "--columns: unknown nope"),
+    ]:
+        out = run_cli("episodes", "query", *args)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr, (
+            out.stderr
+        )
     out = run_cli("stats", "--json")
     assert json.loads(out.stdout)[0]["successes"] == 3
     assert "PickCube-v1" in run_cli("stats").stdout
@@ -131,7 +151,8 @@ def test_cli_query_and_stats(blazer_env):
 
 def test_cli_errors_are_one_line(tmp_path, sqlite_url):
     cases = {
-        "bad url": ({"BLAZER_DATABASE_URL": "nosuchdb://x"}, "bad database URL"),
+        "bad url": ({"BLAZER_DATABASE_URL": "nosuchdb://x"}, "unsupported database URL"),
+        "mysql": ({"BLAZER_DATABASE_URL": "mysql://u@h/db"}, "blazer runs on postgresql or sqlite"),
         "unreachable": (
             {"BLAZER_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/x"},
             "cannot use the database",
@@ -148,6 +169,20 @@ def test_cli_errors_are_one_line(tmp_path, sqlite_url):
     with get_engine(sqlite_url).begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'old0'")
     out = run_cli("stats", env={"BLAZER_DATABASE_URL": sqlite_url})
+    assert out.returncode != 0 and "not know" in out.stderr, out.stderr
+    for cmd in (("stats",), ("db", "upgrade")):  # an unknown revision: no advice to upgrade
+        out = run_cli(*cmd, env={"BLAZER_DATABASE_URL": sqlite_url})
+        assert out.returncode != 0 and "revision 'old0'" in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    with get_engine(sqlite_url).begin() as conn:  # tables, but no version row
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+    out = run_cli("db", "upgrade", env={"BLAZER_DATABASE_URL": sqlite_url})
+    assert out.returncode != 0 and "has blazer tables" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    # an older schema still gets the advice to upgrade
+    old_url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(old_url, "0001")
+    out = run_cli("stats", env={"BLAZER_DATABASE_URL": old_url})
     assert out.returncode != 0 and "run `blazer db upgrade`" in out.stderr
     out = run_cli("--debug", "stats", env={"BLAZER_DATABASE_URL": "nosuchdb://x"})
     assert "Traceback" in out.stderr

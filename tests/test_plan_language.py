@@ -136,6 +136,12 @@ def test_plan_check_cli(tmp_path):
     )
     out = run_cli("plan", "check", str(tmp_path / "missing.txt"))
     assert out.returncode == 2 and "cannot read" in out.stderr
+    far = tmp_path / "far.txt"  # no scene: the robot's reach bounds the targets
+    far.write_text("```python\nmove_gripper([50, 50, 50])\n```")
+    out = run_cli("plan", "check", str(far))
+    assert out.returncode == 1 and "refused (unsafe_plan)" in out.stdout, out.stdout
+    out = run_cli("plan", "check", str(far), "--robot", "xarm6_robotiq")
+    assert out.returncode == 1 and "outside the workspace [-0.522, 0.178]" in out.stdout
 
 
 def test_cos_and_sin_take_degrees_and_nothing_else():

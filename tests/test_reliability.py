@@ -14,6 +14,7 @@ from scheduler import campaigns
 from scheduler.spec import CampaignSpec
 from tests.cluster import Cluster
 from tests.conftest import run_cli
+from tests.private_postgres import PrivatePostgres
 
 pytestmark = pytest.mark.cluster
 
@@ -61,6 +62,19 @@ def assert_exact(c: Cluster, name: str, n: int, tasks=TASKS) -> None:
     assert open_jobs == 0
 
 
+def assert_fast_finish(c: Cluster, name: str, limit_s: float = 30.0) -> None:
+    """``done`` within ``limit_s`` of the last success it needed, dead workers or not."""
+    (lag,) = c.sql(
+        "SELECT extract(epoch FROM c.finished_at - max(e.created_at)) FROM campaigns c "
+        "JOIN episodes e ON e.campaign_id = c.id AND e.success WHERE c.name = :n "
+        "GROUP BY c.finished_at", n=name,
+    )[0]  # fmt: skip
+    assert float(lag) <= limit_s, (
+        f"{name}: done {float(lag):.1f} s after its last success",
+        c.logs(),
+    )
+
+
 def test_campaign_completes_with_two_workers(cluster):
     create("plain", 4)
     for _ in range(2):
@@ -68,6 +82,7 @@ def test_campaign_completes_with_two_workers(cluster):
     cluster.start_scheduler()
     cluster.wait_done("plain", 300)
     assert_exact(cluster, "plain", 4)
+    assert_fast_finish(cluster, "plain")
     workers = {w for (w,) in cluster.sql("SELECT DISTINCT worker FROM episodes")}
     assert len(workers) == 2, "both workers should have taken jobs"
     assert cluster.sql("SELECT max(publishes), max(deliveries) FROM jobs WHERE state = 'done'")[
@@ -96,6 +111,7 @@ def test_kill_9_workers_mid_campaign(cluster):
         time.sleep(2)
     cluster.wait_done("killed", 400)
     assert_exact(cluster, "killed", 8)
+    assert_fast_finish(cluster, "killed")
     for job_id in killed_jobs:
         state, deliveries = cluster.sql(
             "SELECT state, deliveries FROM jobs WHERE id = :j", j=job_id
@@ -143,6 +159,47 @@ def test_database_connections_dropped_mid_campaign(cluster):
     assert_exact(cluster, "pgdrop", 6)
 
 
+@pytest.fixture
+def own_pg_cluster(tmp_path, monkeypatch):
+    """A cluster on a PostgreSQL server of its own, which the test may stop and start."""
+    from tests.conftest import _reset_caches
+
+    pg = PrivatePostgres()
+    pg.start()
+    monkeypatch.setenv("BLAZER_DATABASE_URL", pg.url)
+    _reset_caches()
+    upgrade(pg.url)
+    c = Cluster(pg.url, tmp_path)
+    c.start_redis()
+    yield c, pg
+    c.stop()
+    pg.remove()
+    _reset_caches()
+
+
+def test_postgres_stopped_and_started_under_campaign_run(own_pg_cluster):
+    """The real thing: the server stops for 10 s mid-campaign. `blazer campaign run` (driving
+    the scheduler) says it is waiting and goes on; the workers ride it out too."""
+    cluster, pg = own_pg_cluster
+    create("pgrestart", 6)
+    cluster.start_worker()
+    cluster.start_worker()
+    runner = cluster.start("run", "campaign", "run", "--name", "pgrestart",
+                           "--tasks", ",".join(TASKS), "-n", "6", "--block-size", "2")  # fmt: skip
+    cluster.wait(
+        lambda: cluster.sql("SELECT count(*) FROM episodes")[0][0] >= 2, 180, "the first episodes"
+    )
+    cluster.engine.dispose()
+    pg.stop()
+    time.sleep(10)
+    pg.start()
+    proc = cluster.procs[runner]
+    cluster.wait(lambda: proc.poll() is not None, 400, "campaign run to finish")
+    assert proc.returncode == 0, cluster.logs()
+    assert "waiting for the database or broker" in cluster.log_text("run"), cluster.logs()
+    assert_exact(cluster, "pgrestart", 6)
+
+
 def test_scheduler_killed_and_restarted_publishes_nothing_twice(cluster):
     create("sched", 6)
     cluster.start_worker()
@@ -174,6 +231,23 @@ def test_simulator_segfault_and_hang_cost_one_episode_each(cluster):
     assert reasons == {1: "sim_error", 2: "timeout"}
     detail = cluster.sql("SELECT failure_detail FROM episodes WHERE seed = 1")[0][0]
     assert "SIGSEGV" in detail
+
+
+def test_a_failure_that_ends_after_the_task_filled_is_still_recorded(cluster):
+    """One worker's simulator hangs on seed 0 while another worker fills the task: the
+    hang's ``timeout`` episode is stored (it ran), not dropped as surplus."""
+    create("late", 2, block=2, tasks=["PickCube-v1"])
+    hang = {"BLAZER_SIM_FAULTS": "hang:PickCube-v1:0", "BLAZER_EPISODE_TIMEOUT_S": "20"}
+    cluster.start_worker(env=hang)
+    cluster.start_worker(env=hang)
+    cluster.start_scheduler()
+    cluster.wait_done("late", 300)
+    assert_exact(cluster, "late", 2, tasks=["PickCube-v1"])
+    assert cluster.sql("SELECT failure_reason FROM episodes WHERE seed = 0") == [("timeout",)]
+    (surplus,) = cluster.sql("SELECT surplus_discarded FROM campaign_tasks")[0]
+    (attempts,) = cluster.sql("SELECT attempts FROM campaign_tasks")[0]
+    (rows,) = cluster.sql("SELECT count(*) FROM episodes")[0]
+    assert attempts == rows + surplus  # every attempt counted; every one but surplus stored
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,15 @@ from sqlalchemy import select
 
 from models.db import session_scope
 from models.orm import Episode
-from models.types import FailureReason
+from models.types import FailureReason, SceneState, SeedSplit
 from tests.conftest import run_cli
 from tests.openai_servers import LlamaServer, ScriptedServer
-from worker.prompt import PROMPT_VERSION, PROMPT_VERSIONS, render_messages
+from worker.prompt import (
+    FEWSHOT_K,
+    PROMPT_VERSIONS,
+    fewshot_examples,
+    render_messages,
+)
 from worker.sim.isolated import IsolatedSimulator
 from worker.sim.tasks import get_task
 from worker.teachers.base import TeacherRequest
@@ -53,6 +58,34 @@ def test_prompt_is_pinned_by_a_golden_file(scene, version):
     assert (
         "cube (object): centre [-0.001, 0.054, 0.020]" in user
     )  # fixed precision, from the simulator
+
+
+def test_fewshot_prompt_shows_verified_expert_plans_of_validation_scenes(scene):
+    """v2fs: worked (scene, plan) turns of the same task before the scene; the examples are
+    validation scenes, and each plan is what the expert writes for it today."""
+    messages = render_messages(scene, "v2fs")
+    roles = [m["role"] for m in messages]
+    assert roles == ["system", *["user", "assistant"] * FEWSHOT_K, "user"]
+    assert messages[0] == render_messages(scene, "v2")[0]
+    assert messages[-1] == render_messages(scene, "v2")[1]
+    for task, examples in fewshot_examples().items():
+        assert len(examples) >= FEWSHOT_K
+        for ex in examples:
+            shown = SceneState.from_json(ex["scene"])
+            assert shown.task == task and SeedSplit.of_seed(shown.seed) == SeedSplit.VAL
+            assert ex["completion"] == get_task(task).expert_plan(shown)
+
+
+def test_fewshot_examples_are_reproduced_by_the_simulator():
+    from worker.fewshot import build_examples
+
+    sim = IsolatedSimulator()
+    try:
+        rebuilt = build_examples(sim, ["PushCube-v1"])
+    finally:
+        sim.close()
+    stored = fewshot_examples()["PushCube-v1"][:FEWSHOT_K]
+    assert json.loads(json.dumps(rebuilt["PushCube-v1"])) == stored
 
 
 def requests_for(scene, n):
@@ -157,20 +190,44 @@ def test_hf_teacher_sim_try():
     assert data["success"] or data["failure_reason"] in {r.value for r in FailureReason}
 
 
-def test_hf_campaign_completes_embedded(blazer_env, tmp_path):
+def test_sampled_fewshot_hf_campaign_completes_embedded(blazer_env, tmp_path):
+    """Result 2's teacher at tiny size: SmolLM2 with worked examples, 2 samples per seed."""
     spec = tmp_path / "hf.yaml"
     spec.write_text(
-        "name: hf-small\ntasks: [PickCube-v1]\nteacher: {kind: hf, max_new_tokens: 48}\n"
-        "successes: 1\nattempt_cap: 2\nblock_size: 2\n"
+        "name: hf-small\ntasks: [PickCube-v1]\n"
+        "teacher: {kind: hf, max_new_tokens: 48, prompt: v2fs, temperature: 1.0}\n"
+        "successes: 1\nattempt_cap: 4\nblock_size: 2\nsamples_per_seed: 2\n"
     )
     out = run_cli("campaign", "run", str(spec))
     assert out.returncode == 0, out.stderr[-3000:]
     with session_scope() as s:
-        eps = s.scalars(select(Episode)).all()
-    assert len(eps) == 2 and all(
-        e.teacher == "hf:smollm2-135m" and e.prompt_version == PROMPT_VERSION for e in eps
-    )
+        eps = s.scalars(select(Episode).order_by(Episode.seed, Episode.attempt)).all()
+    assert [(e.seed - eps[0].seed, e.attempt) for e in eps] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert all(e.teacher == "hf:smollm2-135m" and e.prompt_version == "v2fs" for e in eps)
     assert all(e.completion and (e.success or e.failure_reason) for e in eps)
+    assert eps[0].scene == eps[1].scene and eps[2].scene == eps[3].scene
+    # sampling: the two answers to one scene are two draws, not one answer twice
+    assert eps[0].completion != eps[1].completion or eps[2].completion != eps[3].completion
+
+
+def test_generation_stops_when_the_first_code_block_closes():
+    from transformers import AutoTokenizer
+
+    from worker.teachers.hf import BlockClosed
+    from worker.teachers.models import resolve_model
+
+    tok = AutoTokenizer.from_pretrained(resolve_model("smollm2-135m").base)
+    prompt = tok("Plan:\n", return_tensors="pt")["input_ids"]
+    stop = BlockClosed(tok, prompt.shape[1])
+    for text, done in [("```python\nopen_gripper()\n", False), ("```python\nx = 1\n```", True)]:
+        ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        assert stop(torch_cat(prompt, ids), None).tolist() == [done]
+
+
+def torch_cat(a, b):
+    import torch
+
+    return torch.cat([a, b], dim=1)
 
 
 def test_expert_is_the_baseline_teacher(scene):

@@ -232,6 +232,14 @@ def test_eval_seeds_are_chosen_and_checked(env, tmp_path):
         )
     out = run_cli("experiment", "--eval-seeds", "0-49")
     assert out.returncode == 2 and "leaves the evaluation split" in out.stderr
+    for args, message in [
+        (("--teacher", "gpt9"), "--teacher must be one of expert, fewshot"),
+        (("--samples", "3"), "--samples > 1 needs a sampling teacher"),
+    ]:
+        out = run_cli("experiment", *args)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr, (
+            out.stderr
+        )
 
 
 def test_retrain_when_new_successes_arrive(env):

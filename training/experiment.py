@@ -1,5 +1,12 @@
-"""The BLAZER experiment as one function: expert campaign -> dataset snapshot (student
-prompt) -> LoRA SFT under a time budget -> Table I on held-out seeds (base vs student).
+"""The BLAZER experiment as one function: teacher campaign -> dataset snapshot (student
+prompt) -> LoRA SFT under a time budget [-> DPO] -> Table I on held-out seeds.
+
+Two teachers: ``expert`` (Result 1: the scripted expert's verified plans) and ``fewshot``
+(Result 2: the base model itself, shown worked examples from validation scenes (prompt
+v2fs) and sampled ``samples`` times per training scene; only its verified successes become
+the student's data, rendered with the zero-shot prompt v2). The table then has base
+(zero-shot), the few-shot teacher (greedy, one answer per scene, like every model in the
+table) and the student side by side on the same held-out seeds.
 
 Every stage is named after the experiment and reused when it already exists, so a rerun
 after a kill resumes where it stopped (the campaign from the database, SFT from its last
@@ -9,6 +16,7 @@ checkpoint, each evaluation campaign from its recorded episodes).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,7 +26,7 @@ from sqlalchemy import select
 
 from models.db import session_scope
 from models.errors import ConfigError, NotFound
-from models.orm import Dataset
+from models.orm import CampaignTask, Dataset
 from models.registry import find_model_version
 from models.settings import get_settings
 from models.types import CampaignState
@@ -26,11 +34,17 @@ from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
 from training.datasets import DatasetSpec, build_dataset
+from training.dpo import run_dpo
 from training.evaluate import EvalTable, evaluate, save_table
 from training.recipes import recipe
 from training.sft import run_sft
 from worker.prompt import STUDENT_PROMPT_VERSION
 from worker.teachers.models import DEFAULT_MODEL
+
+TEACHERS = ("expert", "fewshot")
+FEWSHOT_PROMPT = "v2fs"
+MIN_PASSES = 240  # example passes SFT makes at least, whatever the dataset's size
+DPO_LR = 1.5e-4  # a tenth of the CPU SFT rate: DPO starts from the trained student
 
 SIX_TASKS = ["PickCube-v1", "PushCube-v1", "PullCube-v1", "StackCube-v1", "PlaceSphere-v1",
              "LiftPegUpright-v1"]  # fmt: skip
@@ -47,6 +61,34 @@ class ExperimentConfig:
     base: str = DEFAULT_MODEL
     max_new_tokens: int = 320  # covers the longest expert completion (~250 tokens) with margin
     out: Path | None = None  # table.csv, table.png, experiment.json
+    teacher: str = "expert"  # expert | fewshot (see the module docstring)
+    samples: int = 1  # teacher samples per training seed
+    temperature: float = 0.7  # the few-shot teacher's sampling temperature
+    attempts: int | None = None  # attempt cap per task (default: the campaign's, 20 x per_task)
+    dpo_minutes: float = 0.0  # > 0: also SFT+DPO from the student, on success/failure pairs
+
+    def validate(self) -> ExperimentConfig:
+        if self.teacher not in TEACHERS:
+            raise ConfigError(
+                f"--teacher must be one of {', '.join(TEACHERS)}, got {self.teacher!r}"
+            )
+        if self.samples < 1:
+            raise ConfigError(f"--samples must be at least 1, got {self.samples}")
+        if self.teacher == "expert" and self.samples != 1:
+            raise ConfigError("--samples > 1 needs a sampling teacher (--teacher fewshot)")
+        return self
+
+    @property
+    def teacher_label(self) -> str:
+        """The teacher's name in the table."""
+        return "expert" if self.teacher == "expert" else f"{self.base} few-shot (llama.cpp)"
+
+    def teacher_spec(self, temperature: float) -> dict:
+        if self.teacher == "expert":
+            return {"kind": "expert"}
+        # llama.cpp runs the same SmolLM2 weights (the GGUF, Q4_1) ~6x faster than transformers
+        return {"kind": "llamacpp", "model": self.base, "prompt": FEWSHOT_PROMPT,
+                "temperature": temperature, "max_new_tokens": self.max_new_tokens}  # fmt: skip
 
 
 @dataclass
@@ -62,14 +104,16 @@ class ExperimentResult:
 def run_experiment(
     cfg: ExperimentConfig, *, progress: Callable[[int, int, float], None] | None = None
 ) -> ExperimentResult:
+    cfg.validate()
     stage_s: dict[str, float] = {}
     out = cfg.out or get_settings().data_dir / "experiments" / cfg.name
 
     t0 = time.monotonic()
     gen = f"{cfg.name}-gen"
     _ensure_campaign(CampaignSpec.from_dict({
-        "name": gen, "tasks": cfg.tasks, "teacher": {"kind": "expert"}, "successes": cfg.per_task,
-        "seed_split": "train", "block_size": 10,
+        "name": gen, "tasks": cfg.tasks, "teacher": cfg.teacher_spec(cfg.temperature),
+        "successes": cfg.per_task, "attempt_cap": cfg.attempts, "seed_split": "train",
+        "block_size": 10 if cfg.teacher == "expert" else 4, "samples_per_seed": cfg.samples,
     }))  # fmt: skip
     stage_s["generate"] = time.monotonic() - t0
 
@@ -80,19 +124,33 @@ def run_experiment(
         if ds is None:
             ds = build_dataset(session, DatasetSpec(dataset, [gen], balance="equal",
                                                     prompt_version=STUDENT_PROMPT_VERSION))  # fmt: skip
-        data = {"dataset": dataset, "examples": ds.size, "prompt": ds.prompt_version}
+        data = {"dataset": dataset, "examples": ds.size, "prompt": ds.prompt_version,
+                "generation": _campaign_counts(session, gen)}  # fmt: skip
     stage_s["snapshot"] = time.monotonic() - t0
 
     t0 = time.monotonic()
     student = f"{cfg.name}-student"
     if _model_metrics(student) is None:
         config, lora = recipe(cfg.recipe, max_minutes=cfg.minutes)
+        # a small dataset (an LLM teacher's few successes) still gets MIN_PASSES example passes
+        config.epochs = max(config.epochs, math.ceil(MIN_PASSES / max(1, data["examples"])))
         run_sft(dataset, cfg.base, config, lora, name=student, progress=progress)
     data["train"] = _model_metrics(student)
     stage_s["train"] = time.monotonic() - t0
 
+    models, teachers = [cfg.base], {}
+    if cfg.teacher != "expert":  # the expert's rate is known from its campaign; an LLM's is not
+        models.append(cfg.teacher_label)
+        teachers[cfg.teacher_label] = cfg.teacher_spec(temperature=0.0)
+    models.append(student)
+    if cfg.dpo_minutes > 0:
+        t0 = time.monotonic()
+        models.append(_dpo_stage(cfg, gen, student, progress))
+        data["dpo"] = _model_metrics(models[-1])
+        stage_s["dpo"] = time.monotonic() - t0
+
     t0 = time.monotonic()
-    table = evaluate([cfg.base, student], cfg.tasks, seeds=cfg.eval_seeds,
+    table = evaluate(models, cfg.tasks, seeds=cfg.eval_seeds, teachers=teachers,
                      max_new_tokens=cfg.max_new_tokens, name_prefix=f"{cfg.name}-eval")  # fmt: skip
     stage_s["evaluate"] = time.monotonic() - t0
 
@@ -103,6 +161,30 @@ def run_experiment(
                "table": table.long_rows()}  # fmt: skip
     (out / "experiment.json").write_text(json.dumps(summary, indent=2, default=str))
     return ExperimentResult(table, student, stage_s, data, csv_path, png_path)
+
+
+def _dpo_stage(cfg: ExperimentConfig, gen: str, student: str, progress) -> str:
+    """SFT+DPO: from the student's adapter, every failure of a training scene against a
+    success of the same scene (the teacher's own samples), on the same data as SFT."""
+    pairs, name = f"{cfg.name}-pairs", f"{cfg.name}-dpo"
+    with session_scope() as session:
+        if session.scalars(select(Dataset).where(Dataset.name == pairs)).one_or_none() is None:
+            build_dataset(session, DatasetSpec(pairs, [gen], success_only=False,
+                                               prompt_version=STUDENT_PROMPT_VERSION))  # fmt: skip
+    if _model_metrics(name) is None:
+        config, lora = recipe(cfg.recipe, max_minutes=cfg.dpo_minutes, lr=DPO_LR, epochs=1,
+                              warmup_steps=2)  # fmt: skip
+        adapter = find_model_version(student).adapter_path
+        run_dpo(pairs, cfg.base, config, lora, name=name, init_adapter=Path(adapter),
+                parent=student, progress=progress)  # fmt: skip
+    return name
+
+
+def _campaign_counts(session, name: str) -> dict:
+    """Successes and attempts per task of a campaign (the teacher's rate on training seeds)."""
+    c = campaigns.get_campaign(session, name)
+    lines = session.scalars(select(CampaignTask).where(CampaignTask.campaign_id == c.id)).all()
+    return {t.task: [t.successes, t.attempts] for t in lines}
 
 
 def _ensure_campaign(spec: CampaignSpec) -> None:

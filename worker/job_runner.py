@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from typing import Any
 
@@ -46,6 +47,26 @@ def default_worker_name() -> str:
     return f"blazer-{os.getpid()}@{socket.gethostname()}"
 
 
+class LeaseKeeper(threading.Thread):
+    """Renews the leases of this process's running jobs every lease/4 seconds, whatever the
+    job is doing (a long teacher call, a slow episode), so a lease can be short: when the
+    process dies the renewals stop and the job goes back to the queue within one lease."""
+
+    def __init__(self, worker: str) -> None:
+        super().__init__(name=f"lease-keeper-{worker}", daemon=True)
+        self.worker = worker
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        lease_s = get_settings().job_lease_s
+        while not self.stopped.wait(lease_s / 4):
+            try:
+                with session_scope() as session:
+                    jobs.renew_leases(session, self.worker, lease_s)
+            except DatabaseError as exc:  # the database is away: the next round tries again
+                log.warning("lease renewal failed (%s)", exc)
+
+
 class WorkerRuntime:
     """What a worker process keeps between jobs: simulators and (expensive) teachers."""
 
@@ -53,6 +74,13 @@ class WorkerRuntime:
         self.name = name or default_worker_name()
         self._simulators: dict[str, Any] = {}
         self._teachers: dict[str, Any] = {}
+        self._keeper: LeaseKeeper | None = None
+
+    def keep_leases(self) -> None:
+        """Start the lease keeper (once, in the process that runs the jobs)."""
+        if self._keeper is None or not self._keeper.is_alive():
+            self._keeper = LeaseKeeper(self.name)
+            self._keeper.start()
 
     def simulator(self, kind: str):
         if kind not in self._simulators:
@@ -68,6 +96,8 @@ class WorkerRuntime:
         return self._teachers[key]
 
     def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stopped.set()
         for thing in [*self._simulators.values(), *self._teachers.values()]:
             try:
                 thing.close()
@@ -80,6 +110,7 @@ class WorkerRuntime:
 def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
     """Run one job to the end; returns what happened (done, skipped, stopped, released, lost)."""
     lease_s = get_settings().job_lease_s
+    runtime.keep_leases()
     with session_scope() as session:
         verdict, job = jobs.claim(session, job_id, runtime.name, lease_s)
         if verdict != jobs.Claim.RUN:
@@ -88,7 +119,8 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
         campaign = session.get(Campaign, job.campaign_id)
         ctask = session.get(CampaignTask, job.campaign_task_id)
         block = Block(campaign.id, ctask.task, ctask.robot,
-                      list(range(job.seed_start, job.seed_start + job.seed_count)), 0, job.id)  # fmt: skip
+                      list(range(job.seed_start, job.seed_start + job.seed_count)), job.id,
+                      samples=campaign.spec.get("samples_per_seed", 1))  # fmt: skip
         sim_kind = campaign.spec.get("simulator", "maniskill")
         teacher_kind, teacher_config = campaign.teacher_kind, dict(campaign.teacher_config)
 

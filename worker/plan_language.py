@@ -22,6 +22,7 @@ import io
 import math
 import re
 import tokenize
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -403,8 +404,7 @@ class _Walker:
 def check_plan(steps: list[Step], scene: SceneState) -> None:
     """Refuse plans that name unknown objects or leave the workspace, before any motion."""
     names = [o.name for o in scene.objects if o.kind == "object"]
-    lo = [v - WORKSPACE_MARGIN_M for v in scene.workspace_min]
-    hi = [v + WORKSPACE_MARGIN_M for v in scene.workspace_max]
+    check_workspace(steps, scene.workspace_min, scene.workspace_max)
     for step in steps:
         if isinstance(step, CloseGripper) and step.target is not None and step.target not in names:
             raise PlanError(
@@ -412,6 +412,13 @@ def check_plan(steps: list[Step], scene: SceneState) -> None:
                 f"line {step.line}: close_gripper({step.target!r}) names no graspable object; "
                 f"the scene has {', '.join(names)}",
             )
+
+
+def check_workspace(steps: list[Step], low: Sequence[float], high: Sequence[float]) -> None:
+    """Refuse a plan whose targets leave the box [low, high] (plus a small margin)."""
+    lo = [v - WORKSPACE_MARGIN_M for v in low]
+    hi = [v + WORKSPACE_MARGIN_M for v in high]
+    for step in steps:
         if isinstance(step, Move):
             for axis, v, a, b in zip("xyz", step.position, lo, hi, strict=True):
                 if not a <= v <= b:

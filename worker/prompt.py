@@ -7,6 +7,12 @@ the objects. ``v2`` (the student prompt) keeps only what a fine-tuned student st
 (frame, primitives, the one-block rule) in front of the same scene rendering: the system
 text is most of an example's tokens, and a student never reads the rules it was trained on.
 
+``v2fs`` (the few-shot teacher prompt) is v2 with worked examples in front of the scene: for
+the same task, ``FEWSHOT_K`` scenes from *validation* seeds (never a training or evaluation
+scene) each followed by the expert's verified plan, as earlier chat turns. The examples are
+pinned in ``fewshot_examples.json`` (written by ``python -m worker.fewshot``), so the version
+names one exact text. Only the teacher sees them: a dataset renders its episodes with v2.
+
 Numbers are rendered with fixed precision (``fmt_m``, ``fmt_deg``), so the same scene
 always gives the same prompt, and the expert writes its plans with the same functions, so
 every number it takes from the scene is one the prompt shows. Change the wording only
@@ -15,7 +21,10 @@ together with a new version: every episode, dataset and model records the versio
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 
 from models.errors import ConfigError
 from models.types import SceneState
@@ -81,8 +90,17 @@ End-effector: position {ee}, yaw {eyaw}, gripper {grip}.
 Objects:
 {objects}"""
 
-SYSTEMS = {"v1": _V1_SYSTEM, "v2": _V2_SYSTEM}
+SYSTEMS = {"v1": _V1_SYSTEM, "v2": _V2_SYSTEM, "v2fs": _V2_SYSTEM}
 PROMPT_VERSIONS = tuple(SYSTEMS)
+FEWSHOT_VERSIONS = {"v2fs"}  # versions that put worked examples before the scene
+FEWSHOT_K = 2  # worked examples per prompt
+FEWSHOT_EXAMPLES = Path(__file__).with_name("fewshot_examples.json")
+
+
+@cache
+def fewshot_examples() -> dict[str, list[dict]]:
+    """task -> [{"scene": SceneState json, "completion": expert plan}], from validation seeds."""
+    return json.loads(FEWSHOT_EXAMPLES.read_text())
 
 
 def check_version(version: str) -> str:
@@ -94,22 +112,41 @@ def check_version(version: str) -> str:
 
 
 def render_messages(scene: SceneState, version: str = PROMPT_VERSION) -> list[dict[str, str]]:
-    """Chat messages for a scene: a system message with the rules, a user message with the scene."""
+    """Chat messages for a scene: a system message with the rules, a user message with the
+    scene; a few-shot version puts worked (user, assistant) turns between them."""
+    messages = [{"role": "system", "content": _system(scene, check_version(version))}]
+    if version in FEWSHOT_VERSIONS:
+        examples = fewshot_examples().get(scene.task, [])
+        if len(examples) < FEWSHOT_K:
+            raise ConfigError(
+                f"prompt {version}: no worked examples for {scene.task}; "
+                "run `python -m worker.fewshot` to write them"
+            )
+        for ex in examples[:FEWSHOT_K]:
+            messages.append({"role": "user", "content": _user(SceneState.from_json(ex["scene"]))})
+            messages.append({"role": "assistant", "content": ex["completion"]})
+    messages.append({"role": "user", "content": _user(scene)})
+    return messages
+
+
+def _system(scene: SceneState, version: str) -> str:
     lo, hi = scene.workspace_min, scene.workspace_max
-    system = SYSTEMS[check_version(version)].format(
+    return SYSTEMS[version].format(
         table=fmt_m(scene.table_height),
         x0=fmt_m(lo[0]), x1=fmt_m(hi[0]), y0=fmt_m(lo[1]), y1=fmt_m(hi[1]), z0=fmt_m(lo[2]), z1=fmt_m(hi[2]),
     )  # fmt: skip
+
+
+def _user(scene: SceneState) -> str:
     objects = "\n".join(
         f"- {o.name} ({o.kind}): centre {fmt_point(o.position)}, yaw {fmt_deg(o.yaw_deg)}, "
         f"size {fmt_point(o.size)}"
         for o in scene.objects
     )
-    user = _USER.format(
+    return _USER.format(
         description=scene.description,
         ee=fmt_point(scene.ee_position),
         eyaw=fmt_deg(scene.ee_yaw_deg),
         grip="open" if scene.gripper_open else "closed",
         objects=objects,
     )
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -27,8 +27,8 @@ class Block:
     task: str
     robot: str
     seeds: list[int]
-    attempt: int = 0
     job_id: int | None = None
+    samples: int = 1  # teacher samples per seed: episodes with attempt 0..samples-1
 
 
 @dataclass
@@ -52,7 +52,7 @@ def run_block(
     keep_going: Callable[[int], bool] = lambda successes: True,
     outcomes: list[EpisodeOutcome] | None = None,
 ) -> list[EpisodeOutcome]:
-    """Run every seed of the block.
+    """Run every seed of the block (``block.samples`` episodes each, one scene reset).
 
     ``keep_going(successes so far in this block)`` is asked before each verification: the
     job's heartbeat, and the place to stop once the task has its N successes. ``outcomes``
@@ -62,26 +62,41 @@ def run_block(
     outcomes = [] if outcomes is None else outcomes
     pending: list[tuple[EpisodeOutcome, SceneState]] = []
     for seed in block.seeds:
-        rec = EpisodeRecord(
-            campaign_id=block.campaign_id, task=block.task, robot=block.robot, seed=seed,
-            attempt=block.attempt, teacher=teacher.name, success=False, prompt_version=teacher.prompt_version,
-            worker=worker_name, job_id=block.job_id,
-        )  # fmt: skip
-        outcome = EpisodeOutcome(rec)
-        outcomes.append(outcome)
+        seed_outcomes = [
+            EpisodeOutcome(
+                EpisodeRecord(
+                    campaign_id=block.campaign_id,
+                    task=block.task,
+                    robot=block.robot,
+                    seed=seed,
+                    attempt=attempt,
+                    teacher=teacher.name,
+                    success=False,
+                    prompt_version=teacher.prompt_version,
+                    worker=worker_name,
+                    job_id=block.job_id,
+                )
+            )  # fmt: skip
+            for attempt in range(block.samples)
+        ]
+        outcomes.extend(seed_outcomes)
         start = time.perf_counter()
         try:
             scene = simulator.reset(block.task, block.robot, seed)
         except SimulatorStartError:
             raise  # nothing can run: the job fails, not this episode
         except SimulatorError as exc:
-            _fail(rec, exc.reason, str(exc))
+            for outcome in seed_outcomes:
+                _fail(outcome.record, exc.reason, str(exc))
             continue
         finally:
-            rec.timings["reset_s"] = round(time.perf_counter() - start, 4)
-        rec.scene = scene.to_json()
-        outcome.messages = render_messages(scene, teacher.prompt_version)
-        pending.append((outcome, scene))
+            for outcome in seed_outcomes:
+                outcome.record.timings["reset_s"] = round(time.perf_counter() - start, 4)
+        messages = render_messages(scene, teacher.prompt_version)
+        for outcome in seed_outcomes:
+            outcome.record.scene = scene.to_json()
+            outcome.messages = messages
+            pending.append((outcome, scene))
 
     completions = _ask_teacher(teacher, [TeacherRequest(s, o.messages) for o, s in pending])
     successes = 0

@@ -46,18 +46,25 @@ def query(
     limit: int = typer.Option(None, help="At most this many rows."),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
     full: bool = typer.Option(False, help="Include completion, plan, scene and timings."),
+    columns: str = typer.Option(None, help="Comma-separated columns to show (table format)."),
 ) -> None:
     """Stream matching episodes (a million rows stream; nothing is loaded whole)."""
     if reason is not None and reason not in {r.value for r in FailureReason}:
         known = ", ".join(r.value for r in FailureReason)
         raise ConfigError(f"--reason {reason!r} is not a failure reason; known: {known}")
+    for flag, value in (("--seed-min", seed_min), ("--seed-max", seed_max)):
+        if value is not None and not 0 <= value <= MAX_SEED:
+            raise ConfigError(f"{flag} must be a seed from 0 to {MAX_SEED}, got {value}")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}")
+    names = FULL_COLUMNS if full else EPISODE_COLUMNS
+    shown = _table_columns(columns, names) if fmt is Format.table else names
     flt = EpisodeFilter(
         campaign, task, robot, teacher, success, reason, seed_min, seed_max, since, limit
     )
     ensure_schema()
-    names = FULL_COLUMNS if full else EPISODE_COLUMNS
     with session_scope() as session:
-        rows = stream_episodes(session, flt, full=full)
+        rows = _Counted(stream_episodes(session, flt, full=full))
         if fmt is Format.jsonl:
             for row in rows:
                 sys.stdout.write(json.dumps(row, default=str) + "\n")
@@ -69,10 +76,42 @@ def query(
                     {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
                 )
         else:
-            table = Table(*names)
+            table = Table(*shown)
             for row in rows:
-                table.add_row(*("" if row[n] is None else str(row[n]) for n in names))
-            Console().print(table)
+                table.add_row(*("" if row[n] is None else str(row[n]) for n in shown))
+            if rows.n:
+                Console().print(table)
+    # the count goes to stderr for machine formats, so their stdout stays parseable
+    typer.echo(f"{rows.n} episode{'' if rows.n == 1 else 's'}", err=fmt is not Format.table)
+
+
+class _Counted:
+    """Rows passed through, counted (a streamed query has no length up front)."""
+
+    def __init__(self, rows) -> None:
+        self.rows, self.n = rows, 0
+
+    def __iter__(self):
+        for row in self.rows:
+            self.n += 1
+            yield row
+
+
+MAX_SEED = 2**63 - 1  # seeds are 64-bit integers in both databases
+TABLE_COLUMNS = ("id", "campaign_id", "task", "seed", "attempt", "success", "failure_reason")
+
+
+def _table_columns(columns: str | None, names: tuple[str, ...]) -> tuple[str, ...]:
+    """``--columns`` checked against what the query returns; else the ones that fit 80 wide."""
+    if not columns:
+        return TABLE_COLUMNS if names == EPISODE_COLUMNS else names
+    chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
+    unknown = [c for c in chosen if c not in names]
+    if unknown or not chosen:
+        raise ConfigError(
+            f"--columns: unknown {', '.join(unknown) or '(none given)'}; known: {', '.join(names)}"
+        )
+    return chosen
 
 
 def stats(

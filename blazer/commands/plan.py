@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from models.errors import ConfigError
-from worker.plan_language import PlanError, check_plan, parse_plan
+from worker.plan_language import PlanError, check_plan, check_workspace, parse_plan
+from worker.sim.robots import default_workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -26,7 +27,9 @@ def check(
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
     try:
         steps = parse_plan(text)
-        if task is not None:
+        if task is None:  # no scene: the robot's reach still bounds every target
+            check_workspace(steps, *default_workspace(robot))
+        else:
             from worker.sim import make_simulator
 
             sim = make_simulator("maniskill")

@@ -16,6 +16,7 @@ __all__ = ["TEACHERS", "make_teacher", "teacher_for_model", "teacher_name"]
 TEACHERS: dict[str, str] = {
     "expert": "worker.teachers.expert:ExpertTeacher",
     "hf": "worker.teachers.hf:HFTeacher",
+    "llamacpp": "worker.teachers.llamacpp:LlamaCppTeacher",
     "openai": "worker.teachers.openai_http:OpenAITeacher",
     "vllm": "worker.teachers.vllm_inproc:VLLMTeacher",
     "noop": "worker.teachers.noop:NoopTeacher",

@@ -1,5 +1,8 @@
-"""transformers teacher: batched greedy generation on CPU or GPU, optionally with a LoRA adapter
-(so a trained student can be the next campaign's teacher)."""
+"""transformers teacher: batched greedy or sampled generation on CPU or GPU, optionally with a
+LoRA adapter (so a trained student can be the next campaign's teacher).
+
+A row stops once its first code block is closed: the plan parser reads only that block, and
+a model that keeps talking after it would otherwise spend the whole token limit."""
 
 from __future__ import annotations
 
@@ -64,9 +67,11 @@ class HFTeacher:
             self.device
         )
         start = time.perf_counter()
+        prompt_len = enc["input_ids"].shape[1]
         with torch.inference_mode():
             gen = self.model.generate(
                 **enc,
+                stopping_criteria=[BlockClosed(self.tokenizer, prompt_len)],
                 max_new_tokens=self.max_new_tokens,
                 do_sample=self.temperature > 0,
                 temperature=self.temperature if self.temperature > 0 else None,
@@ -75,7 +80,6 @@ class HFTeacher:
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         latency = time.perf_counter() - start
-        prompt_len = enc["input_ids"].shape[1]
         results = []
         for row, mask in zip(gen, enc["attention_mask"], strict=True):
             new = row[prompt_len:]
@@ -87,3 +91,19 @@ class HFTeacher:
 
     def close(self) -> None:
         self.model = None
+
+
+class BlockClosed:
+    """A transformers stopping criterion: per row, true once the generated text holds two
+    code fences (the first block opened and closed)."""
+
+    def __init__(self, tokenizer, prompt_len: int) -> None:
+        self.tokenizer, self.prompt_len = tokenizer, prompt_len
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        texts = self.tokenizer.batch_decode(
+            input_ids[:, self.prompt_len :], skip_special_tokens=True
+        )
+        return torch.tensor([t.count("```") >= 2 for t in texts], device=input_ids.device)
