@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     job_lease_s: float = 20.0
     # A queued job not started after this long is published again (lost message), seconds.
     queued_stale_s: float = 900.0
+    # A job queued this long while the broker's queue holds fewer messages than such jobs is
+    # published again (a lost message on any broker), seconds.
+    queued_check_s: float = 60.0
     # Queued jobs kept per live worker (back-pressure on the broker).
     queue_depth_per_worker: int = 2
     # Seconds between scheduler ticks.

@@ -102,7 +102,11 @@ class Scheduler:
         with session_scope() as session:
             retrains: list[int] = []
             for campaign in self._campaigns(session):
-                plan_campaign(session, campaign, max(WINDOW_JOBS_PER_TASK, bound))
+                planned = plan_campaign(session, campaign, max(WINDOW_JOBS_PER_TASK, bound))
+                if planned:
+                    log.info("campaign %s: planned %d job(s)", campaign.name, planned)
+                if campaign.state != CampaignState.ACTIVE.value:
+                    log.info("campaign %s: %s", campaign.name, campaign.state)
                 retrains += due_retrains(session, campaign)
         if retrains:
             self.publisher.publish_training(retrains)
@@ -131,6 +135,7 @@ class Scheduler:
             log.warning("broker restarted (run id changed); re-publishing %d queued job(s)", n)
         if run_id is not None:
             lease.broker_run_id = run_id
+        self._requeue_missing_messages(session)
         stale = jobs.requeue_lost(
             session, older_than=utcnow() - timedelta(seconds=self.settings.queued_stale_s)
         )
@@ -140,6 +145,29 @@ class Scheduler:
                 stale,
                 self.settings.queued_stale_s,
             )
+
+    def _requeue_missing_messages(self, session: Session) -> None:
+        """Any broker: with prefetch 1 and late acks a queued job's message is in the queue or
+        in a worker's hands for a moment only. If fewer messages wait than jobs queued longer
+        than ``queued_check_s``, messages were lost (a purge, a broker that lost its data):
+        those jobs are published again (a second message for a job is skipped at its claim)."""
+        if self._ticks % PING_EVERY_TICKS:
+            return
+        old = utcnow() - timedelta(seconds=self.settings.queued_check_s)
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.state == JobState.QUEUED.value, Job.queued_at < old)
+        )
+        if not waiting:
+            return
+        depth = self.publisher.queue_depth()
+        if depth is not None and depth < waiting:
+            n = jobs.requeue_lost(session, older_than=old)
+            log.warning(
+                "%d job(s) queued over %.0f s but %d message(s) in the queue; re-publishing %d",
+                waiting, self.settings.queued_check_s, depth, n,
+            )  # fmt: skip
 
     def queue_bound(self) -> int:
         """Queued jobs to keep: proportional to live workers, so the broker is never flooded."""
@@ -174,6 +202,8 @@ class Scheduler:
     def _publish(self, ids: list[int]) -> None:
         try:
             self.publisher.publish(ids)
+            log.info("published %d job(s) (window %d per %d worker(s))", len(ids),
+                     self.settings.queue_depth_per_worker, self._workers)  # fmt: skip
         except Exception as exc:  # broker down: the jobs wait as pending for the next tick
             log.warning("publishing %d job(s) failed (%s); will retry", len(ids), exc)
             with session_scope() as session:

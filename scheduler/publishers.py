@@ -44,6 +44,20 @@ class CeleryPublisher:
             log.warning("worker ping failed: %s", exc)
             return 1
 
+    def queue_depth(self) -> int | None:
+        """Messages waiting in the rollout queue (Redis and RabbitMQ both answer a passive
+        declare); None when the broker cannot be asked."""
+        try:
+            with self.app.connection_for_read() as conn:
+                return int(
+                    conn.default_channel.queue_declare(self.queue, passive=True).message_count
+                )
+        except Exception as exc:  # a queue not declared yet holds nothing; a broker away, unknown
+            if "NOT_FOUND" in str(exc) or "no queue" in str(exc).lower():
+                return 0
+            log.debug("queue depth unknown: %s", exc)
+            return None
+
     def broker_run_id(self) -> str | None:
         """Redis's run id changes on restart: every queued message is gone then."""
         if self._redis is None:
@@ -70,6 +84,9 @@ class InlinePublisher:
 
     def live_workers(self) -> int:
         return self._workers
+
+    def queue_depth(self) -> int | None:
+        return None  # nothing is ever lost in a list
 
     def broker_run_id(self) -> str | None:
         return None

@@ -37,6 +37,10 @@ def make_app() -> Celery:
         broker_transport_options={"visibility_timeout": int(hard * 2)},
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
+        # On a lost broker connection a running job goes on: it records to the database, not
+        # the broker, and the redelivered message is skipped at the claim (Celery's default
+        # here is changing; chosen on purpose)
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_default_queue=ROLLOUT_QUEUE,
         task_routes={
             "blazer.rollout": {"queue": ROLLOUT_QUEUE},

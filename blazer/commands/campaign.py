@@ -201,6 +201,9 @@ def scheduler(
     from scheduler.loop import Scheduler
     from scheduler.publishers import CeleryPublisher
 
+    # a long-running service: what it does (top-ups, publishes, recoveries, completions) is
+    # shown at INFO even when the rest of blazer logs warnings only
+    logging.getLogger("scheduler").setLevel(min(logging.INFO, logging.getLogger().level))
     sched = Scheduler(CeleryPublisher(), campaign=campaign)
     if once:
         typer.echo("ticked" if sched.tick() else "another scheduler holds the lease")
