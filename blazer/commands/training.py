@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import select
 
-from models.db import ensure_schema, ensure_writable_schema, session_scope
+from models.db import ensure_schema, ensure_writable_schema, retry_database, session_scope
 from models.orm import Dataset, ModelVersion
 from models.settings import get_settings
 from training.loop import TrainConfig
@@ -43,12 +43,16 @@ def dataset_build(
     from training.datasets import DatasetSpec, build_dataset
 
     ensure_schema()
-    with session_scope() as session:
-        spec = DatasetSpec(name, sources, success_only, per_task, balance, split, seed, prompt)
-        ds = build_dataset(session, spec)
-        typer.echo(
-            f"dataset {ds.name!r}: {ds.size} examples, prompt {ds.prompt_version}, hash {ds.content_hash[:12]}"
-        )
+    spec = DatasetSpec(name, sources, success_only, per_task, balance, split, seed, prompt)
+
+    def build():  # one transaction: a database restart mid-way rolls it back, then it reruns
+        with session_scope() as session:
+            return build_dataset(session, spec)
+
+    ds = retry_database(build, waiting_for=f"dataset {name}")
+    typer.echo(
+        f"dataset {ds.name!r}: {ds.size} examples, prompt {ds.prompt_version}, hash {ds.content_hash[:12]}"
+    )
 
 
 @dataset_app.command("export")

@@ -40,6 +40,13 @@ ROBOT_SPECS: dict[str, dict] = {
 }
 
 
+def _render_backend() -> str:
+    """ManiSkill asks for a CUDA renderer by default and warns on every env without one."""
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
 def setup_assets() -> None:
     """Point ManiSkill at robot assets it cannot download here (xarm6, widowxai).
 
@@ -56,8 +63,27 @@ def setup_assets() -> None:
         if str(candidate) != "." and (candidate / "data" / "robots").is_dir():
             if not (cache / "data" / "robots").is_dir():
                 shutil.copytree(candidate / "data", cache / "data", dirs_exist_ok=True)
+            _write_convex_hulls(cache / "data" / "robots")
             os.environ["MS_ASSET_DIR"] = str(cache)
             return
+
+
+def _write_convex_hulls(robots: Path) -> None:
+    """mplib wants ``<mesh>.convex.stl`` beside every collision mesh; the WidowX AI release
+    ships none. Write each missing one (trimesh's convex hull) once, atomically. The points
+    are rounded to 10 µm first: near-duplicate points make hull facets that STL's float32
+    turns into a mesh SAPIEN refuses as not watertight."""
+    import numpy as np
+    import trimesh
+
+    for mesh in robots.glob("*/meshes/*.stl"):
+        hull = mesh.with_name(mesh.name + ".convex.stl")
+        if mesh.name.endswith(".convex.stl") or hull.exists():
+            continue
+        points = np.unique(np.round(trimesh.load(mesh, force="mesh").vertices, 5), axis=0)
+        tmp = hull.with_name(f"{hull.name}.{os.getpid()}.tmp.stl")
+        trimesh.convex.convex_hull(points).export(tmp)
+        tmp.replace(hull)
 
 
 class ManiSkillBackend:
@@ -84,6 +110,7 @@ class ManiSkillBackend:
                 control_mode="pd_joint_pos",
                 robot_uids=robot,
                 render_mode=None,
+                render_backend=_render_backend(),
                 max_episode_steps=MAX_EPISODE_STEPS,
             )
             self._envs[key] = (env, None)
