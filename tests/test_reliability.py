@@ -72,6 +72,7 @@ def assert_fast_finish(c: Cluster, name: str, limit_s: float = 30.0) -> None:
         "JOIN episodes e ON e.campaign_id = c.id AND e.success WHERE c.name = :n "
         "GROUP BY c.finished_at", n=name,
     )[0]  # fmt: skip
+    print(f"{name}: done {float(lag):.1f} s after its last needed success")  # shown with -s
     assert float(lag) <= limit_s, (
         f"{name}: done {float(lag):.1f} s after its last success",
         c.logs(),
