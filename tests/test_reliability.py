@@ -202,12 +202,12 @@ def test_rabbitmq_lost_messages_and_a_broker_restart(rabbit_cluster):
     )  # fmt: skip
     time.sleep(1)
     rabbitmqctl("purge_queue", "rollout", "-p", cluster.vhost)  # the messages are gone
-    cluster.start_worker()
-    cluster.start_worker()
-    cluster.wait(
+    cluster.wait(  # no worker yet: only the queue's depth can tell the jobs are lost
         lambda: "message(s) in the queue; re-publishing" in cluster.log_text("scheduler"),
         90, "the scheduler to notice the lost messages",
     )  # fmt: skip
+    cluster.start_worker()
+    cluster.start_worker()
     cluster.wait(
         lambda: cluster.sql("SELECT count(*) FROM episodes")[0][0] >= 2, 180, "the first episodes"
     )
