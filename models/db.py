@@ -122,12 +122,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 
 
 def known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    return {
-        s.revision
-        for s in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()
-    }
+    return {s.revision for s in _scripts().walk_revisions()}
 
 
 def _check_upgradable(engine: Engine) -> None:
@@ -158,9 +153,14 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 
 
 def head_revision() -> str:
+    return _scripts().get_current_head()
+
+
+def _scripts():
+    """The migration scripts (read from the package; no database involved)."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
 
 
 def current_revision(engine: Engine) -> str | None:

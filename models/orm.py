@@ -59,6 +59,11 @@ class Campaign(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)  # why it failed, one line
 
+    @property
+    def samples_per_seed(self) -> int:
+        """Teacher samples per seed (``scheduler.spec.CampaignSpec.samples_per_seed``)."""
+        return int((self.spec or {}).get("samples_per_seed", 1))
+
 
 class CampaignTask(Base):
     """One (task, robot) line of a campaign, with its success target and seed cursor."""

@@ -1,8 +1,9 @@
 """Top-up planning: write seed-block jobs until each task can reach N successes.
 
 From the success rate seen so far, estimate how many more attempts a task needs; keep that
-many attempts (seeds x samples per seed) in open jobs (never more than the attempt cap, never more than a window of jobs
-per task), and move the task's seed cursor so no seed is used twice in a campaign.
+many attempts (seeds x samples per seed) in open jobs (never more than the attempt cap,
+never more than a window of jobs per task), and move the task's seed cursor so no seed is
+used twice in a campaign.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def plan_campaign(
         return 0
     open_counts = jobs.open_seed_counts(session, campaign.id)
     broken = jobs.failed_tasks(session, campaign.id)
+    samples = campaign.samples_per_seed  # episodes per seed
     created, all_finished = 0, True
     tasks = session.scalars(
         select(CampaignTask).where(CampaignTask.campaign_id == campaign.id).with_for_update()
@@ -57,7 +59,6 @@ def plan_campaign(
                 )  # fmt: skip
             all_finished = all_finished and n_open == 0  # wait for running jobs to stop
             continue
-        samples = campaign.spec.get("samples_per_seed", 1)  # episodes per seed
         budget = ctask.attempt_cap - ctask.attempts - open_seeds * samples
         if budget <= 0 and n_open == 0:
             continue  # capped: finished without N successes

@@ -297,13 +297,18 @@ def test_a_failure_that_ends_after_the_task_filled_is_still_recorded(cluster):
     """One worker's simulator hangs on seed 0 while another worker fills the task: the
     hang's ``timeout`` episode is stored (it ran), not dropped as surplus."""
     create("late", 2, block=2, tasks=["PickCube-v1"])
-    hang = {"BLAZER_SIM_FAULTS": "hang:PickCube-v1:0", "BLAZER_EPISODE_TIMEOUT_S": "20"}
+    hang = {"BLAZER_SIM_FAULTS": "hang:PickCube-v1:0", "BLAZER_EPISODE_TIMEOUT_S": "40"}
     cluster.start_worker(env=hang)
     cluster.start_worker(env=hang)
     cluster.start_scheduler()
     cluster.wait_done("late", 300)
     assert_exact(cluster, "late", 2, tasks=["PickCube-v1"])
     assert cluster.sql("SELECT failure_reason FROM episodes WHERE seed = 0") == [("timeout",)]
+    (late,) = cluster.sql(
+        "SELECT (SELECT created_at FROM episodes WHERE seed = 0) > "
+        "(SELECT max(created_at) FROM episodes WHERE success)"
+    )[0]
+    assert late, "the hang ended before the task filled: the surplus path was not exercised"
     (surplus,) = cluster.sql("SELECT surplus_discarded FROM campaign_tasks")[0]
     (attempts,) = cluster.sql("SELECT attempts FROM campaign_tasks")[0]
     (rows,) = cluster.sql("SELECT count(*) FROM episodes")[0]

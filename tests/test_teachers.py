@@ -23,6 +23,7 @@ from worker.prompt import (
 )
 from worker.sim.isolated import IsolatedSimulator
 from worker.sim.tasks import get_task
+from worker.teachers import make_teacher
 from worker.teachers.base import TeacherRequest
 from worker.teachers.openai_http import OpenAITeacher
 
@@ -208,6 +209,33 @@ def test_sampled_fewshot_hf_campaign_completes_embedded(blazer_env, tmp_path):
     assert eps[0].scene == eps[1].scene and eps[2].scene == eps[3].scene
     # sampling: the two answers to one scene are two draws, not one answer twice
     assert eps[0].completion != eps[1].completion or eps[2].completion != eps[3].completion
+
+
+def test_llamacpp_fewshot_teacher_stops_at_the_closing_fence_and_samples(scene):
+    """The in-process llama.cpp teacher on the real GGUF: greedy, it answers the few-shot
+    prompt with one closed block and stops there; with a temperature, two draws differ."""
+    greedy = make_teacher("llamacpp", {"prompt": "v2fs", "max_new_tokens": 320})
+    sampled = make_teacher("llamacpp", {"prompt": "v2fs", "max_new_tokens": 48, "temperature": 1.0})
+    request = TeacherRequest(scene, render_messages(scene, "v2fs"))
+    try:
+        (c,) = greedy.complete([request])
+        a, b = sampled.complete([request, request])
+        # the stop rule on llama.cpp's own tokens (a greedy answer here ends at EOS anyway)
+        prompt = greedy.llm.tokenize(b"Plan:\n", add_bos=False)
+        stop = greedy._block_closed(len(prompt))
+        for text, done in [
+            (b"```python\nopen_gripper()\n", False),
+            (b"```python\nx = 1\n```", True),
+        ]:
+            ids = prompt + greedy.llm.tokenize(text, add_bos=False)
+            assert stop(ids, None) is done, text
+    finally:
+        greedy.close()
+        sampled.close()
+    assert greedy.name == "llamacpp:smollm2-135m" and greedy.prompt_version == "v2fs"
+    assert c.error is None and c.prompt_tokens > 500 and 0 < c.completion_tokens < 320
+    assert c.text.count("```") == 2 and c.text.rstrip().endswith("```"), c.text
+    assert a.text and b.text and a.text != b.text
 
 
 def test_generation_stops_when_the_first_code_block_closes():

@@ -86,7 +86,7 @@ class ExperimentConfig:
     def teacher_spec(self, temperature: float) -> dict:
         if self.teacher == "expert":
             return {"kind": "expert"}
-        # llama.cpp runs the same SmolLM2 weights (the GGUF, Q4_1) ~6x faster than transformers
+        # llama.cpp runs the same SmolLM2 weights (the GGUF, Q4_1), ~3x faster than transformers
         return {"kind": "llamacpp", "model": self.base, "prompt": FEWSHOT_PROMPT,
                 "temperature": temperature, "max_new_tokens": self.max_new_tokens}  # fmt: skip
 

@@ -120,7 +120,7 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
         ctask = session.get(CampaignTask, job.campaign_task_id)
         block = Block(campaign.id, ctask.task, ctask.robot,
                       list(range(job.seed_start, job.seed_start + job.seed_count)), job.id,
-                      samples=campaign.spec.get("samples_per_seed", 1))  # fmt: skip
+                      samples=campaign.samples_per_seed)  # fmt: skip
         sim_kind = campaign.spec.get("simulator", "maniskill")
         teacher_kind, teacher_config = campaign.teacher_kind, dict(campaign.teacher_config)
 

@@ -104,6 +104,12 @@ def _refuse(node: ast.AST | None, rule: str, reason=FailureReason.PARSE_ERROR) -
     return PlanError(reason, where + rule)
 
 
+def first_block_closed(text: str) -> bool:
+    """True once a completion's first code block is opened and closed: nothing after it is
+    read, so a teacher may stop generating there."""
+    return text.count("```") >= 2
+
+
 def extract_code(completion: str) -> str:
     """The first fenced code block of a completion; no block -> ``no_code``."""
     if len(completion) > MAX_COMPLETION_CHARS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from worker.plan_language import first_block_closed
 from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
 from worker.teachers.models import DEFAULT_MODEL, resolve_model
@@ -94,8 +95,8 @@ class HFTeacher:
 
 
 class BlockClosed:
-    """A transformers stopping criterion: per row, true once the generated text holds two
-    code fences (the first block opened and closed)."""
+    """A transformers stopping criterion: per row, true once the generated text's first code
+    block is closed."""
 
     def __init__(self, tokenizer, prompt_len: int) -> None:
         self.tokenizer, self.prompt_len = tokenizer, prompt_len
@@ -106,4 +107,4 @@ class BlockClosed:
         texts = self.tokenizer.batch_decode(
             input_ids[:, self.prompt_len :], skip_special_tokens=True
         )
-        return torch.tensor([t.count("```") >= 2 for t in texts], device=input_ids.device)
+        return torch.tensor([first_block_closed(t) for t in texts], device=input_ids.device)

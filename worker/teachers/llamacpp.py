@@ -1,4 +1,5 @@
-"""llama.cpp in-process teacher: the GGUF model on CPU, ~6x faster than transformers here.
+"""llama.cpp in-process teacher: the GGUF model on CPU (2.5 vs 7.7 s per sampled few-shot
+episode for the transformers teacher, measured here).
 
 Prompts are rendered with the chat template stored in the GGUF, one request at a time; the
 KV cache of the previous prompt is reused up to the first differing token, so samples of
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 
+from worker.plan_language import first_block_closed
 from worker.prompt import PROMPT_VERSION
 from worker.teachers.base import Completion, TeacherRequest
 from worker.teachers.models import DEFAULT_MODEL, smollm2_gguf
@@ -64,7 +66,8 @@ class LlamaCppTeacher:
         from llama_cpp import StoppingCriteriaList
 
         def closed(input_ids, _logits) -> bool:
-            return self.llm.detokenize(list(input_ids[prompt_len:])).count(b"```") >= 2
+            text = self.llm.detokenize(list(input_ids[prompt_len:])).decode(errors="replace")
+            return first_block_closed(text)
 
         return StoppingCriteriaList([closed])
 
