@@ -50,10 +50,18 @@ class Settings(BaseSettings):
     # Defaults for the openai teacher when its config names none.
     openai_base_url: str = ""
     openai_api_key: str = ""
+    # Where recorded trajectories go (campaigns with ``record:``): a folder or any fsspec URL
+    # (s3://..., gs://...); empty = <data_dir>/artifacts.
+    artifacts_url: str = ""
+    # Hard limit for executing one recorded episode (cameras render on the CPU), seconds.
+    record_timeout_s: float = 900.0
     # Fault injection for tests: "crash:TASK:SEED,hang:TASK:SEED,nostart:*:0".
     sim_faults: str = ""
     # Set by the training commands after they re-exec with the malloc settings.
     no_reexec: bool = False
+
+    def resolved_artifacts_url(self) -> str:
+        return self.artifacts_url or str((self.data_dir / "artifacts").resolve())
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -187,6 +187,15 @@ class EpisodeRecord:
     worker: str | None = _col(String(200), default=None)
     job_id: int | None = _col(BigInteger(), default=None)
     checks: dict[str, bool] | None = _col(JSONType, default=None)  # the task's named success parts
+    # The recorded trajectory (campaigns with ``record:``): the shard that holds it (an
+    # fsspec URL under the artifact root), its group there, its size, control steps and
+    # checksum (models.artifacts); or why it could not be stored.
+    traj_uri: str | None = _col(String(1000), default=None)
+    traj_key: str | None = _col(String(200), default=None)
+    traj_bytes: int | None = _col(BigInteger(), default=None)
+    traj_steps: int | None = _col(Integer(), default=None)
+    traj_sha256: str | None = _col(String(64), default=None)
+    traj_error: str | None = _col(Text(), default=None)
 
     def key(self) -> tuple[int, str, str, int, int]:
         return tuple(getattr(self, name) for name in EPISODE_KEY)  # type: ignore[return-value]
@@ -226,3 +235,66 @@ def episode_columns(*, full: bool) -> tuple[str, ...]:
     summary = [f.name for f in fields(EpisodeRecord) if f.metadata["column"].summary]
     rest = [f.name for f in fields(EpisodeRecord) if not f.metadata["column"].summary]
     return ("id", *summary, "created_at", *(rest if full else ()))
+
+
+CAMERAS = ("base", "wrist")  # third-person and wrist views (BLM1's two cameras)
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """What a recording campaign keeps per control step (the spec's ``record:`` key).
+
+    The trajectory (joint positions and velocities, end-effector pose, gripper, the action
+    sent, the simulator state) is kept at every control step; camera frames every
+    ``control_freq / fps`` steps.
+    """
+
+    trajectory: bool = True
+    cameras: tuple[str, ...] = CAMERAS
+    image_size: int = 128
+    fps: int = 20
+    depth: bool = False
+
+    @classmethod
+    def from_spec(cls, data: Any) -> RecordSpec | None:
+        """``None`` (no recording) for a missing key; ConfigError names the bad field."""
+        from models.errors import ConfigError
+
+        if data is None or data is False:
+            return None
+        if data is True:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"spec: 'record' must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"spec: unknown record field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        cameras = data.get("cameras", list(CAMERAS))
+        if isinstance(cameras, str):
+            cameras = [cameras]
+        if not isinstance(cameras, list | tuple) or any(c not in CAMERAS for c in cameras):
+            raise ConfigError(f"spec: record.cameras must be a list of {', '.join(CAMERAS)}")
+        for key, lo, hi in (("image_size", 16, 1024), ("fps", 1, 1000)):
+            value = data.get(key, getattr(cls, key))
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise ConfigError(f"spec: record.{key} must be an integer {lo}-{hi}, got {value!r}")
+        for key in ("trajectory", "depth"):
+            if not isinstance(data.get(key, True), bool):
+                raise ConfigError(f"spec: record.{key} must be true or false")
+        if not data.get("trajectory", True) and not cameras:
+            raise ConfigError("spec: record: with trajectory false and no cameras records nothing")
+        return cls(
+            trajectory=data.get("trajectory", True),
+            cameras=tuple(dict.fromkeys(cameras)),
+            image_size=data.get("image_size", cls.image_size),
+            fps=data.get("fps", cls.fps),
+            depth=data.get("depth", False),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cameras"] = list(self.cameras)
+        return data

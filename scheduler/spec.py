@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from models.errors import ConfigError
-from models.types import SEED_SPLIT_SIZE, SeedSplit
+from models.types import SEED_SPLIT_SIZE, RecordSpec, SeedSplit
 from scheduler.retrain_policy import RetrainPolicy
 from worker.prompt import check_version
 from worker.sim.tasks import check_task_robot
@@ -36,6 +36,8 @@ class CampaignSpec:
     priority: int = 0
     simulator: str = "maniskill"
     retrain: dict[str, Any] | None = None  # see scheduler.retrain_policy.RetrainPolicy
+    # per-step trajectories and cameras: {trajectory, cameras, image_size, fps} (RecordSpec)
+    record: dict[str, Any] | None = None
 
     def validate(self) -> CampaignSpec:
         """Raise ConfigError naming the bad field; fill defaults."""
@@ -90,6 +92,11 @@ class CampaignSpec:
             raise ConfigError(f"spec: 'simulator' must be one of {', '.join(SIMULATORS)}")
         if self.retrain is not None:
             RetrainPolicy.from_spec(self.retrain)
+        record = RecordSpec.from_spec(self.record)
+        if record is not None:
+            if self.simulator != "maniskill":
+                raise ConfigError("spec: 'record' needs the maniskill simulator")
+            self.record = record.to_json()
         return self
 
     @property

@@ -21,9 +21,11 @@ from models.errors import DatabaseError
 from models.orm import Campaign, CampaignTask
 from models.recording import record_episodes
 from models.settings import get_settings
+from models.types import RecordSpec
 from worker.rollout import Block, run_block
 from worker.sim import make_simulator
 from worker.teachers import make_teacher
+from worker.trajectories import store_trajectories
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,9 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
         ctask = session.get(CampaignTask, job.campaign_task_id)
         block = Block(campaign.id, ctask.task, ctask.robot,
                       list(range(job.seed_start, job.seed_start + job.seed_count)), job.id,
-                      samples=campaign.samples_per_seed)  # fmt: skip
+                      samples=campaign.samples_per_seed,
+                      record=RecordSpec.from_spec(campaign.spec.get("record")))  # fmt: skip
+        delivery = job.deliveries
         sim_kind = campaign.spec.get("simulator", "maniskill")
         teacher_kind, teacher_config = campaign.teacher_kind, dict(campaign.teacher_config)
 
@@ -154,7 +158,10 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
     except DatabaseError:
         raise  # the task retries: the database is restarting
     except Exception as exc:  # the job cannot run here (bad teacher config, no simulator)
-        return _fail_delivery(job_id, runtime, exc, [o.record for o in outcomes if o.finished])
+        finished = [o for o in outcomes if o.finished]
+        store_trajectories(block, finished, delivery)
+        return _fail_delivery(job_id, runtime, exc, [o.record for o in finished])
+    store_trajectories(block, outcomes, delivery)
     records = [o.record for o in outcomes]
     beat = last_beat["beat"]
     deadline = time.monotonic() + RECORD_RETRY_S

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from models.types import EpisodeRecord, FailureReason, SceneState
+from models.types import EpisodeRecord, FailureReason, RecordSpec, SceneState
 from worker.plan_language import PlanError, check_plan, parse_plan, step_to_json
 from worker.prompt import render_messages
 from worker.sim.base import ExecutionResult, Simulator, SimulatorError, SimulatorStartError
@@ -29,6 +29,7 @@ class Block:
     seeds: list[int]
     job_id: int | None = None
     samples: int = 1  # teacher samples per seed: episodes with attempt 0..samples-1
+    record: RecordSpec | None = None  # record each verified run (trajectory, cameras)
 
 
 @dataclass
@@ -82,7 +83,7 @@ def run_block(
         outcomes.extend(seed_outcomes)
         start = time.perf_counter()
         try:
-            scene = simulator.reset(block.task, block.robot, seed)
+            scene = simulator.reset(block.task, block.robot, seed, block.record)
         except SimulatorStartError:
             raise  # nothing can run: the job fails, not this episode
         except SimulatorError as exc:
@@ -104,7 +105,7 @@ def run_block(
         if not keep_going(successes):
             outcomes.remove(outcome)  # not run: the job stopped (task full, cancelled)
             continue
-        _verify(outcome, scene, completion, simulator)
+        _verify(outcome, scene, completion, simulator, block.record)
         successes += outcome.record.success
     return outcomes
 
@@ -125,7 +126,11 @@ def _ask_teacher(teacher: Teacher, requests: list[TeacherRequest]) -> list[Compl
 
 
 def _verify(
-    outcome: EpisodeOutcome, scene: SceneState, completion: Completion, simulator: Simulator
+    outcome: EpisodeOutcome,
+    scene: SceneState,
+    completion: Completion,
+    simulator: Simulator,
+    record: RecordSpec | None = None,
 ) -> None:
     rec = outcome.record
     rec.completion = completion.text
@@ -149,7 +154,8 @@ def _verify(
     rec.plan = [step_to_json(s) for s in steps]
     start = time.perf_counter()
     try:
-        simulator.reset(scene.task, scene.robot, scene.seed)  # deterministic: same scene again
+        # deterministic: the same scene again (the same env as the first reset)
+        simulator.reset(scene.task, scene.robot, scene.seed, record)
         result = simulator.execute(steps)
     except SimulatorError as exc:
         _fail(rec, exc.reason, str(exc))
@@ -159,6 +165,8 @@ def _verify(
     outcome.execution = result
     rec.checks = result.checks
     rec.success = result.success
+    if result.record_error:
+        rec.traj_error = result.record_error
     if not result.success:
         _fail(rec, result.failure_reason or FailureReason.TASK_FAILED, result.detail)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from models.types import FailureReason, SceneState
+from models.types import FailureReason, RecordSpec, SceneState
 from worker.plan_language import Step
 
 
@@ -26,6 +26,9 @@ class ExecutionResult:
     steps: list[StepOutcome] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)  # the task's evaluate() parts
     sim_steps: int = 0
+    # A recording run: the episode file the simulator wrote ({"path", "steps"}), or why not.
+    trajectory: dict[str, Any] | None = None
+    record_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -56,9 +59,14 @@ class SimulatorStartError(SimulatorError):
 
 
 class Simulator(Protocol):
-    """Reset a task on a robot with a seed, carry out a plan, ask the task's own check."""
+    """Reset a task on a robot with a seed, carry out a plan, ask the task's own check.
 
-    def reset(self, task: str, robot: str, seed: int) -> SceneState: ...
+    With ``record``, the next ``execute`` records the episode (``ExecutionResult.trajectory``).
+    """
+
+    def reset(
+        self, task: str, robot: str, seed: int, record: RecordSpec | None = None
+    ) -> SceneState: ...
 
     def execute(self, steps: list[Step]) -> ExecutionResult: ...
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from models.errors import ConfigError
 from models.settings import get_settings
-from models.types import FailureReason, SceneState
+from models.types import FailureReason, RecordSpec, SceneState
 from worker.plan_language import Step, step_to_json
 from worker.sim.base import ExecutionResult, SimulatorError, SimulatorStartError
 
@@ -56,6 +56,7 @@ class IsolatedSimulator:
     def __init__(self, episode_timeout_s: float = 60.0) -> None:
         self.episode_timeout_s = episode_timeout_s
         self._proc: subprocess.Popen | None = None
+        self._recording = False
         self.restarts = 0
 
     def _start(self) -> subprocess.Popen:
@@ -121,19 +122,21 @@ class IsolatedSimulator:
             raise SimulatorError(FailureReason.SIM_ERROR, reply["error"])
         return reply
 
-    def reset(self, task: str, robot: str, seed: int) -> SceneState:
-        reply = self._request(
-            {"op": "reset", "task": task, "robot": robot, "seed": seed},
-            self.episode_timeout_s,
-            "reset",
-        )
+    def reset(
+        self, task: str, robot: str, seed: int, record: RecordSpec | None = None
+    ) -> SceneState:
+        req = {"op": "reset", "task": task, "robot": robot, "seed": seed}
+        if record is not None:
+            req["record"] = record.to_json()
+        self._recording = record is not None
+        reply = self._request(req, self.episode_timeout_s, "reset")
         return SceneState.from_json(reply["scene"])
 
     def execute(self, steps: list[Step]) -> ExecutionResult:
+        """A recorded episode renders cameras on the CPU: it gets the longer record limit."""
         req = {"op": "execute", "steps": [step_to_json(s) for s in steps]}
-        return ExecutionResult.from_json(
-            self._request(req, self.episode_timeout_s, "execute")["result"]
-        )
+        timeout_s = get_settings().record_timeout_s if self._recording else self.episode_timeout_s
+        return ExecutionResult.from_json(self._request(req, timeout_s, "execute")["result"])
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -15,9 +15,11 @@ import numpy as np
 
 from models.frames import gripper_quat, yaw_of_quat
 from models.settings import get_settings
-from models.types import FailureReason, SceneState
+from models.types import FailureReason, RecordSpec, SceneState
 from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
+from worker.sim import agents
 from worker.sim.base import ExecutionResult, StepOutcome
+from worker.sim.recorder import CameraError, EpisodeRecorder
 from worker.sim.tasks import check_task_robot, get_task
 
 log = logging.getLogger(__name__)
@@ -31,13 +33,20 @@ RRT_PLANNING_TIME_S = 1.0
 REACH_TOLERANCE_M = 0.02
 SCREW_QPOS_STEP = 0.1
 
-# Per robot: the planner's move group (the TCP link), its reach from the base (m), and the
-# gripper action that opens it and the one that closes it fully (pd_joint_pos controllers).
+# Per robot, the one place for per-robot settings: the planner's move group (the TCP link),
+# its reach from the base (m), the gripper action that opens it and the one that closes it
+# fully (pd_joint_pos controllers), and the agent with a wrist camera used when recording.
 ROBOT_SPECS: dict[str, dict] = {
-    "panda": {"move_group": "panda_hand_tcp", "reach_m": 0.855, "open": 1.0, "closed": -1.0},
-    "xarm6_robotiq": {"move_group": "eef", "reach_m": 0.70, "open": 0.0, "closed": 0.81},
-    "widowxai": {"move_group": "ee_gripper_link", "reach_m": 0.60, "open": 1.0, "closed": -1.0},
-}
+    "panda": {"move_group": "panda_hand_tcp", "reach_m": 0.855, "open": 1.0, "closed": -1.0,
+              "wristcam": "panda_wristcam"},
+    "xarm6_robotiq": {"move_group": "eef", "reach_m": 0.70, "open": 0.0, "closed": 0.81,
+                      "wristcam": "xarm6_robotiq_wristcam"},
+    "xarm7_robotiq": {"move_group": "eef", "reach_m": 0.70, "open": 0.0, "closed": 0.81,
+                      "wristcam": "xarm7_robotiq_wristcam"},
+    "widowxai": {"move_group": "ee_gripper_link", "reach_m": 0.60, "open": 1.0, "closed": -1.0,
+                 "wristcam": "widowxai_wristcam"},
+}  # fmt: skip
+BASE_CAMERA = "base_camera"  # every ManiSkill table-top task's third-person camera
 
 
 def _render_backend() -> str:
@@ -63,20 +72,20 @@ def setup_assets() -> None:
         if str(candidate) != "." and (candidate / "data" / "robots").is_dir():
             if not (cache / "data" / "robots").is_dir():
                 shutil.copytree(candidate / "data", cache / "data", dirs_exist_ok=True)
-            _write_convex_hulls(cache / "data" / "robots")
+            write_convex_hulls((cache / "data" / "robots").glob("*/meshes/*.stl"))
             os.environ["MS_ASSET_DIR"] = str(cache)
             return
 
 
-def _write_convex_hulls(robots: Path) -> None:
+def write_convex_hulls(meshes) -> None:
     """mplib wants ``<mesh>.convex.stl`` beside every collision mesh; the WidowX AI release
-    ships none. Write each missing one (trimesh's convex hull) once, atomically. The points
-    are rounded to 10 µm first: near-duplicate points make hull facets that STL's float32
-    turns into a mesh SAPIEN refuses as not watertight."""
+    and mani-skill's xArm-7 ship none. Write each missing one (trimesh's convex hull) once,
+    atomically. The points are rounded to 10 µm first: near-duplicate points make hull
+    facets that STL's float32 turns into a mesh SAPIEN refuses as not watertight."""
     import numpy as np
     import trimesh
 
-    for mesh in robots.glob("*/meshes/*.stl"):
+    for mesh in meshes:
         hull = mesh.with_name(mesh.name + ".convex.stl")
         if mesh.name.endswith(".convex.stl") or hull.exists():
             continue
@@ -94,24 +103,34 @@ class ManiSkillBackend:
         import gymnasium as gym
         import mani_skill.envs  # noqa: F401  (registers the tasks)
 
+        agents.register()
         self._gym = gym
         self._envs: dict[tuple[str, str], tuple] = {}
         self._current: tuple | None = None
         self._task_module = None
+        self._recorder: EpisodeRecorder | None = None
+        self._record: RecordSpec | None = None
 
     # lifecycle ------------------------------------------------------------------------------
-    def _env(self, task: str, robot: str):
-        key = (task, robot)
+    def _env(self, task: str, robot: str, record: RecordSpec | None = None):
+        """One env per (task, agent, image size): a recording run with a wrist camera uses
+        the robot's ``*_wristcam`` agent (same arm, a camera on the hand)."""
+        wrist = record is not None and "wrist" in record.cameras
+        uid = ROBOT_SPECS[robot]["wristcam"] if wrist else robot
+        size = record.image_size if record is not None and record.cameras else None
+        key = (task, robot, uid, size)
         if key not in self._envs:
             check_task_robot(task, robot)
+            extra = {"sensor_configs": {"width": size, "height": size}} if size else {}
             env = self._gym.make(
                 task,
-                obs_mode="none",  # we read poses from the actors, never observations
+                obs_mode="none",  # poses come from the actors; cameras render on demand
                 control_mode="pd_joint_pos",
-                robot_uids=robot,
+                robot_uids=uid,
                 render_mode=None,
                 render_backend=_render_backend(),
                 max_episode_steps=MAX_EPISODE_STEPS,
+                **extra,
             )
             self._envs[key] = (env, None)
         return key
@@ -133,10 +152,13 @@ class ManiSkillBackend:
             self._envs[key] = (env, planner)
         return planner
 
-    def reset(self, task: str, robot: str, seed: int) -> SceneState:
-        key = self._env(task, robot)
+    def reset(
+        self, task: str, robot: str, seed: int, record: RecordSpec | None = None
+    ) -> SceneState:
+        key = self._env(task, robot, record)
         env, _ = self._envs[key]
         env.reset(seed=int(seed))
+        agents.place(env)
         planner = self._planner(key)
         base = env.unwrapped.agent.robot.pose
         planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))
@@ -145,7 +167,30 @@ class ManiSkillBackend:
         self._spec = ROBOT_SPECS[robot]
         self._gripper = self._spec["open"]
         self._steps = 0
+        self._seed = int(seed)
+        self._recorder = None
+        if record is not None:
+            self._recorder = EpisodeRecorder(
+                env, record, self._cameras(env, record), len(planner.joint_vel_limits)
+            )
+            self._recorder.observe(self._gripper)
         return self.scene_state(task, robot, seed)
+
+    @staticmethod
+    def _cameras(env, record: RecordSpec) -> dict[str, str]:
+        """Our camera names -> the env's sensor uids (the task's base camera, the agent's)."""
+        u = env.unwrapped
+        if record.cameras and not getattr(u.scene, "sensors", None):
+            raise CameraError(
+                "camera could not render: the simulator has no render device "
+                "(is the CPU Vulkan driver installed? see scripts/install_vulkan.sh)"
+            )
+        wrist = [uid for uid in u._agent_sensor_configs]
+        uids = {"base": BASE_CAMERA, "wrist": wrist[0] if wrist else None}
+        missing = [c for c in record.cameras if uids.get(c) not in u.scene.sensors]
+        if missing:
+            raise CameraError(f"this robot has no {' or '.join(missing)} camera here")
+        return {c: uids[c] for c in record.cameras}
 
     def close(self) -> None:
         for env, _ in self._envs.values():
@@ -189,6 +234,42 @@ class ManiSkillBackend:
 
     # execution ------------------------------------------------------------------------------
     def execute(self, steps: list[Step]) -> ExecutionResult:
+        try:
+            result = self._execute(steps)
+        except CameraError as exc:  # the run cannot be recorded as asked: say so, keep going
+            self._recorder = None
+            return ExecutionResult(
+                success=False, failure_reason=FailureReason.SIM_ERROR, detail=str(exc),
+                sim_steps=self._steps, record_error=str(exc),
+            )  # fmt: skip
+        if self._recorder is not None:
+            result.trajectory, result.record_error = self._finish_recording(result)
+        return result
+
+    def _finish_recording(self, result: ExecutionResult) -> tuple[dict | None, str | None]:
+        env, _ = self._envs[self._current]
+        recorder, self._recorder = self._recorder, None
+        meta = {
+            "env_id": env.unwrapped.spec.id,
+            "env_kwargs": dict(env.unwrapped.spec.kwargs),
+            "max_episode_steps": MAX_EPISODE_STEPS,
+            "control_mode": "pd_joint_pos",
+            "control_freq": env.unwrapped.control_freq,
+            "seed": self._seed,
+            "robot": self._current[1],
+            "robot_uid": self._current[2],
+            "joint_names": [j.get_name() for j in env.unwrapped.agent.robot.get_active_joints()],
+            "n_arm": recorder.n_arm,
+            "success": result.success,
+            "failure_reason": result.failure_reason.value if result.failure_reason else None,
+        }
+        try:
+            path, steps = recorder.finish(meta)
+        except OSError as exc:  # a full or unwritable spool: the verdict stands, the data not
+            return None, f"could not write the episode file: {exc.strerror or exc}"
+        return {"path": path, "steps": steps}, None
+
+    def _execute(self, steps: list[Step]) -> ExecutionResult:
         result = ExecutionResult(success=False)
         for step in steps:
             outcome = self._do(step)
@@ -274,8 +355,10 @@ class ManiSkillBackend:
         if self._steps >= MAX_EPISODE_STEPS:
             return False
         env, _ = self._envs[self._current]
-        env.step(action)
+        info = env.step(action)[-1]
         self._steps += 1
+        if self._recorder is not None:
+            self._recorder.step(action, info, self._gripper)
         return True
 
     def _settle(self) -> dict[str, bool]:

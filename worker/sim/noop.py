@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from models.types import ObjectState, SceneState
+from models.types import ObjectState, RecordSpec, SceneState
 from worker.plan_language import Step
 from worker.sim.base import ExecutionResult
 
 
 class NoopSimulator:
-    def reset(self, task: str, robot: str, seed: int) -> SceneState:
+    def reset(
+        self, task: str, robot: str, seed: int, record: RecordSpec | None = None
+    ) -> SceneState:
         cube = ObjectState("cube", (0.0, 0.0, 0.02), 0.0, (0.04, 0.04, 0.04))
         return SceneState(task, robot, seed, "noop", (cube,), (0.0, 0.0, 0.2), 0.0, True,
                           (-0.5, -0.5, 0.0), (0.5, 0.5, 0.5), 0.0)  # fmt: skip

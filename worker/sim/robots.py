@@ -11,6 +11,7 @@ from models.errors import ConfigError
 DEFAULT_WORKSPACES: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
     "panda": ((-0.615, -0.855, 0.0), (0.24, 0.855, 0.6)),
     "xarm6_robotiq": ((-0.522, -0.7, 0.0), (0.178, 0.7, 0.6)),
+    "xarm7_robotiq": ((-0.522, -0.7, 0.0), (0.178, 0.7, 0.6)),
     "widowxai": ((-0.615, -0.6, 0.0), (-0.015, 0.6, 0.6)),
 }
 

@@ -1,7 +1,7 @@
 """Simulator child process: answers JSON-line requests on a private pipe.
 
 Run by ``IsolatedSimulator``; a segfault or hang here ends one episode, not the worker.
-Requests: {"op": "reset", "task", "robot", "seed"} -> {"scene"}; {"op": "execute",
+Requests: {"op": "reset", "task", "robot", "seed", "record"?} -> {"scene"}; {"op": "execute",
 "steps"} -> {"result"}; {"op": "close"}. Errors come back as {"error", "kind"}.
 
 Fault injection for tests: BLAZER_SIM_FAULTS="crash:TASK:SEED,hang:TASK:SEED" makes the
@@ -42,7 +42,7 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    from models.types import SceneState  # noqa: F401
+    from models.types import RecordSpec
     from worker.plan_language import step_from_json
     from worker.sim.maniskill_backend import ManiSkillBackend
 
@@ -56,7 +56,8 @@ def main() -> None:
         try:
             if req["op"] == "reset":
                 _inject(faults.get((req["task"], int(req["seed"]))))
-                scene = backend.reset(req["task"], req["robot"], req["seed"])
+                record = RecordSpec.from_spec(req.get("record"))
+                scene = backend.reset(req["task"], req["robot"], req["seed"], record)
                 reply = {"scene": scene.to_json()}
             elif req["op"] == "execute":
                 steps = [step_from_json(s) for s in req["steps"]]

@@ -27,9 +27,11 @@ TASKS: dict[str, ModuleType] = {
     "LiftPegUpright-v1": lift_peg_upright,
 }
 
-# Robots each task supports here (their assets ship with mani-skill or in shared assets).
-ROBOTS: dict[str, tuple[str, ...]] = {task: ("panda",) for task in TASKS}
-ROBOTS["PickCube-v1"] = ("panda", "xarm6_robotiq", "widowxai")
+# Robots each task can be run on here (assets from mani-skill, shared assets, or built by
+# worker.sim.agents); which pairs the expert can solve is measured (README's robot table).
+ROBOTS: dict[str, tuple[str, ...]] = {
+    task: ("panda", "xarm6_robotiq", "xarm7_robotiq", "widowxai") for task in TASKS
+}
 
 
 def get_task(task: str) -> ModuleType:

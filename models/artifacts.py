@@ -1,0 +1,213 @@
+"""Recorded trajectories on disk: the episode file, the per-job shard, the artifact root.
+
+An *episode file* is a small HDF5 file the simulator writes (arrays gzip-compressed, camera
+frames as H.264 mp4 bytes, metadata as JSON attributes). A *shard* is one HDF5 file per job
+delivery holding each episode file whole, as bytes under ``episodes/<key>``; the episode
+row keeps the shard URL, the key, the byte size, the step count and the sha256 of those
+bytes, so every read is checked. Shards go to the artifact root (``BLAZER_ARTIFACTS_URL``,
+any fsspec URL) atomically: a local root gets temp file + rename, an object store gets one
+whole-object put, so a worker killed mid-write leaves no shard, only a temp file that the
+next writer in that folder sweeps.
+
+Why HDF5 in HDF5: one file per job keeps the file count at jobs, not episodes (millions),
+and a byte-exact episode gives a checksum a reader can verify without decoding anything.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.errors import BlazerError
+
+TEMP_MAX_AGE_S = 3600.0  # a temp file this old was left by a killed writer
+
+
+class ArtifactError(BlazerError):
+    """The artifact root cannot take a shard (unwritable, full, missing), or a stored
+    episode does not match its checksum."""
+
+
+@dataclass(frozen=True)
+class TrajectoryRef:
+    uri: str
+    key: str
+    bytes: int
+    steps: int
+    sha256: str
+
+
+def spool_dir() -> str:
+    """Where the simulator process leaves finished episode files for its worker."""
+    path = Path(tempfile.gettempdir()) / "blazer-spool"
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+# episode files --------------------------------------------------------------------------------
+def write_episode_file(path: Path, data: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    import h5py
+
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            for key, array in data.items():
+                big = array.ndim > 0 and array.size > 64 and not key.startswith("video/")
+                f.create_dataset(key, data=array, compression="gzip" if big else None)
+            f.attrs["meta"] = json.dumps(meta)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class EpisodeData:
+    """A stored episode, read into memory: arrays by key, metadata, decoded video frames."""
+
+    def __init__(self, raw: bytes) -> None:
+        import h5py
+
+        self.arrays: dict[str, np.ndarray] = {}
+        with h5py.File(io.BytesIO(raw), "r") as f:
+            self.meta: dict[str, Any] = json.loads(f.attrs["meta"])
+            f.visititems(
+                lambda name, obj: (
+                    self.arrays.__setitem__(name, obj[()])
+                    if isinstance(obj, h5py.Dataset)
+                    else None
+                )
+            )
+
+    def group(self, prefix: str) -> dict[str, np.ndarray]:
+        """{"actors/cube": array, ...} for the keys under ``prefix/``."""
+        cut = len(prefix) + 1
+        return {k[cut:]: v for k, v in self.arrays.items() if k.startswith(prefix + "/")}
+
+    def frames(self, camera: str) -> np.ndarray:
+        return decode_video(self.arrays[f"video/{camera}"].tobytes())
+
+    @property
+    def steps(self) -> int:
+        return len(self.arrays["actions"])
+
+
+# video ----------------------------------------------------------------------------------------
+def encode_video(frames: np.ndarray, fps: float, codec: str = "libx264") -> bytes:
+    """(N, H, W, 3) uint8 -> mp4 bytes, yuv420p (what LeRobot's and common players read)."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream(codec, rate=round(fps))
+        stream.height, stream.width = frames.shape[1], frames.shape[2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "23", "g": "2"} if codec == "libx264" else {"g": "2"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def decode_video(data: bytes) -> np.ndarray:
+    import av
+
+    with av.open(io.BytesIO(data), "r") as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+# the artifact root ----------------------------------------------------------------------------
+class ArtifactStore:
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        self.url = url
+        self.fs, self.root = fsspec.core.url_to_fs(url)
+        self.local = "file" in (
+            self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        )
+
+    def uri(self, rel: str) -> str:
+        return f"{self.url.rstrip('/')}/{rel}"
+
+    def write_shard(
+        self, rel: str, episodes: dict[str, tuple[str, int]]
+    ) -> dict[str, TrajectoryRef]:
+        """Store episode files ({key: (spool path, steps)}) as one shard at ``rel``."""
+        import h5py
+
+        final = f"{self.root.rstrip('/')}/{rel}"
+        if self.local:
+            folder = Path(final).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise self._error(exc) from None
+            _sweep_temps(folder)
+            fd, tmp = tempfile.mkstemp(prefix=f".{Path(final).name}.", suffix=".tmp", dir=folder)
+        else:
+            fd, tmp = tempfile.mkstemp(suffix=".h5", dir=spool_dir())
+        os.close(fd)
+        refs: dict[str, TrajectoryRef] = {}
+        try:
+            with h5py.File(tmp, "w") as f:
+                for key, (path, steps) in episodes.items():
+                    raw = Path(path).read_bytes()
+                    f.create_dataset(f"episodes/{key}", data=np.frombuffer(raw, np.uint8))
+                    digest = hashlib.sha256(raw).hexdigest()
+                    refs[key] = TrajectoryRef(self.uri(rel), key, len(raw), steps, digest)
+            if self.local:
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, final)
+            else:  # an object store publishes a whole object or nothing
+                self.fs.put_file(tmp, final)
+        except OSError as exc:
+            raise self._error(exc) from None
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return refs
+
+    def _error(self, exc: OSError) -> ArtifactError:
+        what = {
+            errno.ENOSPC: "no space left on the device",
+            errno.EACCES: "permission denied",
+            errno.EROFS: "read-only file system",
+            errno.ENOTDIR: "a path part is not a folder",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        return ArtifactError(f"artifact root {self.url} cannot take a shard: {what}")
+
+
+def _sweep_temps(folder: Path) -> None:
+    cutoff = time.time() - TEMP_MAX_AGE_S
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+        except OSError:
+            pass
+
+
+def read_episode(uri: str, key: str, sha256: str | None = None) -> EpisodeData:
+    """Read one stored episode back, checking its checksum."""
+    import fsspec
+    import h5py
+
+    try:
+        with fsspec.open(uri, "rb") as fh, h5py.File(fh, "r") as f:
+            raw = f[f"episodes/{key}"][()].tobytes()
+    except (OSError, KeyError) as exc:
+        raise ArtifactError(f"cannot read episode {key} from {uri}: {exc}") from None
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+        raise ArtifactError(f"episode {key} in {uri} does not match its checksum")
+    return EpisodeData(raw)

@@ -1,0 +1,99 @@
+"""Move a job's recorded episodes from the simulator's spool into one shard under the
+artifact root, and point each episode row at its trajectory (``models.artifacts``).
+
+One shard per job delivery (``job-<id>-d<delivery>.h5``). A re-delivered job stores only
+the episodes the database does not hold yet, so a redelivery neither overwrites a shard an
+earlier row points at nor stores an episode twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import select
+
+from models.artifacts import ArtifactError, ArtifactStore
+from models.db import session_scope
+from models.errors import DatabaseError
+from models.orm import Episode
+from models.settings import get_settings
+from worker.rollout import Block, EpisodeOutcome
+
+log = logging.getLogger(__name__)
+
+
+def episode_key(seed: int, attempt: int) -> str:
+    return f"s{seed}-a{attempt}"
+
+
+def shard_path(block: Block, delivery: int) -> str:
+    return (
+        f"campaign-{block.campaign_id}/{block.task}/{block.robot}/job-{block.job_id}-d{delivery}.h5"
+    )
+
+
+def _already_stored(block: Block) -> set[tuple[int, int]]:
+    """(seed, attempt) of this block's episodes on record with a trajectory. With the
+    database away, none: the worst case is a spare copy in this delivery's shard (the
+    episode rows, written once, keep pointing at the first)."""
+    try:
+        return _stored_keys(block)
+    except DatabaseError as exc:
+        log.warning("job %s: cannot check stored trajectories (%s)", block.job_id, exc)
+        return set()
+
+
+def _stored_keys(block: Block) -> set[tuple[int, int]]:
+    with session_scope() as session:
+        rows = session.execute(
+            select(Episode.seed, Episode.attempt).where(
+                Episode.campaign_id == block.campaign_id,
+                Episode.task == block.task,
+                Episode.robot == block.robot,
+                Episode.seed.between(min(block.seeds), max(block.seeds)),
+                Episode.traj_uri.is_not(None),
+            )
+        ).all()
+    return {(r.seed, r.attempt) for r in rows}
+
+
+def store_trajectories(block: Block, outcomes: list[EpisodeOutcome], delivery: int) -> int:
+    """Write the shard and fill the records' ``traj_*`` fields; returns episodes stored.
+
+    A root that cannot take the shard (unwritable, full) leaves every verdict as it was and
+    puts the one-line reason in ``traj_error``; the spool files go either way.
+    """
+    recorded = [o for o in outcomes if o.execution is not None and o.execution.trajectory]
+    if not recorded:
+        return 0
+    try:
+        stored = _already_stored(block)
+        todo = [o for o in recorded if (o.record.seed, o.record.attempt) not in stored]
+        if not todo:
+            return 0
+        files = {
+            episode_key(o.record.seed, o.record.attempt): (
+                o.execution.trajectory["path"],
+                o.execution.trajectory["steps"],
+            )
+            for o in todo
+        }
+        try:
+            refs = ArtifactStore(get_settings().resolved_artifacts_url()).write_shard(
+                shard_path(block, delivery), files
+            )
+        except ArtifactError as exc:
+            log.error("job %s: trajectories not stored: %s", block.job_id, exc)
+            for o in todo:
+                o.record.traj_error = str(exc)
+            return 0
+        for o in todo:
+            ref = refs[episode_key(o.record.seed, o.record.attempt)]
+            rec = o.record
+            rec.traj_uri, rec.traj_key, rec.traj_bytes = ref.uri, ref.key, ref.bytes
+            rec.traj_steps, rec.traj_sha256 = ref.steps, ref.sha256
+        return len(todo)
+    finally:
+        for o in recorded:
+            Path(o.execution.trajectory["path"]).unlink(missing_ok=True)
