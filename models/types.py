@@ -190,12 +190,12 @@ class EpisodeRecord:
     # The recorded trajectory (campaigns with ``record:``): the shard that holds it (an
     # fsspec URL under the artifact root), its group there, its size, control steps and
     # checksum (models.artifacts); or why it could not be stored.
-    traj_uri: str | None = _col(String(1000), default=None)
+    traj_uri: str | None = _col(String(1000), summary=True, default=None)
     traj_key: str | None = _col(String(200), default=None)
-    traj_bytes: int | None = _col(BigInteger(), default=None)
-    traj_steps: int | None = _col(Integer(), default=None)
+    traj_bytes: int | None = _col(BigInteger(), summary=True, default=None)
+    traj_steps: int | None = _col(Integer(), summary=True, default=None)
     traj_sha256: str | None = _col(String(64), default=None)
-    traj_error: str | None = _col(Text(), default=None)
+    traj_error: str | None = _col(Text(), summary=True, default=None)
 
     def key(self) -> tuple[int, str, str, int, int]:
         return tuple(getattr(self, name) for name in EPISODE_KEY)  # type: ignore[return-value]

@@ -181,9 +181,27 @@ def export_dataset(session: Session, name: str, fmt: str, out: Path) -> Path:
         rows = list(iter_examples(session, dataset))
         HFDataset.from_list(rows).save_to_disk(str(out))
         return out
-    if fmt == "lerobot":
-        raise ConfigError(
-            "LeRobot export needs per-step trajectories (joint states and actions); rollouts record "
-            "plans, scenes and verdicts only, so there is nothing to export in that layout yet"
-        )
-    raise ConfigError(f"--format must be jsonl, hf or lerobot, got {fmt!r}")
+    if fmt in DEMO_FORMATS:
+        from training.exports import recorded_demos
+
+        groups = recorded_demos(session, dataset)
+        DEMO_FORMATS[fmt]()(groups, out)
+        return out
+    raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+
+
+def _lerobot():
+    from training.exports.lerobot_v3 import write_lerobot
+
+    return write_lerobot
+
+
+def _maniskill_h5():
+    from training.exports.maniskill_h5 import write_maniskill_h5
+
+    return write_maniskill_h5
+
+
+# policy-learning formats: need episodes recorded with trajectories (spec key ``record:``)
+DEMO_FORMATS = {"lerobot": _lerobot, "maniskill-h5": _maniskill_h5}
+EXPORT_FORMATS = ("jsonl", "hf", *DEMO_FORMATS)

@@ -1,4 +1,4 @@
-"""``blazer episodes query`` and ``blazer stats``."""
+"""``blazer episodes query``, ``blazer episodes replay`` and ``blazer stats``."""
 
 from __future__ import annotations
 
@@ -148,3 +148,39 @@ def print_stats(rows) -> None:
             f"{100 * r.rate:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%", fails,
         )  # fmt: skip
     Console(width=160).print(table)
+
+
+@app.command("replay")
+def replay(
+    episode_id: int = typer.Argument(..., help="The episode's id (`blazer episodes query`)."),
+    video: str = typer.Option(None, "--video", help="Write the replay's cameras to this mp4."),
+) -> None:
+    """Re-run a recorded episode from its trajectory; say whether the outcome reproduces."""
+    from models.orm import Episode
+    from worker.sim.replay import replay_episode
+
+    ensure_schema()
+    with session_scope() as session:
+        ep = session.get(Episode, episode_id)
+        if ep is None:
+            raise ConfigError(f"no episode {episode_id}")
+        if ep.traj_uri is None:
+            why = f" ({ep.traj_error})" if ep.traj_error else ""
+            raise ConfigError(
+                f"episode {episode_id} has no recorded trajectory{why}; "
+                "record one with the campaign spec key record:"
+            )
+        uri, key, digest, success = ep.traj_uri, ep.traj_key, ep.traj_sha256, ep.success
+    report = replay_episode(uri, key, digest, video)
+    verdict = "reproduced" if report.reproduced else "NOT reproduced"
+    typer.echo(
+        f"episode {episode_id}: {report.steps} steps; recorded "
+        f"{'success' if report.recorded_success else 'failure'} (row: "
+        f"{'success' if success else 'failure'}), replayed "
+        f"{'success' if report.replayed_success else 'failure'}: {verdict}; "
+        f"objects end within {report.max_object_drift_m * 1000:.1f} mm of the recording"
+    )
+    if report.video:
+        typer.echo(f"video: {report.video}")
+    if not report.reproduced:
+        raise typer.Exit(1)

@@ -1,4 +1,5 @@
-"""``blazer sim try``: one episode, everything it went through, printed."""
+"""``blazer sim try``: one episode, everything it went through, printed; ``blazer sim
+replay-h5``: ManiSkill's replay tool with blazer's robots registered."""
 
 from __future__ import annotations
 
@@ -63,3 +64,25 @@ def try_episode(
         )
         typer.echo(f"== verdict: {verdict}   timings {rec.timings}")
     raise typer.Exit(0 if rec.success else 1)
+
+
+@app.command(
+    "replay-h5", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def replay_h5(ctx: typer.Context, traj_path: str) -> None:
+    """ManiSkill's own replay tool on an h5 export, with blazer's robots registered (the
+    xArm-7 + Robotiq and the xArm-6 wrist camera). Extra flags go to the tool, e.g.
+    ``--use-env-states``, ``--save-video``."""
+    import subprocess
+    import sys
+
+    from worker.sim.isolated import REPO_ROOT, sim_environment
+
+    code = (
+        "import sys; from worker.sim.maniskill_backend import setup_assets; setup_assets(); "
+        "from worker.sim import agents; agents.register(); "
+        "from mani_skill.trajectory import replay_trajectory as r; "
+        "r.main(r.parse_args(sys.argv[1:]))"
+    )
+    cmd = [sys.executable, "-c", code, "--traj-path", traj_path, *ctx.args]
+    raise typer.Exit(subprocess.call(cmd, env=sim_environment(), cwd=str(REPO_ROOT)))

@@ -58,10 +58,15 @@ def dataset_build(
 @dataset_app.command("export")
 def dataset_export(
     name: str,
-    fmt: str = typer.Option("jsonl", "--format", help="jsonl, hf or lerobot."),
-    out: Path = typer.Option(None, help="Output file (jsonl) or folder (hf)."),
+    fmt: str = typer.Option(
+        "jsonl",
+        "--format",
+        help="jsonl, hf (SFT chat examples), lerobot (LeRobot v3.0) or maniskill-h5 (RecordEpisode layout).",
+    ),
+    out: Path = typer.Option(None, help="Output file (jsonl) or folder (the others)."),
 ) -> None:
-    """Export a snapshot: chat JSONL, or a Hugging Face datasets folder."""
+    """Export a snapshot: chat JSONL or a Hugging Face datasets folder (SFT), or LeRobot v3.0
+    or ManiSkill h5 (policy learning; needs episodes recorded with the spec key record:)."""
     from models.settings import get_settings
     from training.datasets import export_dataset
 

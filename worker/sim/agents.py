@@ -3,8 +3,9 @@ two-finger xArm-7 (the xArm-7 arm with the Robotiq 2F-85 gripper the xArm-6 asse
 ManiSkill registers only a five-finger Ability-hand xArm-7).
 
 ``register()`` runs in the simulator process before an env is made. ManiSkill's table
-scene only places the robots it knows, so ``place(env)`` puts ours at their base pose and
-rest configuration right after every reset (the initial state a recording starts from).
+scene only places the robots it knows; ``register()`` extends its ``initialize`` to put
+ours at their base pose and rest configuration, so ``env.reset(seed=...)`` alone gives a
+recording's initial state (what ManiSkill's replay tool relies on without env states).
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ def register() -> None:
         def _sensor_configs(self):
             return wrist_camera(self)
 
+    from mani_skill.utils.scene_builder.table import TableSceneBuilder
+
+    original = TableSceneBuilder.initialize
+
+    def initialize(self, env_idx):
+        original(self, env_idx)
+        _place(self.env)
+
+    TableSceneBuilder.initialize = initialize
     _registered = True
 
 
@@ -80,9 +90,8 @@ PLACED_BY_BLAZER = {
 }
 
 
-def place(env) -> None:
+def _place(u) -> None:
     """Put one of blazer's agents where ManiSkill's scene would have (no-op for others)."""
-    u = env.unwrapped
     uid = u.robot_uids
     if uid not in PLACED_BY_BLAZER:
         return

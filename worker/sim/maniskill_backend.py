@@ -158,7 +158,6 @@ class ManiSkillBackend:
         key = self._env(task, robot, record)
         env, _ = self._envs[key]
         env.reset(seed=int(seed))
-        agents.place(env)
         planner = self._planner(key)
         base = env.unwrapped.agent.robot.pose
         planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))

@@ -1,0 +1,60 @@
+"""Policy-learning exports of a dataset snapshot's recorded episodes.
+
+``lerobot`` (LeRobot v3.0, one dataset per robot) and ``maniskill-h5`` (ManiSkill's
+``RecordEpisode`` layout, one ``.h5`` + ``.json`` per task x robot). Both read each episode
+from its shard through ``models.artifacts`` (checksum checked) and carry the snapshot's
+sampling weight (``--balance equal`` = BLM1's p = 1/(C·|D_i|) per task x robot).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.artifacts import EpisodeData, read_episode
+from models.errors import ConfigError
+from models.orm import Dataset, DatasetMember, Episode
+
+
+@dataclass
+class Demo:
+    episode_id: int
+    task: str
+    robot: str
+    seed: int
+    success: bool
+    weight: float
+    description: str
+    load: Callable[[], EpisodeData]
+
+
+def recorded_demos(session: Session, dataset: Dataset) -> dict[tuple[str, str], list[Demo]]:
+    """The snapshot's episodes that have a stored trajectory, by (task, robot)."""
+    stmt = (
+        select(Episode, DatasetMember.weight)
+        .join(DatasetMember, DatasetMember.episode_id == Episode.id)
+        .where(DatasetMember.dataset_id == dataset.id)
+        .order_by(Episode.task, Episode.robot, Episode.id)
+    )
+    groups: dict[tuple[str, str], list[Demo]] = defaultdict(list)
+    missing = 0
+    for ep, weight in session.execute(stmt):
+        if ep.traj_uri is None:
+            missing += 1
+            continue
+        uri, key, digest = ep.traj_uri, ep.traj_key, ep.traj_sha256
+        groups[(ep.task, ep.robot)].append(
+            Demo(ep.id, ep.task, ep.robot, ep.seed, ep.success, weight,
+                 (ep.scene or {}).get("description", ep.task),
+                 lambda uri=uri, key=key, digest=digest: read_episode(uri, key, digest))
+        )  # fmt: skip
+    if not groups:
+        raise ConfigError(
+            f"dataset {dataset.name!r} has no recorded trajectories ({missing} episodes without); "
+            "build it from a campaign whose spec has 'record:'"
+        )
+    return groups
