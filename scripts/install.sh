@@ -31,4 +31,9 @@ if [[ ",${EXTRAS}," == *",llm,"* ]]; then
   CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
     $PIP install -q "llama-cpp-python[server]==0.3.36"
 fi
+if [[ ",${EXTRAS}," == *",dev,"* ]]; then
+  # lerobot's own source, for the LeRobot v3 conformance test (the package cannot be
+  # installed beside this project: it pins torch < 2.11 and needs torchvision)
+  bash scripts/fetch_lerobot_source.sh
+fi
 echo "install: done. Try: .venv/bin/blazer demo"

@@ -122,8 +122,12 @@ def _write_dataset(robot: str, demos: list[Demo], root: Path) -> None:
     fps = None
     index = 0
     video_t: dict[str, float] = {}
-    for episode_index, demo in enumerate(demos):
+    episode_index = -1
+    for demo in demos:
         ep = demo.load()
+        if ep.steps == 0:
+            continue  # failed before its first step: nothing a policy could learn from
+        episode_index += 1
         meta = ep.meta
         fps = fps or meta["fps"]
         every = max(1, round(meta["control_freq"] / meta["fps"]))
@@ -202,14 +206,14 @@ def _write_dataset(robot: str, demos: list[Demo], root: Path) -> None:
     info = {
         "codebase_version": CODEBASE_VERSION,
         "robot_type": robot,
-        "total_episodes": len(demos),
+        "total_episodes": episode_index + 1,
         "total_frames": total_frames,
         "total_tasks": len(tasks),
         "chunks_size": CHUNKS_SIZE,
         "data_files_size_in_mb": DATA_FILE_MB,
         "video_files_size_in_mb": VIDEO_FILE_MB,
         "fps": int(round(fps)),
-        "splits": {"train": f"0:{len(demos)}"},
+        "splits": {"train": f"0:{episode_index + 1}"},
         "data_path": DATA_PATH,
         "video_path": VIDEO_PATH if frames_by_cam else None,
         "features": features,

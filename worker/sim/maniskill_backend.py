@@ -122,16 +122,24 @@ class ManiSkillBackend:
         if key not in self._envs:
             check_task_robot(task, robot)
             extra = {"sensor_configs": {"width": size, "height": size}} if size else {}
-            env = self._gym.make(
-                task,
-                obs_mode="none",  # poses come from the actors; cameras render on demand
-                control_mode="pd_joint_pos",
-                robot_uids=uid,
-                render_mode=None,
-                render_backend=_render_backend(),
-                max_episode_steps=MAX_EPISODE_STEPS,
-                **extra,
-            )
+            try:
+                env = self._gym.make(
+                    task,
+                    obs_mode="none",  # poses come from the actors; cameras render on demand
+                    control_mode="pd_joint_pos",
+                    robot_uids=uid,
+                    render_mode=None,
+                    render_backend=_render_backend(),
+                    max_episode_steps=MAX_EPISODE_STEPS,
+                    **extra,
+                )
+            except RuntimeError as exc:
+                if "vk::" in str(exc) or "Vulkan" in str(exc):
+                    raise CameraError(
+                        f"camera could not render: no Vulkan device ({exc}); install the CPU "
+                        "driver with scripts/install_vulkan.sh or set VK_ICD_FILENAMES"
+                    ) from None
+                raise
             self._envs[key] = (env, None)
         return key
 

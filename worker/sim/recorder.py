@@ -94,7 +94,9 @@ class EpisodeRecorder:
         from models.artifacts import encode_video
 
         data: dict[str, np.ndarray] = {
-            "actions": np.stack(self.actions) if self.actions else np.zeros((0, 0), np.float32),
+            "actions": np.stack(self.actions)
+            if self.actions
+            else np.zeros((0, self.env.action_space.shape[-1]), np.float32),
             "success": np.array(self.success, dtype=bool),
             "obs/qpos": np.stack(self.qpos),
             "obs/qvel": np.stack(self.qvel),
