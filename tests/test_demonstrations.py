@@ -335,3 +335,41 @@ def test_the_shard_writer_is_atomic_on_a_local_root(tmp_path):
     refs = store.write_shard("c/job-2-d1.h5", {"s0-a0": (str(spool), 3)})
     assert not stale.exists() and (tmp_path / "c" / "job-2-d1.h5").is_file()
     assert refs["s0-a0"].bytes == len(b"\x89HDF-not-really") and refs["s0-a0"].steps == 3
+
+
+@pytest.mark.cluster
+def test_a_recording_campaign_through_celery(pg_url, tmp_path, monkeypatch):
+    """The same recording through Redis, a real Celery worker and PostgreSQL: the worker
+    writes the shard under the shared artifact root and the rows point at it."""
+    from models.types import CampaignState
+    from scheduler import campaigns
+    from scheduler.spec import CampaignSpec
+    from tests.cluster import Cluster
+
+    monkeypatch.setenv("BLAZER_DATABASE_URL", pg_url)
+    _reset_caches()
+    upgrade(pg_url)
+    artifacts = tmp_path / "shared-artifacts"
+    c = Cluster(pg_url, tmp_path, BLAZER_ARTIFACTS_URL=f"file://{artifacts}",
+                BLAZER_EPISODE_TIMEOUT_S="60")  # fmt: skip
+    c.start_redis()
+    try:
+        spec = {"name": "celrec", "tasks": ["PickCube-v1"], "robots": ["xarm6_robotiq"],
+                "successes": 2, "block_size": 1, "record": {"image_size": 32}}  # fmt: skip
+        with session_scope() as s:
+            campaigns.create_campaign(s, CampaignSpec.from_dict(spec))
+        c.start_worker()
+        c.start_scheduler()
+        c.wait_done("celrec", 400)
+        assert c.campaign_state("celrec") == CampaignState.DONE.value
+        rows = c.sql("SELECT success, traj_uri, traj_key, traj_sha256, traj_steps, worker "
+                     "FROM episodes ORDER BY id")  # fmt: skip
+        assert sum(r[0] for r in rows) == 2, c.logs()
+        for _, uri, key, digest, steps, worker in rows:
+            assert uri.startswith(f"file://{artifacts}/campaign-") and worker, (uri, worker)
+            ep = read_episode(uri, key, digest)
+            assert ep.steps == steps and ep.meta["robot_uid"] == "xarm6_robotiq_wristcam"
+            assert ep.frames("wrist").shape[1:] == (32, 32, 3)
+    finally:
+        c.stop()
+        _reset_caches()

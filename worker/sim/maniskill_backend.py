@@ -33,6 +33,7 @@ RRT_PLANNING_TIME_S = 1.0
 REACH_TOLERANCE_M = 0.02
 SCREW_QPOS_STEP = 0.1
 
+SQRT_HALF = 0.5**0.5
 # Per robot, the one place for per-robot settings: the planner's move group (the TCP link),
 # its reach from the base (m), the gripper action that opens it and the one that closes it
 # fully (pd_joint_pos controllers), and the agent with a wrist camera used when recording.
@@ -43,8 +44,11 @@ ROBOT_SPECS: dict[str, dict] = {
                       "wristcam": "xarm6_robotiq_wristcam"},
     "xarm7_robotiq": {"move_group": "eef", "reach_m": 0.70, "open": 0.0, "closed": 0.81,
                       "wristcam": "xarm7_robotiq_wristcam"},
+    # the WidowX AI's TCP link approaches along its x axis (the others along z): the plan's
+    # pointing-down frame is turned by 180 deg about (x + z) before planning
     "widowxai": {"move_group": "ee_gripper_link", "reach_m": 0.60, "open": 1.0, "closed": -1.0,
-                 "wristcam": "widowxai_wristcam"},
+                 "wristcam": "widowxai_wristcam", "tcp_in_plan_frame": (0.0, SQRT_HALF, 0.0, SQRT_HALF),
+                 "carriage_m": (0.0, 0.044)},
 }  # fmt: skip
 BASE_CAMERA = "base_camera"  # every ManiSkill table-top task's third-person camera
 
@@ -318,7 +322,12 @@ class ManiSkillBackend:
 
     def _move(self, step: Move) -> tuple[bool, str]:
         env, planner = self._envs[self._current]
-        target = np.hstack([np.array(step.position), gripper_quat(step.yaw_deg, step.tilt_deg)])
+        quat = gripper_quat(step.yaw_deg, step.tilt_deg)
+        if "tcp_in_plan_frame" in self._spec:
+            from transforms3d.quaternions import qmult
+
+            quat = qmult(quat, self._spec["tcp_in_plan_frame"])
+        target = np.hstack([np.array(step.position), quat])
         qpos = env.unwrapped.agent.robot.get_qpos()[0].numpy()
         dt = env.unwrapped.control_timestep
         try:
@@ -334,19 +343,26 @@ class ManiSkillBackend:
         n_arm = len(planner.joint_vel_limits)
         path = plan["position"]
         for q in path:
-            if not self._step(np.hstack([q[:n_arm], self._gripper])):
+            if not self._step(self._action(q[:n_arm])):
                 return False, f"episode step limit {MAX_EPISODE_STEPS} reached"
         goal = np.array(step.position)
         err = self._tcp_error(goal)
         for _ in range(CONVERGE_STEPS):  # the PD controller trails the path's last waypoint
-            if err <= REACH_TOLERANCE_M / 4 or not self._step(
-                np.hstack([path[-1][:n_arm], self._gripper])
-            ):
+            if err <= REACH_TOLERANCE_M / 4 or not self._step(self._action(path[-1][:n_arm])):
                 break
             err = self._tcp_error(goal)
         if err > REACH_TOLERANCE_M:
             return False, f"stopped {err * 100:.1f} cm from the target (blocked?)"
         return True, f"reached in {len(plan['position'])} steps"
+
+    def _action(self, arm_qpos: np.ndarray) -> np.ndarray:
+        """The pd_joint_pos action: arm joint targets, then the gripper command. The WidowX
+        AI's arm controller also drives its finger carriage: it gets the gripper's target."""
+        parts = [arm_qpos]
+        if "carriage_m" in self._spec:
+            lo, hi = self._spec["carriage_m"]
+            parts.append([lo + (self._gripper + 1.0) / 2.0 * (hi - lo)])
+        return np.hstack([*parts, [self._gripper]])
 
     def _tcp_error(self, goal: np.ndarray) -> float:
         env, _ = self._envs[self._current]
@@ -356,7 +372,7 @@ class ManiSkillBackend:
         env, planner = self._envs[self._current]
         n_arm = len(planner.joint_vel_limits)
         qpos = env.unwrapped.agent.robot.get_qpos()[0].numpy()[:n_arm]
-        return all(self._step(np.hstack([qpos, self._gripper])) for _ in range(n))
+        return all(self._step(self._action(qpos)) for _ in range(n))
 
     def _step(self, action: np.ndarray) -> bool:
         if self._steps >= MAX_EPISODE_STEPS:
