@@ -150,7 +150,7 @@ def time_exports(refs, root: Path, episodes) -> tuple[float, float]:
     from training.exports.maniskill_h5 import write_maniskill_h5
 
     groups: dict = {}
-    for (key, ref), (task, seed, _) in zip(refs, episodes, strict=True):
+    for (_, ref), (task, seed, _) in zip(refs, episodes, strict=True):
         meta_fix = {"joint_names": [f"panda_joint{i}" for i in range(1, 8)] + ["f1", "f2"]}
         groups.setdefault((task, ROBOT), []).append(
             Demo(0, task, ROBOT, seed, True, 1.0, task,
