@@ -121,18 +121,24 @@ def test_every_attempt_is_recorded_and_checksummed(recorded):
     assert not list((tmp / "data" / "artifacts").rglob("*.tmp"))  # nothing half-written
 
 
-def test_a_tampered_shard_fails_its_checksum(recorded, tmp_path):
+def test_a_checksum_mismatch_is_refused(recorded):
     row = episodes()[0]
     with pytest.raises(Exception, match="checksum"):
         read_episode(row.traj_uri, row.traj_key, "0" * 64)
 
 
-def test_maniskill_h5_export_replays_in_maniskills_own_tool(recorded):
+def export(recorded, fmt: str) -> Path:
     tmp, env = recorded
-    out = tmp / "h5"
-    done = run_cli("dataset", "export", "demos", "--format", "maniskill-h5", "--out", str(out),
-                   env=env)  # fmt: skip
+    out = tmp / fmt
+    done = run_cli("dataset", "export", "demos", "--format", fmt, "--out", str(out), env=env)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert f"exported 'demos' as {fmt}" in done.stdout
+    return out
+
+
+def test_maniskill_h5_export_replays_in_maniskills_own_tool(recorded):
+    _, env = recorded
+    out = export(recorded, "maniskill-h5")
     meta = json.loads((out / "PickCube-v1_panda.json").read_text())
     assert meta["env_info"]["env_id"] == "PickCube-v1"
     ours = [e["success"] for e in meta["episodes"]]
@@ -168,11 +174,7 @@ def _lerobot():
 
 
 def test_lerobot_export_loads_in_lerobots_own_dataset_class(recorded):
-    tmp, env = recorded
-    out = tmp / "lerobot"
-    done = run_cli("dataset", "export", "demos", "--format", "lerobot", "--out", str(out),
-                   env=env)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    out = export(recorded, "lerobot")
     lerobot_dataset, utils, video_utils = _lerobot()
     root = out / "panda"
     info = json.loads((root / "meta" / "info.json").read_text())

@@ -12,7 +12,7 @@ import hashlib
 import json
 import random
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,7 +167,14 @@ def iter_examples(session: Session, dataset: Dataset) -> Iterator[dict[str, Any]
         }
 
 
-def export_dataset(session: Session, name: str, fmt: str, out: Path) -> Path:
+def export_dataset(
+    session: Session,
+    name: str,
+    fmt: str,
+    out: Path,
+    on_episode: Callable[[int], None] | None = None,
+) -> Path:
+    """``on_episode(total)`` is called as each recorded episode is read (progress)."""
     dataset = get_dataset(session, name)
     if fmt == "jsonl":
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +191,7 @@ def export_dataset(session: Session, name: str, fmt: str, out: Path) -> Path:
     if fmt in DEMO_FORMATS:
         from training.exports import recorded_demos
 
-        groups = recorded_demos(session, dataset)
+        groups = recorded_demos(session, dataset, on_episode)
         DEMO_FORMATS[fmt]()(groups, out)
         return out
     raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")

@@ -72,8 +72,15 @@ def dataset_export(
 
     ensure_schema()
     out = out or get_settings().data_dir / "exports" / (f"{name}.jsonl" if fmt == "jsonl" else name)
+    seen = [0]
+
+    def progress(total: int) -> None:  # one line per 10% on a long policy-learning export
+        seen[0] += 1
+        if total >= 20 and seen[0] % max(1, total // 10) == 0:
+            typer.echo(f"  {seen[0]}/{total} episodes", err=True)
+
     with session_scope() as session:
-        path = export_dataset(session, name, fmt, out)
+        path = export_dataset(session, name, fmt, out, progress)
     typer.echo(f"exported {name!r} as {fmt} to {path}")
 
 

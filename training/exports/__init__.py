@@ -32,8 +32,11 @@ class Demo:
     load: Callable[[], EpisodeData]
 
 
-def recorded_demos(session: Session, dataset: Dataset) -> dict[tuple[str, str], list[Demo]]:
-    """The snapshot's episodes that have a stored trajectory, by (task, robot)."""
+def recorded_demos(
+    session: Session, dataset: Dataset, on_episode: Callable[[int], None] | None = None
+) -> dict[tuple[str, str], list[Demo]]:
+    """The snapshot's episodes that have a stored trajectory, by (task, robot); each load
+    calls ``on_episode(total)`` (progress on a long export)."""
     stmt = (
         select(Episode, DatasetMember.weight)
         .join(DatasetMember, DatasetMember.episode_id == Episode.id)
@@ -52,9 +55,22 @@ def recorded_demos(session: Session, dataset: Dataset) -> dict[tuple[str, str], 
                  (ep.scene or {}).get("description", ep.task),
                  lambda uri=uri, key=key, digest=digest: read_episode(uri, key, digest))
         )  # fmt: skip
+    if on_episode is not None:
+        total = sum(len(g) for g in groups.values())
+        for demo in (d for g in groups.values() for d in g):
+            demo.load = _ticking(demo.load, on_episode, total)
     if not groups:
         raise ConfigError(
             f"dataset {dataset.name!r} has no recorded trajectories ({missing} episodes without); "
             "build it from a campaign whose spec has 'record:'"
         )
     return groups
+
+
+def _ticking(load: Callable[[], EpisodeData], tick: Callable[[int], None], total: int):
+    def wrapped() -> EpisodeData:
+        data = load()
+        tick(total)
+        return data
+
+    return wrapped

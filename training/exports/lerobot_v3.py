@@ -63,23 +63,40 @@ def _stats(values: np.ndarray, image: bool = False) -> dict[str, Any]:
     """lerobot's per-feature stats: min, max, mean, std, count and quantiles (images per
     channel in [0, 1], shaped (3, 1, 1))."""
     if image:
-        values = values.astype(np.float64) / 255.0
-        axis: Any = (0, 1, 2)
-    else:
-        values = values.astype(np.float64).reshape(len(values), -1)
-        axis = 0
+        return _image_stats(values)
+    values = values.astype(np.float64).reshape(len(values), -1)
     stats = {
-        "min": values.min(axis=axis),
-        "max": values.max(axis=axis),
-        "mean": values.mean(axis=axis),
-        "std": values.std(axis=axis),
+        "min": values.min(axis=0),
+        "max": values.max(axis=0),
+        "mean": values.mean(axis=0),
+        "std": values.std(axis=0),
         "count": np.array([len(values)]),
     }
-    for q in QUANTILES:
-        stats[f"q{int(q * 100):02d}"] = np.quantile(values, q, axis=axis)
-    if image:
-        stats = {k: v if k == "count" else v.reshape(3, 1, 1) for k, v in stats.items()}
+    for q, value in zip(QUANTILES, np.quantile(values, QUANTILES, axis=0), strict=True):
+        stats[f"q{int(q * 100):02d}"] = value
     return stats
+
+
+def _image_stats(frames: np.ndarray) -> dict[str, Any]:
+    """Exact per-channel stats of uint8 frames from a 256-bin histogram (no float copy of
+    every pixel, no sort)."""
+    levels = np.arange(256, dtype=np.float64) / 255.0
+    hist = np.stack([np.bincount(frames[..., c].ravel(), minlength=256) for c in range(3)])
+    total = hist.sum(axis=1, keepdims=True)
+    mean = (hist * levels).sum(axis=1) / total[:, 0]
+    var = (hist * levels**2).sum(axis=1) / total[:, 0] - mean**2
+    cdf = np.cumsum(hist, axis=1) / total
+    present = hist > 0
+    stats = {
+        "min": levels[present.argmax(axis=1)],
+        "max": levels[255 - present[:, ::-1].argmax(axis=1)],
+        "mean": mean,
+        "std": np.sqrt(np.maximum(var, 0.0)),
+        "count": np.array([len(frames)]),
+    }
+    for q in QUANTILES:
+        stats[f"q{int(q * 100):02d}"] = levels[(cdf < q).sum(axis=1).clip(max=255)]
+    return {k: v if k == "count" else v.reshape(3, 1, 1) for k, v in stats.items()}
 
 
 def _aggregate(per_episode: list[dict[str, np.ndarray]]) -> dict[str, Any]:

@@ -79,6 +79,10 @@ def register() -> None:
         _place(self.env)
 
     TableSceneBuilder.initialize = initialize
+    from mani_skill.envs.tasks.tabletop.pick_cube_cfgs import PICK_CUBE_CONFIGS
+
+    for uid, like in PICK_CUBE_LAYOUT_OF.items():
+        PICK_CUBE_CONFIGS.setdefault(uid, PICK_CUBE_CONFIGS[like])
     _registered = True
 
 
@@ -88,18 +92,30 @@ PLACED_BY_BLAZER = {
     "xarm7_robotiq": ([XARM7_BASE_X, 0.0, 0.0], "rest"),
     "xarm7_robotiq_wristcam": ([XARM7_BASE_X, 0.0, 0.0], "rest"),
 }
+# Per-robot base poses where a task's layout is out of the arm's reach. ManiSkill lays out
+# only PickCube for the WidowX AI (cube 0.37 m from its base); the other tasks put their
+# objects around x = 0, 0.5-0.75 m from a base at x = -0.615, so it stands closer there.
+NEAR_BASE = {"widowxai": [-0.36, 0.0, 0.0], "widowxai_wristcam": [-0.36, 0.0, 0.0]}
+OWN_LAYOUT = {"PickCube-v1"}  # tasks whose layout ManiSkill already fits to these robots
+# PickCube's per-robot layout (cube size, spawn area) keyed by uid: the camera variants
+# take their robot's
+PICK_CUBE_LAYOUT_OF = {"widowxai_wristcam": "widowxai", "xarm7_robotiq": "xarm6_robotiq",
+                       "xarm7_robotiq_wristcam": "xarm6_robotiq",
+                       "xarm6_robotiq_wristcam": "xarm6_robotiq"}  # fmt: skip
 
 
 def _place(u) -> None:
-    """Put one of blazer's agents where ManiSkill's scene would have (no-op for others)."""
-    uid = u.robot_uids
-    if uid not in PLACED_BY_BLAZER:
-        return
+    """Put the robot where blazer wants it after ManiSkill's scene did its part."""
     import sapien
 
-    position, keyframe = PLACED_BY_BLAZER[uid]
-    u.agent.reset(u.agent.keyframes[keyframe].qpos)
-    u.agent.robot.set_pose(sapien.Pose(position))
+    uid = u.robot_uids
+    if uid in PLACED_BY_BLAZER:
+        position, keyframe = PLACED_BY_BLAZER[uid]
+        u.agent.reset(u.agent.keyframes[keyframe].qpos)
+        u.agent.robot.set_pose(sapien.Pose(position))
+    task = u.spec.id if u.spec is not None else None
+    if uid in NEAR_BASE and task not in OWN_LAYOUT:
+        u.agent.robot.set_pose(sapien.Pose(NEAR_BASE[uid]))
 
 
 # the xArm-7 + Robotiq URDF --------------------------------------------------------------------

@@ -75,9 +75,10 @@ class EpisodeRecorder:
         u = self.env.unwrapped
         try:
             u.scene.update_render(update_sensors=True, update_human_render_cameras=False)
-            for name, uid in self.cameras.items():
-                sensor = u.scene.sensors[uid]
+            sensors = {name: u.scene.sensors[uid] for name, uid in self.cameras.items()}
+            for sensor in sensors.values():  # submit every camera, then read: they overlap
                 sensor.capture()
+            for name, sensor in sensors.items():
                 obs = sensor.get_obs(
                     rgb=True, depth=self.spec.depth, position=False, segmentation=False
                 )
