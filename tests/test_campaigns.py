@@ -30,8 +30,13 @@ def spec(**over) -> CampaignSpec:
     [
         ({"name": "x", "tasks": ["NoTask-v1"]}, "unknown task 'NoTask-v1'"),
         (
-            {"name": "x", "tasks": ["PushCube-v1"], "robots": ["widowxai"]},
-            "does not support robot 'widowxai'",
+            {"name": "x", "tasks": ["PushCube-v1"], "robots": ["ur5"]},
+            "does not support robot 'ur5'",
+        ),
+        ({"name": "x", "tasks": ["PickCube-v1"], "record": {"cameras": ["top"]}}, "record.cameras"),
+        (
+            {"name": "x", "tasks": ["PickCube-v1"], "record": {}, "simulator": "noop"},
+            "'record' needs the maniskill simulator",
         ),
         (
             {"name": "x", "tasks": ["PickCube-v1"], "successes": 0},

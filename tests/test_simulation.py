@@ -181,3 +181,14 @@ def test_symmetric_objects_have_one_canonical_yaw(sim):
         cube = sim.reset("PickCube-v1", "panda", seed).object("cube")
         peg = sim.reset("LiftPegUpright-v1", "panda", seed).object("peg")
         assert -45 <= cube.yaw_deg < 45 and -90 <= peg.yaw_deg < 90
+
+
+def test_the_widowx_ai_pushes_from_its_nearer_base():
+    """The WidowX AI's tool frame (it approaches along x) and its nearer base where the
+    task's layout is out of reach (worker/sim/agents.py): the expert's push succeeds."""
+    out = run_cli(
+        "sim", "try", "--task", "PushCube-v1", "--seed", "0", "--robot", "widowxai", "--json"
+    )
+    data = json.loads(out.stdout)
+    assert data["success"], data.get("failure_detail")
+    assert data["scene"]["workspace_min"][0] == pytest.approx(-0.36, abs=0.01)  # its base
