@@ -8,6 +8,7 @@ import json
 import typer
 
 from blazer.commands.teacher_options import teacher_from_flags
+from models.errors import ConfigError
 from worker.rollout import Block, run_block
 from worker.sim import make_simulator
 from worker.sim.tasks import check_task_robot
@@ -84,5 +85,10 @@ def replay_h5(ctx: typer.Context, traj_path: str) -> None:
         "from mani_skill.trajectory import replay_trajectory as r; "
         "r.main(r.parse_args(sys.argv[1:]))"
     )
-    cmd = [sys.executable, "-c", code, "--traj-path", traj_path, *ctx.args]
+    from pathlib import Path
+
+    path = Path(traj_path).resolve()
+    if not path.is_file() or not path.with_suffix(".json").is_file():
+        raise ConfigError(f"{traj_path}: no such trajectory file (or its .json beside it)")
+    cmd = [sys.executable, "-c", code, "--traj-path", str(path), *ctx.args]
     raise typer.Exit(subprocess.call(cmd, env=sim_environment(), cwd=str(REPO_ROOT)))
