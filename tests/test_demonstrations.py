@@ -8,12 +8,10 @@ Images are 32x32 here to keep CI short; the sizes do not change any code path.
 
 from __future__ import annotations
 
-import importlib.machinery
 import json
 import re
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -157,62 +155,50 @@ def test_maniskill_h5_export_replays_in_maniskills_own_tool(recorded):
     assert "Replayed 1 episodes, 1/1" in xarm.stdout, xarm.stdout[-2000:] + xarm.stderr[-2000:]
 
 
-def _lerobot():
-    """lerobot 0.4.4's own dataset code (scripts/fetch_lerobot_source.sh). torchvision has no
-    CPU build here; lerobot imports it only for image transforms and its video decoder,
-    which the test does not call, so an empty module stands in for it."""
+def lerobot_probe(root: Path) -> dict:
+    """What lerobot 0.4.4's own dataset code reads from ``root`` (tests/lerobot_probe.py)."""
     if not (LEROBOT_SRC / "lerobot").is_dir():
         subprocess.run(["bash", str(REPO / "scripts" / "fetch_lerobot_source.sh")], check=True)
-    for name in ("torchvision", "torchvision.transforms"):
-        module = types.ModuleType(name)
-        module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-        sys.modules.setdefault(name, module)
-    sys.path.insert(0, str(LEROBOT_SRC))
-    from lerobot.datasets import lerobot_dataset, utils, video_utils
-
-    return lerobot_dataset, utils, video_utils
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.lerobot_probe", str(LEROBOT_SRC), str(root)],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_lerobot_export_loads_in_lerobots_own_dataset_class(recorded):
-    out = export(recorded, "lerobot")
-    lerobot_dataset, utils, video_utils = _lerobot()
-    root = out / "panda"
-    info = json.loads((root / "meta" / "info.json").read_text())
-    template = utils.create_empty_dataset_info("v3.0", 20, {}, True, "panda")
-    assert set(info) == set(template) and info["codebase_version"] == "v3.0"
-    assert info["data_path"] == utils.DEFAULT_DATA_PATH
-    assert info["video_path"] == utils.DEFAULT_VIDEO_PATH
-    for key, feature in utils.DEFAULT_FEATURES.items():
-        assert info["features"][key]["dtype"] == feature["dtype"]
+    from models.artifacts import decode_video
+
+    root = export(recorded, "lerobot") / "panda"
+    seen = lerobot_probe(root)
+    info = seen["info"]
+    assert sorted(info) == seen["template_keys"] and info["codebase_version"] == "v3.0"
+    assert info["data_path"] == seen["data_path"] and info["video_path"] == seen["video_path"]
+    for key, dtype in seen["default_features"].items():
+        assert info["features"][key]["dtype"] == dtype
     assert info["features"]["action"]["names"][-1] == "gripper"
     assert info["features"]["observation.state"]["names"][0] == "panda_joint1"
-    ds = lerobot_dataset.LeRobotDataset("blazer/panda", root=root)
     rows = [e for e in episodes() if e.robot == "panda"]
-    assert ds.num_episodes == len(rows) and ds.fps == 20
-    assert len(ds) == sum(e.traj_steps for e in rows) == info["total_frames"]
-    assert len(ds.meta.tasks) == 1 and ds.meta.tasks.iloc[0]["task_index"] == 0
-    item = ds.hf_dataset[3]
-    assert item["frame_index"] == 3 and abs(float(item["timestamp"]) - 3 / 20) < 1e-6
-    stats = utils.load_stats(root)
-    assert stats["action"]["mean"].shape == (8,) and stats["observation.images.base"][
-        "mean"
-    ].shape == (3, 1, 1)
+    assert seen["num_episodes"] == len(rows) and seen["fps"] == 20
+    assert seen["len"] == sum(e.traj_steps for e in rows) == info["total_frames"]
+    assert len(seen["tasks"]) == 1 and seen["tasks"][0][1] == 0
+    assert seen["item3"]["frame_index"] == 3 and abs(seen["item3"]["timestamp"] - 3 / 20) < 1e-6
+    assert seen["stat_shapes"]["action"] == [8]
+    assert seen["stat_shapes"]["observation.images.base"] == [3, 1, 1]
     # videos: lerobot's own probe reads what info.json says; every episode's span holds
     # exactly its frames, matching the recorded camera frames
-    for cam in ("base", "wrist"):
-        key = f"observation.images.{cam}"
-        path = root / utils.DEFAULT_VIDEO_PATH.format(video_key=key, chunk_index=0, file_index=0)
-        probe = video_utils.get_video_info(path)
+    assert set(seen["videos"]) == {"observation.images.base", "observation.images.wrist"}
+    for key, video in seen["videos"].items():
         for field in ("video.height", "video.width", "video.codec", "video.pix_fmt", "video.fps"):
-            assert probe[field] == info["features"][key]["info"][field], field
-        from models.artifacts import decode_video
-
-        frames = decode_video(path.read_bytes())
+            assert video["probe"][field] == info["features"][key]["info"][field], field
+        frames = decode_video(Path(video["path"]).read_bytes())
         assert len(frames) == info["total_frames"]
-        for ep_meta, row in zip(ds.meta.episodes, rows, strict=True):
+        for ep_meta, row in zip(seen["episodes"], rows, strict=True):
             start = round(ep_meta[f"videos/{key}/from_timestamp"] * 20)
             end = round(ep_meta[f"videos/{key}/to_timestamp"] * 20)
             assert end - start == ep_meta["length"] == row.traj_steps
+            cam = key.rsplit(".", 1)[1]
             original = read_episode(row.traj_uri, row.traj_key).frames(cam)[: end - start]
             diff = np.abs(frames[start:end].astype(float) - original.astype(float)).mean()
             assert diff < 8, (cam, diff)  # the same pictures, re-encoded once

@@ -65,6 +65,11 @@ def _replay(uri: str, key: str, sha256: str | None, video: str | None) -> Replay
 
     ep = read_episode(uri, key, sha256)
     meta = ep.meta
+    if not ep.group("env_states"):
+        raise BlazerError(
+            f"episode {key} was recorded with record.trajectory false: it has no simulator "
+            "states to start a replay from"
+        )
     setup_assets()
     import mani_skill.envs  # noqa: F401  (registers the tasks)
 
