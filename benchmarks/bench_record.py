@@ -82,8 +82,7 @@ def make_env(task: str, size: int, obs_mode: str):
 def run_blazer(episodes, size: int, root: Path) -> tuple[float, int, float, list]:
     from models.artifacts import ArtifactStore
     from models.types import RecordSpec
-    from worker.sim.maniskill_backend import ManiSkillBackend
-    from worker.sim.recorder import EpisodeRecorder
+    from worker.sim.recorder import EpisodeRecorder, camera_sensors
 
     spec = RecordSpec(cameras=("base", "wrist"), image_size=size, fps=20)
     store = ArtifactStore(str(root))
@@ -94,12 +93,13 @@ def run_blazer(episodes, size: int, root: Path) -> tuple[float, int, float, list
     for i, (task, seed, actions) in enumerate(episodes):
         env = envs[task]
         env.reset(seed=seed)
-        rec = EpisodeRecorder(env, spec, ManiSkillBackend._cameras(env, spec), 7)
+        rec = EpisodeRecorder(env, spec, camera_sensors(env, spec), 7)
         rec.observe(1.0)
         for a in actions:
             rec.step(a, env.step(a)[-1], float(a[-1]))
+        joints = [j.get_name() for j in env.unwrapped.agent.robot.get_active_joints()]
         meta = {"env_id": task, "seed": seed, "control_freq": 20, "control_mode": "pd_joint_pos",
-                "joint_names": [], "n_arm": 7, "env_kwargs": {}, "max_episode_steps": 5000}  # fmt: skip
+                "joint_names": joints, "n_arm": 7, "env_kwargs": {}, "max_episode_steps": 5000}  # fmt: skip
         path, steps = rec.finish(meta)
         render_s += rec.render_s
         batch[f"{task}-s{seed}"] = (path, steps)
@@ -151,10 +151,9 @@ def time_exports(refs, root: Path, episodes) -> tuple[float, float]:
 
     groups: dict = {}
     for (_, ref), (task, seed, _) in zip(refs, episodes, strict=True):
-        meta_fix = {"joint_names": [f"panda_joint{i}" for i in range(1, 8)] + ["f1", "f2"]}
         groups.setdefault((task, ROBOT), []).append(
             Demo(0, task, ROBOT, seed, True, 1.0, task,
-                 lambda ref=ref, fix=meta_fix: _with_meta(read_episode(ref.uri, ref.key), fix))
+                 lambda ref=ref: read_episode(ref.uri, ref.key, ref.sha256))
         )  # fmt: skip
     start = time.perf_counter()
     write_lerobot(groups, root / "lerobot")
@@ -163,11 +162,6 @@ def time_exports(refs, root: Path, episodes) -> tuple[float, float]:
     write_maniskill_h5(groups, root / "h5")
     h5_s = time.perf_counter() - start
     return lerobot_s, h5_s
-
-
-def _with_meta(ep, fix):
-    ep.meta.update(fix)
-    return ep
 
 
 def main() -> None:

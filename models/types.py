@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Integer, String, Text
 
+from models.errors import ConfigError
 from models.sqltypes import JSONType
 
 
@@ -258,8 +259,6 @@ class RecordSpec:
     @classmethod
     def from_spec(cls, data: Any) -> RecordSpec | None:
         """``None`` (no recording) for a missing key; ConfigError names the bad field."""
-        from models.errors import ConfigError
-
         if data is None or data is False:
             return None
         if data is True:

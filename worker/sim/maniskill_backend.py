@@ -19,7 +19,7 @@ from models.types import FailureReason, RecordSpec, SceneState
 from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
 from worker.sim import agents
 from worker.sim.base import ExecutionResult, StepOutcome
-from worker.sim.recorder import CameraError, EpisodeRecorder
+from worker.sim.recorder import CameraError, EpisodeRecorder, camera_sensors
 from worker.sim.tasks import check_task_robot, get_task
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ ROBOT_SPECS: dict[str, dict] = {
                  "wristcam": "widowxai_wristcam", "tcp_in_plan_frame": (0.0, SQRT_HALF, 0.0, SQRT_HALF),
                  "carriage_m": (0.0, 0.044)},
 }  # fmt: skip
-BASE_CAMERA = "base_camera"  # every ManiSkill table-top task's third-person camera
 
 
 def _render_backend() -> str:
@@ -182,26 +181,9 @@ class ManiSkillBackend:
         self._recorder = None
         if record is not None:
             self._recorder = EpisodeRecorder(
-                env, record, self._cameras(env, record), len(planner.joint_vel_limits)
-            )
-            self._recorder.observe(self._gripper)
+                env, record, camera_sensors(env, record), len(planner.joint_vel_limits)
+            )  # its first state is taken when execute starts: a scene-only reset renders nothing
         return self.scene_state(task, robot, seed)
-
-    @staticmethod
-    def _cameras(env, record: RecordSpec) -> dict[str, str]:
-        """Our camera names -> the env's sensor uids (the task's base camera, the agent's)."""
-        u = env.unwrapped
-        if record.cameras and not getattr(u.scene, "sensors", None):
-            raise CameraError(
-                "camera could not render: the simulator has no render device "
-                "(is the CPU Vulkan driver installed? see scripts/install_vulkan.sh)"
-            )
-        wrist = [uid for uid in u._agent_sensor_configs]
-        uids = {"base": BASE_CAMERA, "wrist": wrist[0] if wrist else None}
-        missing = [c for c in record.cameras if uids.get(c) not in u.scene.sensors]
-        if missing:
-            raise CameraError(f"this robot has no {' or '.join(missing)} camera here")
-        return {c: uids[c] for c in record.cameras}
 
     def close(self) -> None:
         for env, _ in self._envs.values():
@@ -282,6 +264,8 @@ class ManiSkillBackend:
 
     def _execute(self, steps: list[Step]) -> ExecutionResult:
         result = ExecutionResult(success=False)
+        if self._recorder is not None:
+            self._recorder.observe(self._gripper)  # the reset state, step 0
         for step in steps:
             outcome = self._do(step)
             result.steps.append(outcome)

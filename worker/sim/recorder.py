@@ -20,9 +20,27 @@ import numpy as np
 from models.artifacts import spool_dir, write_episode_file
 from models.types import RecordSpec
 
+BASE_CAMERA = "base_camera"  # every ManiSkill table-top task's third-person camera
+
 
 class CameraError(RuntimeError):
     """A camera could not render (no Vulkan device, a driver fault)."""
+
+
+def camera_sensors(env, record: RecordSpec) -> dict[str, str]:
+    """Our camera names -> the env's sensor uids (the task's base camera, the agent's)."""
+    u = env.unwrapped
+    if record.cameras and not getattr(u.scene, "sensors", None):
+        raise CameraError(
+            "camera could not render: the simulator has no render device "
+            "(is the CPU Vulkan driver installed? see scripts/install_vulkan.sh)"
+        )
+    wrist = list(u._agent_sensor_configs)
+    uids = {"base": BASE_CAMERA, "wrist": wrist[0] if wrist else None}
+    missing = [c for c in record.cameras if uids.get(c) not in u.scene.sensors]
+    if missing:
+        raise CameraError(f"this robot has no {' or '.join(missing)} camera here")
+    return {c: uids[c] for c in record.cameras}
 
 
 def _to_numpy(value: Any) -> np.ndarray:

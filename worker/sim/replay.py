@@ -61,7 +61,7 @@ def _replay(uri: str, key: str, sha256: str | None, video: str | None) -> Replay
     from models.types import RecordSpec
     from worker.sim import agents
     from worker.sim.maniskill_backend import setup_assets
-    from worker.sim.recorder import EpisodeRecorder
+    from worker.sim.recorder import EpisodeRecorder, camera_sensors
 
     ep = read_episode(uri, key, sha256)
     meta = ep.meta
@@ -84,9 +84,7 @@ def _replay(uri: str, key: str, sha256: str | None, video: str | None) -> Replay
         if video:
             cams = list(meta["cameras"]) or ["base"]
             spec = RecordSpec(trajectory=False, cameras=tuple(cams), fps=int(meta["fps"]))
-            from worker.sim.maniskill_backend import ManiSkillBackend
-
-            recorder = EpisodeRecorder(env, spec, ManiSkillBackend._cameras(env, spec), 0)
+            recorder = EpisodeRecorder(env, spec, camera_sensors(env, spec), 0)
             recorder.observe(0.0)
         info: dict = {}
         for action in ep.arrays["actions"]:
