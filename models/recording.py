@@ -5,22 +5,44 @@ key). In the same transaction the per-task counters and the ``episode_stats`` su
 by exactly the rows that were new, and a task that already has its N successes takes no
 more successes: a success past the one that filled it is counted (attempts, surplus, stats)
 but not stored. A failure is always stored: every attempt that ran is on record.
+
+On PostgreSQL the rows travel by ``COPY`` into a per-connection temporary table and move
+with one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` (a multi-row INSERT with
+thousands of parameters spends most of its time being built and parsed); SQLite takes the
+ORM's batched INSERT. Tables the recorder grows are ANALYZEd after large growth
+(``models.upkeep``), so the duplicate check keeps its index plan on a server without
+autovacuum.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
+from operator import attrgetter
 
-from sqlalchemy import select, update
+import orjson
+import psycopg
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from models import upkeep
 from models.db import dialect_insert
-from models.orm import CampaignTask, Episode, EpisodeStat
-from models.types import EpisodeRecord
+from models.orm import CampaignTask, Episode, EpisodeStat, utcnow
+from models.sqltypes import JSONType
+from models.types import EPISODE_KEY, EpisodeRecord
+
+log = logging.getLogger(__name__)
 
 ROW_BATCH = 1000
+STAGE_TABLE = "episodes_stage"
+COLUMNS = (*(f.name for f in fields(EpisodeRecord)), "created_at")
+_JSON_COLUMNS = frozenset(
+    f.name for f in fields(EpisodeRecord) if f.metadata["column"].sql is JSONType
+)
+_COLUMN_LIST = ", ".join(COLUMNS)
 
 
 @dataclass
@@ -31,80 +53,93 @@ class RecordResult:
     successes: int = 0
 
 
+GroupKey = tuple[int, str, str]  # (campaign_id, task, robot): one campaign task
+
+
 def record_episodes(
     session: Session, records: Sequence[EpisodeRecord], *, cap_successes: bool = True
 ) -> RecordResult:
-    """Record a batch of episodes once. The caller owns the transaction."""
-    result = RecordResult()
-    groups: dict[tuple[int, str, str], list[EpisodeRecord]] = defaultdict(list)
+    """Record a batch of episodes once. The caller owns the transaction.
+
+    Statements per call, whatever the number of tasks in the batch: lock the batch's
+    campaign tasks (one ``FOR UPDATE``, in id order: no deadlocks between workers), insert
+    (COPY + one INSERT), move the counters (one UPDATE) and the summary (one upsert). Only a
+    task whose cap would bind looks up which of its records are already stored, so that a
+    duplicate cannot take a new success's place under the cap.
+    """
+    groups: dict[GroupKey, list[EpisodeRecord]] = defaultdict(list)
     for rec in records:
         groups[(rec.campaign_id, rec.task, rec.robot)].append(rec)
-    for key in sorted(groups):  # a fixed lock order: no deadlocks between workers
-        _record_group(session, key, groups[key], result, cap_successes)
+    if not groups:
+        return RecordResult()
+    ctasks = _lock_tasks(session, list(groups))
+    candidates: list[EpisodeRecord] = []
+    surplus: list[EpisodeRecord] = []
+    for key in sorted(groups):
+        recs = _unique(groups[key])
+        ctask = ctasks.get(key)
+        if cap_successes and ctask is not None:
+            left = ctask.target_successes - ctask.successes
+            if sum(r.success for r in recs) > left:
+                recs, extra = _cap(_without_existing(session, key, recs), left)
+                surplus += extra
+        candidates += recs
+    locked = len(ctasks) == len(groups)  # every group's task row is ours until commit
+    inserted = _bulk_insert(session, candidates, locked) if candidates else []
+    result = RecordResult(
+        inserted=len(inserted),
+        duplicates=len(records) - len(inserted) - len(surplus),
+        surplus=len(surplus),
+        successes=sum(r.success for r in inserted),
+    )
+    _bump_counters(session, ctasks, inserted, surplus)
+    _bump_stats(session, [*inserted, *surplus])
+    if inserted:
+        upkeep.analyze_if_grown(
+            session, {"episodes": upkeep.EPISODE_STAT_COLUMNS, "episode_stats": None}
+        )
     return result
 
 
-def _record_group(session, key, recs, result: RecordResult, cap_successes: bool) -> None:
-    campaign_id, task, robot = key
-    ctask = session.scalars(
+def _lock_tasks(session: Session, keys: list[GroupKey]) -> dict[GroupKey, CampaignTask]:
+    rows = session.scalars(
         select(CampaignTask)
-        .where(
-            CampaignTask.campaign_id == campaign_id,
-            CampaignTask.task == task,
-            CampaignTask.robot == robot,
-        )
+        .where(tuple_(CampaignTask.campaign_id, CampaignTask.task, CampaignTask.robot).in_(keys))
+        .order_by(CampaignTask.id)
         .with_for_update()
-    ).one_or_none()
-    new = _without_existing(session, key, recs)
-    result.duplicates += len(recs) - len(new)
-    surplus: list[EpisodeRecord] = []
-    if cap_successes and ctask is not None:
-        new, surplus = _cap(new, ctask.target_successes - ctask.successes)
-        result.surplus += len(surplus)
-    inserted = _bulk_insert(session, new) if new else []
-    result.inserted += len(inserted)
-    result.duplicates += len(new) - len(inserted)
-    n_success = sum(1 for r in inserted if r.success)
-    result.successes += n_success
-    if ctask is not None and (inserted or surplus):
-        session.execute(
-            update(CampaignTask)
-            .where(CampaignTask.id == ctask.id)
-            .values(
-                successes=CampaignTask.successes + n_success,
-                attempts=CampaignTask.attempts + len(inserted) + len(surplus),
-                surplus_discarded=CampaignTask.surplus_discarded + len(surplus),
-            )
-        )
-    _bump_stats(session, [*inserted, *surplus])
+        .execution_options(populate_existing=True)
+    )
+    return {(t.campaign_id, t.task, t.robot): t for t in rows}
 
 
-def _without_existing(session, key, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
-    """Drop records already stored (a re-delivered job) and repeats inside the batch.
+def _unique(recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
+    """The first record of each (seed, attempt): a batch may repeat one."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for rec in recs:
+        if (rec.seed, rec.attempt) not in seen:
+            seen.add((rec.seed, rec.attempt))
+            out.append(rec)
+    return out
 
-    One range scan on the episode key's index: a block's seeds are consecutive, so the
-    range is tight, and anything else in it is filtered here.
-    """
+
+def _without_existing(session, key: GroupKey, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
+    """Drop records already stored (a re-delivered job): one range scan on the episode
+    key's index (a block's seeds are consecutive, so the range is tight)."""
     campaign_id, task, robot = key
     seeds = [r.seed for r in recs]
     existing = set(
         session.execute(
             select(Episode.seed, Episode.attempt).where(
-                Episode.campaign_id == campaign_id,
-                Episode.task == task,
-                Episode.robot == robot,
-                Episode.seed.between(min(seeds), max(seeds)),
+                # a row comparison: only the episode key's index serves it (see _PROBE_SQL)
+                tuple_(Episode.campaign_id, Episode.task, Episode.robot, Episode.seed).between(
+                    tuple_(campaign_id, task, robot, min(seeds)),
+                    tuple_(campaign_id, task, robot, max(seeds)),
+                )
             )
         ).all()
     )
-    seen: set[tuple[int, int]] = set()
-    fresh = []
-    for rec in recs:
-        k = (rec.seed, rec.attempt)
-        if k not in existing and k not in seen:
-            seen.add(k)
-            fresh.append(rec)
-    return fresh
+    return [r for r in recs if (r.seed, r.attempt) not in existing]
 
 
 def _cap(
@@ -122,34 +157,185 @@ def _cap(
     return kept, surplus
 
 
-def _bulk_insert(session: Session, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
+def _bulk_insert(session: Session, recs: list[EpisodeRecord], locked: bool) -> list[EpisodeRecord]:
+    """Insert what is not there yet; returns the records that were new."""
+    if session.get_bind().dialect.name != "postgresql":
+        return _orm_insert(session, recs)
+    driver = session.connection().connection.driver_connection  # psycopg, same transaction
+    now = utcnow()
+    if locked and not _any_stored(driver, recs):
+        try:
+            with driver.transaction():  # a savepoint: a surprise conflict falls back below
+                _copy(driver, "episodes", recs, now)
+            return recs
+        except psycopg.errors.UniqueViolation:
+            log.warning("a batch thought new met a stored episode; recording it via the stage")
+    return _staged_insert(driver, recs, now)
+
+
+def _any_stored(driver: psycopg.Connection, recs: list[EpisodeRecord]) -> bool:
+    """Whether any stored episode shares a group and falls in the seed range of ``recs``: one
+    index probe per group (LIMIT 1 on the episode key's leading columns)."""
+    ranges: dict[GroupKey, list[int]] = {}
+    for r in recs:
+        lo_hi = ranges.setdefault((r.campaign_id, r.task, r.robot), [r.seed, r.seed])
+        lo_hi[0], lo_hi[1] = min(lo_hi[0], r.seed), max(lo_hi[1], r.seed)
+    groups = _columns((*k, lo, hi) for k, (lo, hi) in ranges.items())
+    return bool(driver.execute(_PROBE_SQL, groups).fetchone()[0])
+
+
+def _copy(driver: psycopg.Connection, table: str, recs: list[EpisodeRecord], now: datetime) -> None:
+    with driver.cursor() as cur, cur.copy(f"COPY {table} ({_COLUMN_LIST}) FROM STDIN") as copy:
+        for rec in recs:
+            copy.write_row(_copy_row(rec, now))
+
+
+def _staged_insert(
+    driver: psycopg.Connection, recs: list[EpisodeRecord], now: datetime
+) -> list[EpisodeRecord]:
+    """COPY into the connection's stage table, then one INSERT … SELECT … ON CONFLICT DO
+    NOTHING into episodes: what some other delivery already stored is skipped."""
+    by_key = {r.key(): r for r in recs}
+    driver.execute(_STAGE_SQL)
+    _copy(driver, STAGE_TABLE, recs, now)
+    return [by_key[k] for k in driver.execute(_MOVE_SQL).fetchall()]
+
+
+def _copy_row(rec: EpisodeRecord, now: datetime) -> list:
+    """The record as COPY's row: JSON fields as orjson text, the failure reason as its value."""
+    row = list(_FIELDS_OF(rec))
+    for i in _JSON_AT:
+        if row[i] is not None:
+            row[i] = orjson.dumps(row[i]).decode()
+    if row[_REASON_AT] is not None:
+        row[_REASON_AT] = row[_REASON_AT].value
+    row.append(now)
+    return row
+
+
+_FIELDS_OF = attrgetter(*COLUMNS[:-1])  # one C call for every field, in column order
+_JSON_AT = [i for i, name in enumerate(COLUMNS) if name in _JSON_COLUMNS]
+_REASON_AT = COLUMNS.index("failure_reason")
+_KEY_LIST = ", ".join(EPISODE_KEY)
+# ON COMMIT DELETE ROWS empties it at commit; the DELETE covers a second call in one
+# transaction. No ORDER BY on the move: the batch's task rows are locked, so no other
+# transaction inserts these keys.
+_STAGE_SQL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} ON COMMIT DELETE ROWS AS "
+    f"SELECT {_COLUMN_LIST} FROM episodes WITH NO DATA; DELETE FROM {STAGE_TABLE}"
+)
+# A seek on the episode key: the first stored key at or after (group, lowest seed), then "is
+# it in the group and range". Only the unique index answers a row comparison ordered by its
+# own columns without reading the whole table, so the plan holds whatever the statistics say
+# (with plain equalities and empty statistics the planner may pick the (task, robot) index).
+_PROBE_SQL = (
+    "SELECT count(*) FROM unnest(%s::int[], %s::varchar[], %s::varchar[], %s::bigint[], "
+    "%s::bigint[]) AS g(c, t, r, lo, hi) CROSS JOIN LATERAL (SELECT e.campaign_id, e.task, "
+    "e.robot, e.seed FROM episodes e WHERE (e.campaign_id, e.task, e.robot, e.seed) >= "
+    "(g.c, g.t, g.r, g.lo) ORDER BY e.campaign_id, e.task, e.robot, e.seed LIMIT 1) AS n "
+    "WHERE n.campaign_id = g.c AND n.task = g.t AND n.robot = g.r AND n.seed <= g.hi"
+)
+_MOVE_SQL = (
+    f"INSERT INTO episodes ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {STAGE_TABLE} "
+    f"ON CONFLICT ({_KEY_LIST}) DO NOTHING RETURNING {_KEY_LIST}"
+)
+
+
+def _orm_insert(session: Session, recs: list[EpisodeRecord]) -> list[EpisodeRecord]:
     # one cached statement, executed for many rows: SQLAlchemy batches it into multi-row
     # INSERTs ("insertmanyvalues") and still hands back what each row's RETURNING gave
     stmt = (
         dialect_insert(session)(Episode)
-        .on_conflict_do_nothing(index_elements=["campaign_id", "task", "robot", "seed", "attempt"])
-        .returning(Episode.seed, Episode.attempt)
+        .on_conflict_do_nothing(index_elements=list(EPISODE_KEY))
+        .returning(*(getattr(Episode, k) for k in EPISODE_KEY))
     )
-    by_key = {(r.seed, r.attempt): r for r in recs}
+    by_key = {r.key(): r for r in recs}
     inserted: list[EpisodeRecord] = []
     for i in range(0, len(recs), ROW_BATCH):
         rows = [r.to_json() for r in recs[i : i + ROW_BATCH]]
-        inserted.extend(by_key[(s, a)] for s, a in session.execute(stmt, rows))
+        inserted.extend(by_key[tuple(k)] for k in session.execute(stmt, rows))
     return inserted
+
+
+def _bump_counters(
+    session: Session,
+    ctasks: dict[GroupKey, CampaignTask],
+    inserted: list[EpisodeRecord],
+    surplus: list[EpisodeRecord],
+) -> None:
+    """Move each campaign task's counters by what was new: (successes, attempts, surplus)."""
+    moves: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for rec in inserted:
+        task = ctasks.get((rec.campaign_id, rec.task, rec.robot))
+        if task is not None:
+            moves[task.id][0] += rec.success
+            moves[task.id][1] += 1
+    for rec in surplus:
+        move = moves[ctasks[(rec.campaign_id, rec.task, rec.robot)].id]
+        move[1] += 1
+        move[2] += 1
+    if not moves:
+        return
+    ids, successes, attempts, extra = _columns((i, *m) for i, m in sorted(moves.items()))
+    if session.get_bind().dialect.name == "postgresql":
+        _raw(session, _PG_COUNTERS_SQL, (ids, successes, attempts, extra))
+    else:
+        table = CampaignTask.__table__
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("task_id"))
+            .values(
+                successes=table.c.successes + bindparam("d_successes"),
+                attempts=table.c.attempts + bindparam("d_attempts"),
+                surplus_discarded=table.c.surplus_discarded + bindparam("d_surplus"),
+            ),
+            [{"task_id": i, "d_successes": s, "d_attempts": a, "d_surplus": x}
+             for i, s, a, x in zip(ids, successes, attempts, extra, strict=True)],
+        )  # fmt: skip
+    for task in ctasks.values():  # the UPDATE went around the ORM: reload on next access
+        session.expire(task, ["successes", "attempts", "surplus_discarded"])
 
 
 def _bump_stats(session: Session, recs: Iterable[EpisodeRecord]) -> None:
     counts = Counter((r.campaign_id, r.task, r.robot, r.teacher, r.outcome()) for r in recs)
     if not counts:
         return
-    insert = dialect_insert(session)
+    if session.get_bind().dialect.name == "postgresql":
+        _raw(session, _PG_STATS_SQL, _columns((*k, n) for k, n in sorted(counts.items())))
+        return
     rows = [
         {"campaign_id": c, "task": t, "robot": rb, "teacher": te, "outcome": o, "count": n}
         for (c, t, rb, te, o), n in sorted(counts.items())
     ]
-    stmt = insert(EpisodeStat).values(rows)
+    stmt = dialect_insert(session)(EpisodeStat).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["campaign_id", "task", "robot", "teacher", "outcome"],
         set_={"count": EpisodeStat.count + stmt.excluded.count},
     )
     session.execute(stmt)
+
+
+def _columns(rows: Iterable[tuple]) -> list[list]:
+    """Rows to columns (what ``unnest`` takes)."""
+    return [list(c) for c in zip(*rows, strict=True)]
+
+
+def _raw(session: Session, sql: str, params) -> None:
+    """One statement on the session's psycopg connection (its transaction), skipping
+    SQLAlchemy's statement building: these run once per recorded batch."""
+    with session.connection().connection.driver_connection.cursor() as cur:
+        cur.execute(sql, params)
+
+
+# PostgreSQL: the whole batch's moves as arrays, one statement each
+_PG_COUNTERS_SQL = (
+    "UPDATE campaign_tasks t SET successes = t.successes + v.s, attempts = t.attempts + v.a, "
+    "surplus_discarded = t.surplus_discarded + v.x "
+    "FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::int[]) AS v(id, s, a, x) WHERE t.id = v.id"
+)
+_PG_STATS_SQL = (
+    "INSERT INTO episode_stats (campaign_id, task, robot, teacher, outcome, count) "
+    "SELECT * FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
+    "ON CONFLICT (campaign_id, task, robot, teacher, outcome) "
+    "DO UPDATE SET count = episode_stats.count + excluded.count"
+)

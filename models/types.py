@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Integer, String, Text
@@ -146,6 +147,9 @@ EPISODE_KEY = (
 )  # unique: a re-run writes nothing twice
 
 
+_KEY_OF = attrgetter(*EPISODE_KEY)
+
+
 @dataclass(frozen=True)
 class EpisodeColumn:
     """How an episode field is stored: its SQL type, and whether summary queries show it."""
@@ -199,7 +203,7 @@ class EpisodeRecord:
     traj_error: str | None = _col(Text(), summary=True, default=None)
 
     def key(self) -> tuple[int, str, str, int, int]:
-        return tuple(getattr(self, name) for name in EPISODE_KEY)  # type: ignore[return-value]
+        return _KEY_OF(self)
 
     def outcome(self) -> str:
         return (

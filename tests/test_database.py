@@ -73,6 +73,107 @@ def test_recording_twice_stores_once(blazer_env):
         assert s.scalar(select(func.sum(EpisodeStat.count))) == 30
 
 
+def test_recording_a_partly_stored_batch_stores_the_rest_with_exact_counters(blazer_env):
+    """A redelivered job whose first delivery was half recorded: on PostgreSQL the batch meets
+    stored keys, so it goes through the stage table (ON CONFLICT DO NOTHING), not the direct
+    COPY; the counters and the summary move by the new rows only, and None stays SQL NULL."""
+    cid = make_campaign(tasks=("PickCube-v1", "PushCube-v1"))
+    first = [rec(cid, i, i % 2 == 0) for i in range(10)]
+    first[3].plan = None
+    with session_scope() as s:
+        assert record_episodes(s, first).inserted == 10
+    again = [
+        *first,
+        *(rec(cid, i, True, task=t) for t in ("PickCube-v1", "PushCube-v1") for i in range(10, 15)),
+    ]
+    with session_scope() as s:
+        result = record_episodes(s, [*again, again[-1]])  # a repeat inside the batch, too
+    assert (result.inserted, result.duplicates, result.successes) == (10, 11, 10)
+    with session_scope() as s:
+        counters = {t.task: (t.successes, t.attempts) for t in s.scalars(select(CampaignTask))}
+        assert counters == {"PickCube-v1": (10, 15), "PushCube-v1": (5, 5)}
+        assert s.scalar(select(func.sum(EpisodeStat.count))) == 20
+        assert (
+            s.scalar(select(func.count()).select_from(Episode).where(Episode.plan.is_(None))) == 1
+        )
+        stored = s.scalars(
+            select(Episode).where(Episode.seed == 12, Episode.task == "PushCube-v1")
+        ).one()
+        assert (stored.scene, stored.timings, stored.failure_reason) == (
+            {"seed": 12},
+            {"motion_s": 0.1},
+            None,
+        )
+
+
+def test_duplicate_probe_uses_the_episode_key_index_without_statistics(pg_url, monkeypatch):
+    """The recorder's "anything stored here?" probe is a seek the planner can only answer
+    with the episode key's unique index, even on a table that was never analyzed (with
+    plain equalities the planner picked the (task, robot) index there and scanned it)."""
+    import psycopg
+
+    from models.recording import _PROBE_SQL
+
+    monkeypatch.setenv("BLAZER_DATABASE_URL", pg_url)
+    from tests.conftest import _reset_caches
+
+    _reset_caches()
+    upgrade(pg_url)
+    cid = make_campaign(target=10**6, tasks=("PickCube-v1", "PushCube-v1"))
+    for start in range(0, 6000, 1000):
+        with session_scope() as s:
+            record_episodes(s, [rec(cid, i, False, task=t) for t in ("PickCube-v1", "PushCube-v1")
+                                for i in range(start, start + 1000)])  # fmt: skip
+    raw = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(raw) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN " + _PROBE_SQL, [[cid], ["PickCube-v1"], ["panda"], [9000], [9999]]
+            )
+        )
+        assert "uq_episodes_key" in plan and "ix_episodes_task_robot_success" not in plan, plan
+        hits = conn.execute(
+            _PROBE_SQL,
+            [[cid, cid], ["PickCube-v1", "PushCube-v1"], ["panda"] * 2, [5999, 6000], [6100, 6100]],
+        ).fetchone()[0]
+        assert hits == 1  # PickCube has seed 5999; nothing at or past 6000 for PushCube
+    get_engine(pg_url).dispose()
+    _reset_caches()
+
+
+def test_a_grown_table_is_analyzed_by_the_recorder(pg_url, monkeypatch):
+    """No autovacuum here: the recorder ANALYZEs episodes itself once it has grown past the
+    threshold, and leaves a table alone that has not."""
+    from sqlalchemy import text
+
+    from models import upkeep
+
+    monkeypatch.setenv("BLAZER_DATABASE_URL", pg_url)
+    from tests.conftest import _reset_caches
+
+    _reset_caches()
+    upgrade(pg_url)
+    monkeypatch.setattr(upkeep, "MIN_GROWTH_ROWS", 500)
+    cid = make_campaign(target=10**6)
+    with session_scope() as s:
+        record_episodes(s, [rec(cid, i, False) for i in range(400)])
+    with session_scope() as s:
+        s.execute(text("SELECT pg_stat_force_next_flush()"))
+    with session_scope() as s:
+        assert upkeep.analyze_if_grown(s, {"episodes": None}, force=True) == []
+        record_episodes(s, [rec(cid, i, False) for i in range(400, 1000)])
+    with session_scope() as s:
+        s.execute(text("SELECT pg_stat_force_next_flush()"))
+    with session_scope() as s:
+        assert upkeep.analyze_if_grown(s, {"episodes": None}, force=True) == ["episodes"]
+    with session_scope() as s:
+        assert s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'episodes'")) == 1000
+    get_engine(pg_url).dispose()
+    _reset_caches()
+
+
 def test_recording_stops_at_target_successes_but_keeps_every_failure(blazer_env):
     cid = make_campaign(target=5)
     with session_scope() as s:
