@@ -23,7 +23,7 @@ from benchmarks.common import print_table, scratch_postgres  # noqa: E402
 from benchmarks.synthetic import TASKS  # noqa: E402
 from models.db import get_engine, session_scope  # noqa: E402
 from models.orm import Campaign  # noqa: E402
-from models.queries import episode_stats  # noqa: E402
+from models.stats import episode_stats  # noqa: E402
 
 FILL = """
 INSERT INTO episodes (campaign_id, task, robot, seed, attempt, teacher, success, failure_reason,

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from models.orm import Campaign, Episode, EpisodeStat
-from models.types import episode_columns, wilson_interval
+from models.orm import Campaign, Episode
+from models.types import episode_columns
 
 STREAM_BATCH = 2000
 
@@ -77,59 +77,3 @@ def stream_episodes(
         if len(rows) < page:
             return
         last_id = rows[-1][0]
-
-
-@dataclass
-class StatRow:
-    campaign: str
-    task: str
-    robot: str
-    teacher: str
-    attempts: int = 0
-    successes: int = 0
-    failures: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.successes / self.attempts if self.attempts else 0.0
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.attempts)
-
-    def to_json(self) -> dict[str, Any]:
-        low, high = self.interval
-        return {
-            "campaign": self.campaign,
-            "task": self.task,
-            "robot": self.robot,
-            "teacher": self.teacher,
-            "attempts": self.attempts,
-            "successes": self.successes,
-            "success_rate": round(self.rate, 4),
-            "ci95": [round(low, 4), round(high, 4)],
-            "failures": dict(sorted(self.failures.items())),
-        }
-
-
-def episode_stats(session: Session, campaign: str | None = None) -> list[StatRow]:
-    """Attempts, successes and failure reasons by campaign x task x robot x teacher.
-
-    Reads the ``episode_stats`` summary the recorder keeps in step: a few rows per task,
-    whatever the number of episodes.
-    """
-    stmt = select(
-        Campaign.name, EpisodeStat.task, EpisodeStat.robot, EpisodeStat.teacher,
-        EpisodeStat.outcome, EpisodeStat.count,
-    ).join(Campaign, Campaign.id == EpisodeStat.campaign_id)  # fmt: skip
-    if campaign is not None:
-        stmt = stmt.where(Campaign.name == campaign)
-    rows: dict[tuple[str, str, str, str], StatRow] = {}
-    for name, task, robot, teacher, outcome, count in session.execute(stmt):
-        row = rows.setdefault((name, task, robot, teacher), StatRow(name, task, robot, teacher))
-        row.attempts += count
-        if outcome == "success":
-            row.successes += count
-        else:
-            row.failures[outcome] = row.failures.get(outcome, 0) + count
-    return [rows[k] for k in sorted(rows)]

@@ -6,7 +6,6 @@ They are plain dataclasses that travel as JSON (Celery messages, database JSON c
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from operator import attrgetter
 from typing import Any
@@ -221,17 +220,6 @@ class EpisodeRecord:
         if data.get("failure_reason"):
             data["failure_reason"] = FailureReason(data["failure_reason"])
         return cls(**data)
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval for a success rate."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def episode_columns(*, full: bool) -> tuple[str, ...]:

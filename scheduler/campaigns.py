@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from models import jobs
 from models.errors import ConfigError, NotFound
 from models.orm import Campaign, CampaignTask, Job, utcnow
-from models.types import CampaignState, JobState, SeedSplit, wilson_interval
+from models.stats import wilson_interval
+from models.types import CampaignState, JobState, SeedSplit
 from scheduler.spec import CampaignSpec
 from worker.teachers import teacher_name
 

@@ -7,6 +7,7 @@ stopped, and a second scheduler stands by until the first one's lease runs out.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import time
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
 LEASE_S = 15.0
 PING_EVERY_TICKS = 5
+# Queued jobs kept: at least queue_depth_per_worker per live worker, and at least what the
+# workers started over this many ticks at the observed rate, so the queue never runs dry
+# between ticks and throughput is bounded by the workers, not by the scheduler's clock.
+RATE_HEADROOM_TICKS = 3.0
+RATE_SMOOTHING = 0.5  # weight of the newest tick in the started-jobs rate
 
 
 class Publisher(Protocol):
@@ -55,6 +61,9 @@ class Scheduler:
         self.settings = get_settings()
         self._ticks = 0
         self._workers = 1
+        self._started_per_s = 0.0  # jobs the workers took from the queue, smoothed
+        self._queued_after: int | None = None  # queued jobs right after the last publish
+        self._published_at = time.monotonic()
 
     # lease ------------------------------------------------------------------------------------
     def acquire_lease(self, session: Session) -> bool:
@@ -98,6 +107,8 @@ class Scheduler:
         self._plan_and_publish()
 
     def _plan_and_publish(self) -> None:
+        if self._ticks % PING_EVERY_TICKS == 0:
+            self._workers = max(1, self.publisher.live_workers())
         bound = self.queue_bound()
         with session_scope() as session:
             retrains: list[int] = []
@@ -170,18 +181,34 @@ class Scheduler:
             )  # fmt: skip
 
     def queue_bound(self) -> int:
-        """Queued jobs to keep: proportional to live workers, so the broker is never flooded."""
-        if self._ticks % PING_EVERY_TICKS == 0:
-            self._workers = max(1, self.publisher.live_workers())
-        return self.settings.queue_depth_per_worker * self._workers
+        """Queued jobs to keep: proportional to live workers (the broker is never flooded)
+        and to the rate they take jobs at (the queue never runs dry between ticks)."""
+        floor = self.settings.queue_depth_per_worker * self._workers
+        follow = self._started_per_s * self.settings.scheduler_tick_s * RATE_HEADROOM_TICKS
+        return max(floor, math.ceil(follow))
+
+    def _observe_started(self, queued_now: int) -> None:
+        """Jobs that left the queue since the last publish, per second (smoothed)."""
+        now = time.monotonic()
+        if self._queued_after is not None and now > self._published_at:
+            started = max(0, self._queued_after - queued_now)
+            rate = started / (now - self._published_at)
+            self._started_per_s += RATE_SMOOTHING * (rate - self._started_per_s)
+        self._published_at = now
 
     def _select_for_publish(self, bound: int) -> list[int]:
         with session_scope() as session:
-            queued = session.scalar(
-                select(func.count()).select_from(Job).where(Job.state == JobState.QUEUED.value)
+            queued = int(
+                session.scalar(
+                    select(func.count()).select_from(Job).where(Job.state == JobState.QUEUED.value)
+                )
+                or 0
             )
-            room = bound - int(queued or 0)
+            self._observe_started(queued)
+            bound = max(bound, self.queue_bound())  # the rate just observed counts now
+            room = bound - queued
             if room <= 0:
+                self._queued_after = queued
                 return []
             stmt = (
                 select(Job.id)
@@ -197,13 +224,14 @@ class Scheduler:
                 stmt = stmt.where(Campaign.name == self.campaign)
             ids = list(session.scalars(stmt))
             jobs.mark_queued(session, ids)  # committed before any message is sent
+        self._queued_after = queued + len(ids)
         return ids
 
     def _publish(self, ids: list[int]) -> None:
         try:
             self.publisher.publish(ids)
-            log.info("published %d job(s) (window %d per %d worker(s))", len(ids),
-                     self.settings.queue_depth_per_worker, self._workers)  # fmt: skip
+            log.info("published %d job(s) (%d worker(s), taking %.1f job(s)/s)", len(ids),
+                     self._workers, self._started_per_s)  # fmt: skip
         except Exception as exc:  # broker down: the jobs wait as pending for the next tick
             log.warning("publishing %d job(s) failed (%s); will retry", len(ids), exc)
             with session_scope() as session:

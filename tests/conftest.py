@@ -77,11 +77,12 @@ def blazer_env(db_url, tmp_path, monkeypatch):
 
 
 def run_cli(
-    *args: str, env: dict | None = None, timeout: float = 600, cwd=None
+    *args: str, env: dict | None = None, timeout: float = 600, cwd=None, python_flags: bool = False
 ) -> subprocess.CompletedProcess:
-    """Run the real ``blazer`` console script in a subprocess."""
+    """Run the real ``blazer`` console script in a subprocess (``python_flags``: ``args`` are
+    the interpreter's, ``-m blazer.cli`` included)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "blazer.cli", *args],
+        [sys.executable, *(args if python_flags else ("-m", "blazer.cli", *args))],
         capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd or REPO,
     )  # fmt: skip

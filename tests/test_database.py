@@ -8,13 +8,15 @@ import json
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from models.db import downgrade, get_engine, session_scope, upgrade
+from models.dbapi import SCHEMA_HEAD
 from models.orm import Base, Campaign, CampaignTask, Episode, EpisodeStat
-from models.queries import EpisodeFilter, episode_stats, stream_episodes
+from models.queries import EpisodeFilter, stream_episodes
 from models.recording import record_episodes
-from models.types import EpisodeRecord, FailureReason, wilson_interval
+from models.stats import episode_stats, wilson_interval
+from models.types import EpisodeRecord, FailureReason
 from scheduler import campaigns
 from tests.conftest import run_cli
 
@@ -47,6 +49,15 @@ def test_upgrade_downgrade_upgrade(db_url):
     assert set(inspect(get_engine(db_url)).get_table_names()) <= {"alembic_version"}
     upgrade(db_url)
     assert "episodes" in inspect(get_engine(db_url)).get_table_names()
+
+
+def test_schema_head_constant_is_the_newest_migration():
+    """Commands check the schema against SCHEMA_HEAD without loading alembic: a new migration
+    must move it, or they would accept a database one migration behind."""
+    from models.db import head_revision
+    from models.dbapi import SCHEMA_HEAD
+
+    assert head_revision() == SCHEMA_HEAD
 
 
 def test_models_and_migrations_do_not_drift(db_url):
@@ -248,6 +259,42 @@ def test_cli_query_and_stats(blazer_env):
     out = run_cli("stats", "--json")
     assert json.loads(out.stdout)[0]["successes"] == 3
     assert "PickCube-v1" in run_cli("stats").stdout
+
+
+def test_stats_fast_path_matches_the_full_one_and_skips_the_heavy_imports(blazer_env):
+    """`blazer stats` reads through the DBAPI driver (no SQLAlchemy, no alembic, no ORM), gives
+    what the SQLAlchemy path gives, and leaves anything unusual to the full path."""
+    from models.dbapi import fetch_at_head
+    from models.stats import episode_stats_fast
+
+    cid = make_campaign(tasks=("PickCube-v1", "PushCube-v1"))
+    with session_scope() as s:
+        record_episodes(
+            s,
+            [
+                rec(cid, i, i % 3 == 0, task=t)
+                for t in ("PickCube-v1", "PushCube-v1")
+                for i in range(9)
+            ],
+        )
+        full = [r.to_json() for r in episode_stats(s)]
+    assert [r.to_json() for r in episode_stats_fast(blazer_env)] == full
+    assert [r.to_json() for r in episode_stats_fast(blazer_env, "c1")] == full
+    assert episode_stats_fast(blazer_env, "nope") == []
+    with session_scope() as s:  # a schema not at head: the fast path steps aside
+        s.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    assert fetch_at_head(blazer_env, "SELECT 1") is None
+    out = run_cli("stats")
+    assert out.returncode == 2 and "run `blazer db upgrade`" in out.stderr, out.stderr
+    with session_scope() as s:
+        s.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": SCHEMA_HEAD})
+    out = run_cli("-X", "importtime", "-m", "blazer.cli", "stats", "--json", python_flags=True)
+    assert out.returncode == 0 and json.loads(out.stdout) == full, out.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert not imported & {"sqlalchemy", "alembic", "sqlalchemy.orm", "rich", "celery", "torch"}
+    out = run_cli("-X", "importtime", "-m", "blazer.cli", "--help", python_flags=True)
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert out.returncode == 0 and "experiment" in out.stdout and "pydantic" not in imported
 
 
 def test_cli_errors_are_one_line(tmp_path, sqlite_url):

@@ -21,7 +21,8 @@ from models.db import session_scope
 from models.errors import ConfigError
 from models.orm import Campaign, CampaignTask, ModelVersion
 from models.settings import get_settings
-from models.types import SEED_SPLIT_SIZE, CampaignState, SeedSplit, wilson_interval
+from models.stats import wilson_interval
+from models.types import SEED_SPLIT_SIZE, CampaignState, SeedSplit
 from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec

@@ -30,6 +30,10 @@ from worker.trajectories import store_trajectories
 log = logging.getLogger(__name__)
 
 RECORD_RETRY_S = 120.0  # keep trying to record a finished block while the database is away
+# Between episodes a job asks the database whether to go on (task full, campaign paused or
+# cancelled) at most this often; the lease itself is renewed by LeaseKeeper. Short episodes
+# (a no-op simulator runs thousands a second) would otherwise spend their time on beats.
+HEARTBEAT_EVERY_S = 1.0
 
 
 def _fail_delivery(job_id: int, runtime: WorkerRuntime, exc: Exception, records: list) -> str:
@@ -128,9 +132,12 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
         sim_kind = campaign.spec.get("simulator", "maniskill")
         teacher_kind, teacher_config = campaign.teacher_kind, dict(campaign.teacher_config)
 
-    last_beat = {"beat": jobs.Beat.OK}
+    last_beat = {"beat": jobs.Beat.OK, "at": time.monotonic()}  # the claim just checked
 
     def keep_going(successes: int) -> bool:
+        if time.monotonic() - last_beat["at"] < HEARTBEAT_EVERY_S:
+            return last_beat["beat"] == jobs.Beat.OK
+        last_beat["at"] = time.monotonic()
         try:
             with session_scope() as session:
                 last_beat["beat"] = jobs.heartbeat(

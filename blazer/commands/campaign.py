@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from blazer.commands.episodes import print_stats
+from blazer.commands.stats import print_stats
 from models.db import ensure_schema, ensure_writable_schema, session_scope
 from models.errors import ConfigError
-from models.queries import episode_stats
 from models.settings import get_settings
+from models.stats import episode_stats
 from models.types import CampaignState
 from scheduler import campaigns
 from scheduler.runner import run_campaign

@@ -1,4 +1,4 @@
-"""``blazer episodes query``, ``blazer episodes replay`` and ``blazer stats``."""
+"""``blazer episodes query`` and ``blazer episodes replay``."""
 
 from __future__ import annotations
 
@@ -14,13 +14,7 @@ from rich.table import Table
 
 from models.db import ensure_schema, session_scope
 from models.errors import ConfigError
-from models.queries import (
-    EPISODE_COLUMNS,
-    FULL_COLUMNS,
-    EpisodeFilter,
-    episode_stats,
-    stream_episodes,
-)
+from models.queries import EPISODE_COLUMNS, FULL_COLUMNS, EpisodeFilter, stream_episodes
 from models.types import FailureReason
 
 app = typer.Typer(no_args_is_help=True)
@@ -112,42 +106,6 @@ def _table_columns(columns: str | None, names: tuple[str, ...]) -> tuple[str, ..
             f"--columns: unknown {', '.join(unknown) or '(none given)'}; known: {', '.join(names)}"
         )
     return chosen
-
-
-def stats(
-    campaign: str = typer.Option(None, help="Only this campaign."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Attempts, successes, success rate (95% Wilson interval) and failure reasons."""
-    ensure_schema()
-    with session_scope() as session:
-        rows = episode_stats(session, campaign)
-    if as_json:
-        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
-        return
-    print_stats(rows)
-
-
-def print_stats(rows) -> None:
-    table = Table(
-        "campaign",
-        "task",
-        "robot",
-        "teacher",
-        "attempts",
-        "successes",
-        "rate",
-        "95% CI",
-        "failures",
-    )
-    for r in rows:
-        low, high = r.interval
-        fails = ", ".join(f"{k}={v}" for k, v in sorted(r.failures.items()))
-        table.add_row(
-            r.campaign, r.task, r.robot, r.teacher, str(r.attempts), str(r.successes),
-            f"{100 * r.rate:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%", fails,
-        )  # fmt: skip
-    Console(width=160).print(table)
 
 
 @app.command("replay")

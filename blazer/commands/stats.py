@@ -1,0 +1,57 @@
+"""``blazer stats``: the campaign summary, fast at any number of episodes.
+
+The query goes through the DBAPI driver (models.dbapi), without SQLAlchemy, so the whole
+process answers in under 300 ms; anything unusual takes the full path through models.db.
+rich is imported for the table only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+
+def stats(
+    campaign: str = typer.Option(None, help="Only this campaign."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Attempts, successes, success rate (95% Wilson interval) and failure reasons."""
+    from models.settings import get_settings
+    from models.stats import episode_stats, episode_stats_fast
+
+    rows = episode_stats_fast(get_settings().resolved_database_url(), campaign)
+    if rows is None:  # no schema, an old one, a server away: the full path says which
+        from models.db import ensure_schema
+
+        with ensure_schema().connect() as conn:
+            rows = episode_stats(conn, campaign)
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        return
+    print_stats(rows)
+
+
+def print_stats(rows) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "campaign",
+        "task",
+        "robot",
+        "teacher",
+        "attempts",
+        "successes",
+        "rate",
+        "95% CI",
+        "failures",
+    )
+    for r in rows:
+        low, high = r.interval
+        fails = ", ".join(f"{k}={v}" for k, v in sorted(r.failures.items()))
+        table.add_row(
+            r.campaign, r.task, r.robot, r.teacher, str(r.attempts), str(r.successes),
+            f"{100 * r.rate:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%", fails,
+        )  # fmt: skip
+    Console(width=160).print(table)
