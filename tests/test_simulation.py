@@ -192,3 +192,30 @@ def test_the_widowx_ai_pushes_from_its_nearer_base():
     data = json.loads(out.stdout)
     assert data["success"], data.get("failure_detail")
     assert data["scene"]["workspace_min"][0] == pytest.approx(-0.36, abs=0.01)  # its base
+
+
+def test_a_scene_reset_then_execute_resets_the_env_once(monkeypatch):
+    """The rollout resets a seed to read its scene and again before executing the plan; when
+    nothing stepped in between, the second is free (one env.reset per episode, as ManiSkill's
+    own solutions do), and after an execution it is a real reset to the same scene."""
+    from worker.sim.isolated import sim_environment
+    from worker.sim.maniskill_backend import ManiSkillBackend
+
+    for name, value in sim_environment().items():
+        monkeypatch.setenv(name, value)
+    backend = ManiSkillBackend()
+    try:
+        first = backend.reset("PickCube-v1", "panda", EXPERT_SEEDS["PickCube-v1"])
+        env = backend._envs[backend._current][0]
+        calls, real = [], env.reset
+        env.reset = lambda **kw: (calls.append(kw), real(**kw))[1]
+        assert backend.reset("PickCube-v1", "panda", EXPERT_SEEDS["PickCube-v1"]) == first
+        assert calls == []
+        (completion,) = ExpertTeacher().complete([TeacherRequest(first, [])])
+        assert backend.execute(parse_plan(completion.text)).success
+        assert backend.reset("PickCube-v1", "panda", EXPERT_SEEDS["PickCube-v1"]) == first
+        assert calls == [{"seed": EXPERT_SEEDS["PickCube-v1"]}]
+        backend.reset("PickCube-v1", "panda", 7)
+        assert calls[-1] == {"seed": 7}
+    finally:
+        backend.close()

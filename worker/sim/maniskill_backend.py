@@ -110,6 +110,8 @@ class ManiSkillBackend:
         self._gym = gym
         self._envs: dict[tuple[str, str], tuple] = {}
         self._current: tuple | None = None
+        self._seed: int | None = None
+        self._steps = 0  # control steps since the last env.reset
         self._task_module = None
         self._recorder: EpisodeRecorder | None = None
         self._record: RecordSpec | None = None
@@ -168,10 +170,13 @@ class ManiSkillBackend:
     ) -> SceneState:
         key = self._env(task, robot, record)
         env, _ = self._envs[key]
-        env.reset(seed=int(seed))
         planner = self._planner(key)
-        base = env.unwrapped.agent.robot.pose
-        planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))
+        # The rollout resets a seed for its scene, then again before executing the plan; when
+        # nothing stepped the env in between, it is still in that seed's initial state
+        if not (self._current == key and self._seed == int(seed) and self._steps == 0):
+            env.reset(seed=int(seed))
+            base = env.unwrapped.agent.robot.pose
+            planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))
         self._current = key
         self._task_module = get_task(task)
         self._spec = ROBOT_SPECS[robot]
