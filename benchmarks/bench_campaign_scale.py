@@ -144,6 +144,10 @@ def run_campaign(args, tmp: Path, url: str) -> tuple[list[list], list[list]]:
             ["whole campaign", f"{total:.0f} s, {stored / total:,.0f} episodes/s"],
             ["Redis peak memory", f"{r.info('memory')['used_memory_peak'] / 2**20:.1f} MB"],
             ["database size", f"{db_mb:.0f} MB ({db_mb * 2**20 / stored:,.0f} bytes per episode)"],
+            *[[f"table {name}: live / dead rows, sequential / index scans", f"{live:,} / {dead:,}, {seq:,} / {idx or 0:,}"]
+              for name, live, dead, seq, idx in cluster.sql(
+                  "SELECT relname, n_live_tup, n_dead_tup, seq_scan, idx_scan FROM pg_stat_user_tables "
+                  "WHERE relname IN ('episodes', 'jobs', 'campaign_tasks', 'episode_stats') ORDER BY relname")],
             ["`blazer stats --json` (whole process, median of 5)", f"{whole_process_ms(cluster, 'stats', '--json'):.0f} ms"],
             ["`blazer episodes query --limit 100` (same)", f"{whole_process_ms(cluster, 'episodes', 'query', '--limit', '100'):.0f} ms"],
         ]  # fmt: skip

@@ -1,5 +1,5 @@
-"""Our scripted expert through our backend (plan language, mplib primitives, isolated
-simulator process) against ManiSkill's own motion-planning solutions, on the same seeds,
+"""Our scripted expert through the rollout pipeline a worker runs (plan language, mplib
+primitives, isolated simulator process) against ManiSkill's own motion-planning solutions, on the same seeds,
 one process each, in the same run: success rate and episodes/s per task.
 
     .venv/bin/python benchmarks/bench_expert.py [--seeds 50] [--tasks PickCube-v1,...]
@@ -21,7 +21,6 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import print_table  # noqa: E402
 from models.types import SeedSplit  # noqa: E402
 from worker.sim.isolated import sim_environment  # noqa: E402
-from worker.sim.tasks import TASKS  # noqa: E402
 
 SOLUTIONS = {
     "PickCube-v1": "pick_cube", "PushCube-v1": "push_cube", "PullCube-v1": "pull_cube",
@@ -30,20 +29,19 @@ SOLUTIONS = {
 
 
 def ours(task: str, seeds: list[int]) -> tuple[int, float]:
-    from worker.plan_language import check_plan, parse_plan
+    """The rollout pipeline a worker runs (scene reset, prompt, expert teacher, plan check,
+    execution) on one isolated simulator process."""
+    from worker.rollout import Block, run_block
     from worker.sim.isolated import IsolatedSimulator
+    from worker.teachers.expert import ExpertTeacher
 
     sim = IsolatedSimulator(episode_timeout_s=120)
     sim.reset(task, "panda", seeds[0])  # start-up outside the clock, as for ManiSkill's env
-    ok, start = 0, time.perf_counter()
-    for seed in seeds:
-        scene = sim.reset(task, "panda", seed)
-        steps = parse_plan(TASKS[task].expert_plan(scene))
-        check_plan(steps, scene)
-        ok += sim.execute(steps).success
+    start = time.perf_counter()
+    outcomes = run_block(Block(0, task, "panda", seeds, None), sim, ExpertTeacher())
     elapsed = time.perf_counter() - start
     sim.close()
-    return ok, elapsed
+    return sum(o.record.success for o in outcomes), elapsed
 
 
 def maniskill(task: str, seeds: list[int]) -> tuple[int, float]:

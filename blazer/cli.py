@@ -50,11 +50,12 @@ class LazyGroup(TyperGroup):
             return None
         module, attribute, short_help = COMMANDS[name]
         target = getattr(importlib.import_module(module), attribute)
-        if not isinstance(target, typer.Typer):
-            target, function = typer.Typer(), target
-            target.command(name)(function)
-        target._add_completion = False  # typer offers completion on a root; this one is not
-        command = typer.main.get_command(target)
+        if isinstance(target, typer.Typer):  # a group, even of one command (`plan check`)
+            command = typer.main.get_group(target)
+        else:
+            app = typer.Typer(add_completion=False)
+            app.command(name)(target)
+            command = typer.main.get_command(app)
         command.name = name
         command.short_help = short_help
         if isinstance(command, TyperGroup):

@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models import jobs
+from models import jobs, upkeep
 from models.db import dialect_insert, session_scope
 from models.errors import BlazerError
 from models.orm import Campaign, Job, SchedulerLease, utcnow
@@ -119,6 +119,7 @@ class Scheduler:
                 if campaign.state != CampaignState.ACTIVE.value:
                     log.info("campaign %s: %s", campaign.name, campaign.state)
                 retrains += due_retrains(session, campaign)
+            upkeep.analyze_if_grown(session, {"jobs": None})  # planned and moved every tick
         if retrains:
             self.publisher.publish_training(retrains)
         to_publish = self._select_for_publish(bound)

@@ -340,3 +340,17 @@ def test_cli_db_upgrade(sqlite_url):
     out = run_cli("db", "upgrade", env={"BLAZER_DATABASE_URL": sqlite_url})
     assert out.returncode == 0, out.stderr
     assert "episodes" in inspect(get_engine(sqlite_url)).get_table_names()
+
+
+def test_every_command_in_the_table_builds_with_its_options():
+    """The CLI builds each command from COMMANDS only when it runs: every entry must name a
+    real command, and groups stay groups (`blazer plan check FILE`)."""
+    from blazer.cli import COMMANDS, LazyGroup
+
+    group = LazyGroup(name="blazer")
+    for name in COMMANDS:
+        command = group.get_command(None, name)
+        assert command is not None and command.name == name
+        assert command.params or getattr(command, "commands", None), name
+    assert "check" in group.get_command(None, "plan").commands
+    assert group.get_command(None, "nope") is None
