@@ -44,8 +44,9 @@ def ours(task: str, seeds: list[int]) -> tuple[int, float]:
     return sum(o.record.success for o in outcomes), elapsed
 
 
-def maniskill(task: str, seeds: list[int]) -> tuple[int, float]:
-    """ManiSkill's solve() loop as its run.py calls it, minus trajectory recording."""
+def maniskill(task: str, seeds: list[int], reward_mode: str) -> tuple[int, float]:
+    """ManiSkill's solve() loop as its run.py calls it, minus trajectory recording; run.py
+    makes the env with a dense reward, which solve() never reads, so it also runs without."""
     import importlib
 
     import gymnasium as gym
@@ -60,6 +61,7 @@ def maniskill(task: str, seeds: list[int]) -> tuple[int, float]:
         control_mode="pd_joint_pos",
         render_mode="rgb_array",
         sim_backend="cpu",
+        reward_mode=reward_mode,
     )
     ok, start = 0, time.perf_counter()
     for seed in seeds:
@@ -86,28 +88,32 @@ def main() -> None:
         {k: v for k, v in sim_environment().items() if k in ("VK_ICD_FILENAMES", "LD_LIBRARY_PATH")}
     )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    rows, totals = [], [0, 0.0, 0, 0.0]
+    n = len(seeds)
+    rows, totals = [], [0, 0.0, 0, 0.0, 0.0]
     for task in args.tasks.split(","):
         o_ok, o_s = ours(task, seeds)
-        m_ok, m_s = maniskill(task, seeds)
-        totals = [totals[0] + o_ok, totals[1] + o_s, totals[2] + m_ok, totals[3] + m_s]
-        n = len(seeds)
-        rows.append(
-            [
-                task,
-                f"{100 * o_ok / n:.0f}%",
-                f"{100 * m_ok / n:.0f}%",
-                f"{n / o_s:.2f}",
-                f"{n / m_s:.2f}",
-                f"{m_s / o_s:.2f}x",
-            ]
-        )
+        m_ok, m_s = maniskill(task, seeds, "dense")  # run.py's default
+        _, r_s = maniskill(task, seeds, "none")  # the stronger alternative: no reward at all
+        totals = [
+            totals[0] + o_ok,
+            totals[1] + o_s,
+            totals[2] + m_ok,
+            totals[3] + m_s,
+            totals[4] + r_s,
+        ]
+        rows.append([task, f"{100 * o_ok / n:.0f}%", f"{100 * m_ok / n:.0f}%", f"{n / o_s:.2f}",
+                     f"{n / m_s:.2f}", f"{n / r_s:.2f}", f"{m_s / o_s:.2f}x", f"{r_s / o_s:.2f}x"])  # fmt: skip
         print(rows[-1], flush=True)
-    n = len(seeds) * len(rows)
-    rows.append(["all", f"{100 * totals[0] / n:.1f}%", f"{100 * totals[2] / n:.1f}%", f"{n / totals[1]:.2f}",
-                 f"{n / totals[3]:.2f}", f"{totals[3] / totals[1]:.2f}x"])  # fmt: skip
-    print_table(f"Expert vs ManiSkill solutions, seeds {seeds[0]}..{seeds[-1]} per task, 1 process each",
-                ["task", "ours success", "ManiSkill success", "ours ep/s", "ManiSkill ep/s", "throughput ratio"], rows)  # fmt: skip
+    n_all = n * len(rows)
+    o_ok, o_s, m_ok, m_s, r_s = totals
+    rows.append(["all", f"{100 * o_ok / n_all:.1f}%", f"{100 * m_ok / n_all:.1f}%", f"{n_all / o_s:.2f}",
+                 f"{n_all / m_s:.2f}", f"{n_all / r_s:.2f}", f"{m_s / o_s:.2f}x", f"{r_s / o_s:.2f}x"])  # fmt: skip
+    print_table(
+        f"Expert vs ManiSkill solutions, seeds {seeds[0]}..{seeds[-1]} per task, 1 process each",
+        ["task", "ours success", "ManiSkill success", "ours ep/s", "ManiSkill ep/s (dense reward)",
+         "ManiSkill ep/s (no reward)", "ratio vs dense", "ratio vs no reward"],
+        rows,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

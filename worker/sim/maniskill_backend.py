@@ -131,6 +131,7 @@ class ManiSkillBackend:
                 env = self._gym.make(
                     task,
                     obs_mode="none",  # poses come from the actors; cameras render on demand
+                    reward_mode="none",  # verdicts come from evaluate(); a dense reward per step cost ~15%
                     control_mode="pd_joint_pos",
                     robot_uids=uid,
                     render_mode=None,
