@@ -28,8 +28,10 @@ def _connect(url: str) -> tuple[Any, str] | None:
         return None
     if scheme == "sqlite" and rest.startswith("/") and rest != "/:memory:":
         import sqlite3
+        from urllib.parse import quote
 
-        return sqlite3.connect(f"file:{rest[1:]}?mode=ro", uri=True, timeout=10), "?"
+        # read-only: a missing file is an error here (the full path explains), never created
+        return sqlite3.connect(f"file:{quote(rest[1:])}?mode=ro", uri=True, timeout=10), "?"
     if scheme in ("postgresql", "postgresql+psycopg"):
         import psycopg
 
