@@ -8,23 +8,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import (
-    ArgumentError,
-    InterfaceError,
-    NoSuchModuleError,
-    OperationalError,
-    ProgrammingError,
-)
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session
 
 from models.dbapi import SCHEMA_HEAD
 from models.errors import DatabaseError
 from models.settings import get_settings
-
-if TYPE_CHECKING:  # the ORM and alembic load when used: `blazer stats` starts without them
-    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,8 +75,6 @@ def redact(url: str) -> str:
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on error."""
-    from sqlalchemy.orm import Session
-
     engine = engine or get_engine()
     try:
         with Session(engine, expire_on_commit=False) as session, session.begin():
@@ -175,12 +165,10 @@ def _scripts():
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The schema's alembic revision; None for a database blazer never upgraded."""
     with engine.connect() as conn:
-        try:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except (ProgrammingError, OperationalError):  # no such table (PostgreSQL, SQLite)
+        if not inspect(conn).has_table("alembic_version"):
             return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _check_reachable(url: str | None) -> Engine:

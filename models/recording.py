@@ -6,12 +6,12 @@ by exactly the rows that were new, and a task that already has its N successes t
 more successes: a success past the one that filled it is counted (attempts, surplus, stats)
 but not stored. A failure is always stored: every attempt that ran is on record.
 
-On PostgreSQL the rows travel by ``COPY`` into a per-connection temporary table and move
-with one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` (a multi-row INSERT with
-thousands of parameters spends most of its time being built and parsed); SQLite takes the
-ORM's batched INSERT. Tables the recorder grows are ANALYZEd after large growth
-(``models.upkeep``), so the duplicate check keeps its index plan on a server without
-autovacuum.
+On PostgreSQL the rows travel by ``COPY`` (a multi-row INSERT with thousands of parameters
+spends most of its time being built and parsed): straight into ``episodes`` when an index
+probe shows none of them can be stored yet, else into a per-connection temporary table and
+on with one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``. SQLite takes the ORM's
+batched INSERT. Tables the recorder grows are ANALYZEd after large growth
+(``models.upkeep``), so its lookups keep their index plans on a server without autovacuum.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def record_episodes(
     _bump_stats(session, [*inserted, *surplus])
     if inserted:
         upkeep.analyze_if_grown(
-            session, {"episodes": upkeep.EPISODE_STAT_COLUMNS, "episode_stats": None}
+            session, {"episodes": upkeep.EPISODE_FILTER_COLUMNS, "episode_stats": None}
         )
     return result
 
@@ -161,7 +161,7 @@ def _bulk_insert(session: Session, recs: list[EpisodeRecord], locked: bool) -> l
     """Insert what is not there yet; returns the records that were new."""
     if session.get_bind().dialect.name != "postgresql":
         return _orm_insert(session, recs)
-    driver = session.connection().connection.driver_connection  # psycopg, same transaction
+    driver = _driver(session)
     now = utcnow()
     if locked and not _any_stored(driver, recs):
         try:
@@ -175,7 +175,7 @@ def _bulk_insert(session: Session, recs: list[EpisodeRecord], locked: bool) -> l
 
 def _any_stored(driver: psycopg.Connection, recs: list[EpisodeRecord]) -> bool:
     """Whether any stored episode shares a group and falls in the seed range of ``recs``: one
-    index probe per group (LIMIT 1 on the episode key's leading columns)."""
+    seek on the episode key's index per group (see _PROBE_SQL)."""
     ranges: dict[GroupKey, list[int]] = {}
     for r in recs:
         lo_hi = ranges.setdefault((r.campaign_id, r.task, r.robot), [r.seed, r.seed])
@@ -320,11 +320,15 @@ def _columns(rows: Iterable[tuple]) -> list[list]:
     return [list(c) for c in zip(*rows, strict=True)]
 
 
+def _driver(session: Session) -> psycopg.Connection:
+    """The session's psycopg connection, in the session's transaction."""
+    return session.connection().connection.driver_connection
+
+
 def _raw(session: Session, sql: str, params) -> None:
-    """One statement on the session's psycopg connection (its transaction), skipping
-    SQLAlchemy's statement building: these run once per recorded batch."""
-    with session.connection().connection.driver_connection.cursor() as cur:
-        cur.execute(sql, params)
+    """One statement on the session's psycopg connection, skipping SQLAlchemy's statement
+    building: these run once per recorded batch."""
+    _driver(session).execute(sql, params)
 
 
 # PostgreSQL: the whole batch's moves as arrays, one statement each

@@ -25,7 +25,7 @@ GROWTH_FRACTION = 1.0  # rows changed since the last ANALYZE, as a fraction of t
 CHECK_EVERY_S = 2.0  # a process looks at the counters at most this often per table set
 
 # The columns the queries filter, join or sort on; None = every column.
-EPISODE_STAT_COLUMNS = ("campaign_id", "task", "robot", "seed", "attempt", "success",
+EPISODE_FILTER_COLUMNS = ("campaign_id", "task", "robot", "seed", "attempt", "success",
                         "failure_reason", "teacher", "created_at", "job_id")  # fmt: skip
 
 _last_check: dict[tuple[str, ...], float] = {}

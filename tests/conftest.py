@@ -66,13 +66,23 @@ def db_url(request, tmp_path):
 @pytest.fixture
 def blazer_env(db_url, tmp_path, monkeypatch):
     """BLAZER_* settings pointed at a migrated test database; returns the URL."""
-    monkeypatch.setenv("BLAZER_DATABASE_URL", db_url)
+    yield from _settings_for(db_url, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def pg_env(pg_url, tmp_path, monkeypatch):
+    """``blazer_env`` on PostgreSQL only (what SQLite does not have: COPY, planner statistics)."""
+    yield from _settings_for(pg_url, tmp_path, monkeypatch)
+
+
+def _settings_for(url: str, tmp_path, monkeypatch):
+    monkeypatch.setenv("BLAZER_DATABASE_URL", url)
     monkeypatch.setenv("BLAZER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("BLAZER_BROKER_URL", raising=False)
     _reset_caches()
-    upgrade(db_url)
-    yield db_url
-    get_engine(db_url).dispose()
+    upgrade(url)
+    yield url
+    get_engine(url).dispose()
     _reset_caches()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -127,6 +128,25 @@ def test_scheduler_plans_disjoint_seed_blocks_and_bounds_the_queue(blazer_env):
     assert sched.tick() and len(pub.ready) == 6  # nothing ran: the queue is full, nothing more sent
     # a second scheduler on the same database stands by
     assert not Scheduler(InlinePublisher(), holder="other").tick()
+
+
+def test_the_queue_follows_the_rate_the_workers_take_jobs(blazer_env):
+    """No fixed-tick ceiling: when the workers took jobs since the last tick, the scheduler
+    keeps more than the per-worker floor queued, in proportion to that rate."""
+    with session_scope() as s:
+        campaigns.create_campaign(s, spec(tasks=["PickCube-v1"], successes=10_000,
+                                          attempt_cap=10_000, block_size=2))  # fmt: skip
+    pub = InlinePublisher(workers=1)
+    sched = Scheduler(pub, campaign="c")
+    assert sched.tick() and len(pub.ready) == 2  # the floor: 2 per live worker
+    time.sleep(0.2)
+    assert sched.tick() and len(pub.ready) == 2  # nothing taken: nothing more sent
+    with session_scope() as s:  # a worker takes both
+        assert all(jobs.claim(s, j, "w1", 60)[0] == jobs.Claim.RUN for j in pub.ready)
+    pub.ready.clear()
+    time.sleep(0.2)
+    assert sched.tick()
+    assert len(pub.ready) > 2, "the queue stayed at the floor although the workers emptied it"
 
 
 def test_planner_counts_samples_per_seed_as_attempts(blazer_env):

@@ -117,7 +117,7 @@ def test_recording_a_partly_stored_batch_stores_the_rest_with_exact_counters(bla
         )
 
 
-def test_duplicate_probe_uses_the_episode_key_index_without_statistics(pg_url, monkeypatch):
+def test_duplicate_probe_uses_the_episode_key_index_without_statistics(pg_env):
     """The recorder's "anything stored here?" probe is a seek the planner can only answer
     with the episode key's unique index, even on a table that was never analyzed (with
     plain equalities the planner picked the (task, robot) index there and scanned it)."""
@@ -125,17 +125,12 @@ def test_duplicate_probe_uses_the_episode_key_index_without_statistics(pg_url, m
 
     from models.recording import _PROBE_SQL
 
-    monkeypatch.setenv("BLAZER_DATABASE_URL", pg_url)
-    from tests.conftest import _reset_caches
-
-    _reset_caches()
-    upgrade(pg_url)
     cid = make_campaign(target=10**6, tasks=("PickCube-v1", "PushCube-v1"))
     for start in range(0, 6000, 1000):
         with session_scope() as s:
             record_episodes(s, [rec(cid, i, False, task=t) for t in ("PickCube-v1", "PushCube-v1")
                                 for i in range(start, start + 1000)])  # fmt: skip
-    raw = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    raw = pg_env.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(raw) as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
         plan = "\n".join(
@@ -150,22 +145,15 @@ def test_duplicate_probe_uses_the_episode_key_index_without_statistics(pg_url, m
             [[cid, cid], ["PickCube-v1", "PushCube-v1"], ["panda"] * 2, [5999, 6000], [6100, 6100]],
         ).fetchone()[0]
         assert hits == 1  # PickCube has seed 5999; nothing at or past 6000 for PushCube
-    get_engine(pg_url).dispose()
-    _reset_caches()
 
 
-def test_a_grown_table_is_analyzed_by_the_recorder(pg_url, monkeypatch):
+def test_a_grown_table_is_analyzed_by_the_recorder(pg_env, monkeypatch):
     """No autovacuum here: the recorder ANALYZEs episodes itself once it has grown past the
     threshold, and leaves a table alone that has not."""
     from sqlalchemy import text
 
     from models import upkeep
 
-    monkeypatch.setenv("BLAZER_DATABASE_URL", pg_url)
-    from tests.conftest import _reset_caches
-
-    _reset_caches()
-    upgrade(pg_url)
     monkeypatch.setattr(upkeep, "MIN_GROWTH_ROWS", 500)
     cid = make_campaign(target=10**6)
     with session_scope() as s:
@@ -181,8 +169,26 @@ def test_a_grown_table_is_analyzed_by_the_recorder(pg_url, monkeypatch):
         assert upkeep.analyze_if_grown(s, {"episodes": None}, force=True) == ["episodes"]
     with session_scope() as s:
         assert s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'episodes'")) == 1000
-    get_engine(pg_url).dispose()
-    _reset_caches()
+
+
+def test_a_conflict_the_probe_missed_falls_back_to_the_stage(pg_env, monkeypatch, caplog):
+    """The direct COPY runs in a savepoint: if a batch the probe called new meets a stored key
+    after all, it is recorded through the stage table instead, and nothing is counted twice."""
+    from models import recording
+
+    cid = make_campaign()
+    with session_scope() as s:
+        assert record_episodes(s, [rec(cid, i, False) for i in range(5)]).inserted == 5
+    monkeypatch.setattr(recording, "_any_stored", lambda driver, recs: False)
+    with session_scope() as s:
+        result = record_episodes(s, [rec(cid, i, i % 2 == 0) for i in range(10)])
+    assert (result.inserted, result.duplicates, result.successes) == (5, 5, 2)  # seeds 6, 8
+    assert "recording it via the stage" in caplog.text
+    with session_scope() as s:
+        ctask = s.scalars(select(CampaignTask)).one()
+        assert (ctask.successes, ctask.attempts) == (2, 10)
+        assert s.scalar(select(func.count()).select_from(Episode)) == 10
+        assert s.scalar(select(func.sum(EpisodeStat.count))) == 10
 
 
 def test_recording_stops_at_target_successes_but_keeps_every_failure(blazer_env):
