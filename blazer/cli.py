@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "campaign": ("blazer.commands.campaign", "app", "Create, run and control generation campaigns."),
     "sim": ("blazer.commands.sim", "app", "Run single episodes in the simulator."),
     "plan": ("blazer.commands.plan", "app", "Check completions against the plan language."),
+    "tasks": ("blazer.commands.tasks", "app", "The task registry: groups (train, unseen), robots, descriptions."),
     "dataset": ("blazer.commands.training", "dataset_app", "Build and export dataset snapshots."),
     "train": ("blazer.commands.training", "train_app", "Fine-tune models (LoRA SFT, DPO)."),
     "models": ("blazer.commands.training", "models_app", "The model registry."),

@@ -1,5 +1,6 @@
-"""The ManiSkill backend for real: scene extraction, each primitive, the expert on all six
-tasks, and a simulator that segfaults or hangs costing one episode only."""
+"""The ManiSkill backend for real: scene extraction, each primitive, the expert on every
+task (BLM1's six and blazer's own envs), and a simulator that segfaults or hangs costing one
+episode only."""
 
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ from worker.teachers.expert import ExpertTeacher
 # one seed per task on which ManiSkill's own solution also succeeds
 EXPERT_SEEDS = {"PickCube-v1": 1, "PushCube-v1": 2, "PullCube-v1": 1, "StackCube-v1": 2,
                 "PlaceSphere-v1": 1, "LiftPegUpright-v1": 1}  # fmt: skip
+
+
+FIXED_FORM = {"PickCube-v1", "PushCube-v1", "PullCube-v1", "StackCube-v1", "PlaceSphere-v1",
+              "LiftPegUpright-v1"}  # fmt: skip
+CORE = {"PutBlock-v1": {"target"}, "StackBlocks-v1": set(), "RubbishInBin-v1": {"bin", "rubbish"},
+        "EmptyContainer-v1": {"container_a", "container_b"}, "InsertInPeg-v1": {"ring", "peg"},
+        "BlockInBasket-v1": {"basket_left", "basket_right"}, "BlockOnColour-v1": {"block"},
+        "ClosestBasket-v1": {"fruit"}}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +69,12 @@ def test_every_task_has_its_objects(sim, task):
     names = {o.name for o in scene.objects}
     expected = {"PickCube-v1": {"cube", "goal"}, "PushCube-v1": {"cube", "goal_region"},
                 "PullCube-v1": {"cube", "goal_region"}, "StackCube-v1": {"cube_a", "cube_b"},
-                "PlaceSphere-v1": {"sphere", "bin"}, "LiftPegUpright-v1": {"peg"}}[task]  # fmt: skip
-    assert names == expected
+                "PlaceSphere-v1": {"sphere", "bin"}, "LiftPegUpright-v1": {"peg"},
+                "StackPyramid-v1": {"cube_a", "cube_b", "cube_c"}}  # fmt: skip
+    if task in expected:
+        assert names == expected[task]
+    else:  # blazer's envs: a fixed core and randomised, uniquely named others
+        assert CORE[task] <= names and len(names) == len(scene.objects), scene.objects
     assert scene.description and all(max(o.size) > 0 for o in scene.objects)
 
 
@@ -84,7 +97,7 @@ def test_each_primitive_reports_its_outcome(sim):
 
 @pytest.mark.parametrize("task", list(TASKS))
 def test_expert_reaches_success(sim, task):
-    scene = sim.reset(task, "panda", EXPERT_SEEDS[task])
+    scene = sim.reset(task, "panda", EXPERT_SEEDS.get(task, 0))
     (completion,) = ExpertTeacher().complete([TeacherRequest(scene, [])])
     steps = parse_plan(completion.text)
     check_plan(steps, scene)
@@ -173,7 +186,8 @@ def test_expert_numbers_are_copied_from_the_prompt(sim, task):
             if "<copied>" not in line:  # only fixed constants outside the bindings
                 assert not re.search(r"\d\.\d{4,}", line), line
         templates.add("\n".join(template))
-    assert len(templates) == 1, templates
+    if task in FIXED_FORM:  # the others vary objects, their count or the side chosen per seed
+        assert len(templates) == 1, templates
 
 
 def test_symmetric_objects_have_one_canonical_yaw(sim):

@@ -3,7 +3,8 @@
 ``--balance equal`` gives every source (campaign x task x robot) the same total weight,
 uniform inside it (BLM1's rule p(x) = 1 / (C * |D_i|)); ``proportional`` weighs every
 example the same. Only seeds of the requested split are taken, so a training snapshot can
-never hold an evaluation scene.
+never hold an evaluation scene; tasks of the ``unseen`` group (``worker.sim.tasks.GROUPS``)
+are left out unless asked, so a student's score on them measures transfer.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from models.errors import ConfigError, NotFound
 from models.orm import Campaign, Dataset, DatasetMember, Episode
 from models.types import SEED_SPLIT_SIZE, SceneState, SeedSplit
 from worker.prompt import STUDENT_PROMPT_VERSION, check_version, render_messages
+from worker.sim.tasks import UNSEEN
 
 BALANCES = ("equal", "proportional")
 
@@ -38,6 +40,7 @@ class DatasetSpec:
     split: str = "train"
     seed: int = 0  # for the per-task sample
     prompt_version: str = STUDENT_PROMPT_VERSION  # examples are rendered from stored scenes
+    include_unseen: bool = False  # tasks of the ``unseen`` group are for evaluation only
 
     def validate(self) -> DatasetSpec:
         if self.balance not in BALANCES:
@@ -84,6 +87,8 @@ def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
         Episode.completion.is_not(None),
         Episode.scene.is_not(None),
     )
+    if not spec.include_unseen:
+        stmt = stmt.where(Episode.task.not_in(UNSEEN))
     if spec.success_only:
         stmt = stmt.where(Episode.success.is_(True))
     sources: dict[tuple, list[int]] = defaultdict(list)
@@ -104,7 +109,8 @@ def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
     total = sum(len(m) for m in sources.values())
     if total == 0:
         raise ConfigError(
-            f"no episodes match: campaigns {spec.campaigns}, split {spec.split}, success_only={spec.success_only}"
+            f"no episodes match: campaigns {spec.campaigns}, split {spec.split}, "
+            f"success_only={spec.success_only}, include_unseen={spec.include_unseen}"
         )
     members = []
     for key in sorted(sources):

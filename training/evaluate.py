@@ -26,6 +26,7 @@ from models.types import SEED_SPLIT_SIZE, CampaignState, SeedSplit
 from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
+from worker.sim.tasks import GROUPS
 from worker.teachers import teacher_for_model
 
 EVAL_FIRST = SeedSplit.EVAL.offset
@@ -67,54 +68,63 @@ class EvalTable:
         n = self.attempts[model].get(task, 0)
         return self.successes[model].get(task, 0) / n if n else 0.0
 
-    def average(self, model: str) -> float:
-        """The paper's average: the mean of the per-task rates."""
-        values = [self.rate(model, t) for t in self.tasks]
+    def summaries(self) -> dict[str, list[str]]:
+        """The average rows: all tasks, and, when the table mixes them, the seen (``train``
+        group) and unseen tasks apart: transfer is read off the unseen row."""
+        out = {"average": list(self.tasks)}
+        seen = [t for t in self.tasks if GROUPS.get(t, "train") == "train"]
+        unseen = [t for t in self.tasks if t not in seen]
+        if seen and unseen:
+            out |= {"average (seen)": seen, "average (unseen)": unseen}
+        return out
+
+    def _tasks(self, key: str | None) -> list[str]:
+        """A task, a summary row's name, or ``None`` (every task)."""
+        if key is None:
+            return list(self.tasks)
+        return self.summaries().get(key, [key]) if key not in self.tasks else [key]
+
+    def average(self, model: str, key: str | None = None) -> float:
+        """The paper's average: the mean of the per-task rates (of a summary row's tasks)."""
+        values = [self.rate(model, t) for t in self._tasks(key)]
         return sum(values) / len(values) if values else 0.0
 
-    def value(self, model: str, task: str | None) -> float:
-        """One task's rate, or the average (``task=None``)."""
-        return self.average(model) if task is None else self.rate(model, task)
+    def value(self, model: str, key: str | None) -> float:
+        """One task's rate, or a summary row's average (``None``: every task)."""
+        return self.rate(model, key) if key in self.tasks else self.average(model, key)
 
-    def counts(self, model: str, task: str | None) -> tuple[int, int]:
-        """(successes, attempts) of one task, or of all tasks pooled (``task=None``)."""
-        tasks = self.tasks if task is None else [task]
+    def counts(self, model: str, key: str | None) -> tuple[int, int]:
+        """(successes, attempts) of one task, or of a summary row's tasks pooled."""
+        tasks = self._tasks(key)
         k = sum(self.successes[model].get(t, 0) for t in tasks)
         return k, sum(self.attempts[model].get(t, 0) for t in tasks)
 
-    def interval(self, model: str, task: str | None = None) -> tuple[float, float]:
-        """95% Wilson interval of one task, or of all episodes pooled (``task=None``)."""
-        return wilson_interval(*self.counts(model, task))
+    def interval(self, model: str, key: str | None = None) -> tuple[float, float]:
+        """95% Wilson interval of one task, or of a summary row's episodes pooled."""
+        return wilson_interval(*self.counts(model, key))
 
-    def cell(self, model: str, task: str | None) -> str:
-        lo, hi = self.interval(model, task)
-        return f"{100 * self.value(model, task):.1f} [{100 * lo:.0f}-{100 * hi:.0f}]"
+    def cell(self, model: str, key: str | None) -> str:
+        lo, hi = self.interval(model, key)
+        return f"{100 * self.value(model, key):.1f} [{100 * lo:.0f}-{100 * hi:.0f}]"
+
+    def keys(self) -> list[str]:
+        """Row keys in table order: the tasks, then the summary rows."""
+        return [*self.tasks, *self.summaries()]
 
     def rows(self) -> list[list[str]]:
-        """Table I: tasks x models, success % [95% interval]."""
-        out = [["task", *self.models]]
-        for t in self.tasks:
-            out.append([t, *(self.cell(m, t) for m in self.models)])
-        out.append(["average", *(self.cell(m, None) for m in self.models)])
-        return out
+        """Table I: tasks x models, success % [95% interval], then the averages."""
+        return [
+            ["task", *self.models],
+            *([k, *(self.cell(m, k) for m in self.models)] for k in self.keys()),
+        ]
 
     def long_rows(self) -> list[list]:
         out: list[list] = [["task", "model", "successes", "attempts", "rate", "ci_low", "ci_high"]]
         for m in self.models:
-            for t in [*self.tasks, None]:
-                lo, hi = self.interval(m, t)
-                k, n = self.counts(m, t)
-                out.append(
-                    [
-                        t or "average",
-                        m,
-                        k,
-                        n,
-                        round(self.value(m, t), 4),
-                        round(lo, 4),
-                        round(hi, 4),
-                    ]
-                )
+            for key in self.keys():
+                lo, hi = self.interval(m, key)
+                k, n = self.counts(m, key)
+                out.append([key, m, k, n, round(self.value(m, key), 4), round(lo, 4), round(hi, 4)])
         return out
 
 
@@ -169,7 +179,7 @@ def _store_metrics(session, model: str, table: EvalTable) -> None:
         metrics = dict(version.metrics or {})
         metrics["eval"] = {
             **{t: table.rate(model, t) for t in table.tasks},
-            "average": table.average(model),
+            **{key: table.average(model, key) for key in table.summaries()},
             "seeds": [table.seeds.start, table.seeds.stop - 1] if table.seeds else None,
         }
         version.metrics = metrics
@@ -187,11 +197,11 @@ def save_table(table: EvalTable, out_dir: Path | None = None) -> tuple[Path, Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [*table.tasks, "average"]
+    labels = table.keys()
     width = 0.8 / max(1, len(table.models))
     fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(labels)), 4))
     for i, model in enumerate(table.models):
-        keys = [*table.tasks, None]
+        keys = table.keys()
         values = [100 * table.value(model, t) for t in keys]
         bounds = [table.interval(model, t) for t in keys]
         err = [

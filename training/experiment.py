@@ -39,6 +39,7 @@ from training.evaluate import EvalTable, evaluate, save_table
 from training.recipes import recipe
 from training.sft import run_sft
 from worker.prompt import STUDENT_PROMPT_VERSION
+from worker.sim.tasks import UNSEEN
 from worker.teachers.models import DEFAULT_MODEL
 
 TEACHERS = ("expert", "fewshot")
@@ -66,6 +67,12 @@ class ExperimentConfig:
     temperature: float = 0.7  # the few-shot teacher's sampling temperature
     attempts: int | None = None  # attempt cap per task (default: the campaign's, 20 x per_task)
     dpo_minutes: float = 0.0  # > 0: also SFT+DPO from the student, on success/failure pairs
+    unseen: bool = False  # also evaluate on the unseen group's tasks (never trained on)
+
+    @property
+    def eval_tasks(self) -> list[str]:
+        extra = [t for t in UNSEEN if t not in self.tasks] if self.unseen else []
+        return [*self.tasks, *extra]
 
     def validate(self) -> ExperimentConfig:
         if self.teacher not in TEACHERS:
@@ -150,7 +157,7 @@ def run_experiment(
         stage_s["dpo"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    table = evaluate(models, cfg.tasks, seeds=cfg.eval_seeds, teachers=teachers,
+    table = evaluate(models, cfg.eval_tasks, seeds=cfg.eval_seeds, teachers=teachers,
                      max_new_tokens=cfg.max_new_tokens, name_prefix=f"{cfg.name}-eval")  # fmt: skip
     stage_s["evaluate"] = time.monotonic() - t0
 

@@ -23,6 +23,7 @@ def experiment(
     minutes: float = typer.Option(28.0, help="SFT training-time budget in minutes (<= 30 on 2 CPU cores)."),
     eval_seeds: str = typer.Option("2000000000-2000000049", help="Held-out evaluation seeds A-B (inside the eval split)."),
     tasks: str = typer.Option(None, help="Comma-separated tasks (default: the six ManiSkill tasks)."),
+    unseen: bool = typer.Option(False, "--unseen", help="Also evaluate on the unseen tasks (tasks list --group unseen); the student never trains on them."),
     recipe: str = typer.Option("auto", help="Training recipe: auto, cpu or paper."),
     max_new_tokens: int = typer.Option(320, help="Token limit when the models are evaluated."),
     out: Path = typer.Option(None, help="Folder for table.csv, table.png and experiment.json."),
@@ -35,7 +36,7 @@ def experiment(
     cfg = ExperimentConfig(name=name, per_task=per_task, minutes=minutes, eval_seeds=seeds,
                            recipe=recipe, max_new_tokens=max_new_tokens, out=out, teacher=teacher,
                            samples=samples, temperature=temperature, attempts=attempts,
-                           dpo_minutes=dpo_minutes).validate()  # fmt: skip
+                           dpo_minutes=dpo_minutes, unseen=unseen).validate()  # fmt: skip
     if tasks:
         cfg.tasks = tasks.split(",")
     _reexec_with_malloc_settings()

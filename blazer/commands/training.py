@@ -38,12 +38,15 @@ def dataset_build(
     split: str = typer.Option("train", help="Seed split: train, val or eval."),
     seed: int = typer.Option(0, help="Seed for the per-task sample."),
     prompt: str = typer.Option("v2", help="Prompt version the examples are rendered with (v1 teacher, v2 student)."),
+    include_unseen: bool = typer.Option(False, "--include-unseen", help="Also take tasks of the unseen group (kept for evaluation by default)."),
 ) -> None:  # fmt: skip
     """Snapshot episodes into a dataset: members, filter and content hash, deduplicated."""
     from training.datasets import DatasetSpec, build_dataset
 
     ensure_schema()
-    spec = DatasetSpec(name, sources, success_only, per_task, balance, split, seed, prompt)
+    spec = DatasetSpec(
+        name, sources, success_only, per_task, balance, split, seed, prompt, include_unseen
+    )
 
     def build():  # one transaction: a database restart mid-way rolls it back, then it reruns
         with session_scope() as session:

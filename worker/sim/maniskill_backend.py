@@ -17,10 +17,10 @@ from models.frames import gripper_quat, yaw_of_quat
 from models.settings import get_settings
 from models.types import FailureReason, RecordSpec, SceneState
 from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
-from worker.sim import agents
+from worker.sim import agents, envs
 from worker.sim.base import ExecutionResult, StepOutcome
 from worker.sim.recorder import CameraError, EpisodeRecorder, camera_sensors
-from worker.sim.tasks import check_task_robot, get_task
+from worker.sim.tasks import check_task_robot, describe, get_task
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ class ManiSkillBackend:
         import mani_skill.envs  # noqa: F401  (registers the tasks)
 
         agents.register()
+        envs.register()
         self._gym = gym
         self._envs: dict[tuple[str, str], tuple] = {}
         self._current: tuple | None = None
@@ -221,7 +222,7 @@ class ManiSkillBackend:
             task=task,
             robot=robot,
             seed=int(seed),
-            description=self._task_module.DESCRIPTION,
+            description=describe(task, u),
             objects=tuple(self._task_module.scene_objects(u)),
             ee_position=(round(p[0], 4), round(p[1], 4), round(p[2], 4)),
             ee_yaw_deg=round(yaw_of_quat(tcp.q[0].tolist()), 2),

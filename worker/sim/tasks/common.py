@@ -78,3 +78,32 @@ def cube_and_goal_region(env) -> list[ObjectState]:
         actor_state("cube", env.obj, (side, side, side), symmetry_deg=90),
         actor_state("goal_region", env.goal_region, (disk, disk, 0.0), kind="goal"),
     ]
+
+
+def listed_objects(env) -> list[ObjectState]:
+    """A blazer task's present objects (``worker.sim.envs``), in the order it placed them."""
+    return [actor_state(o.name, o.actor, o.size, o.kind, o.symmetry_deg) for o in env.listing]
+
+
+def describe(env) -> str:
+    """A blazer task's instruction for this episode (colour, side, count vary per seed)."""
+    return env.description
+
+
+def pick(var: str, name: str, yaw: str, lift: float = LIFT_M) -> list[str]:
+    """Approach from above, descend, grasp ``name``, lift: ``var`` holds its centre."""
+    return [
+        f"move_gripper({offset(var, dz=APPROACH_M)}, yaw={yaw})",
+        f"move_gripper({var}, yaw={yaw})",
+        f'close_gripper("{name}")',
+        f"move_gripper({offset(var, dz=lift)}, yaw={yaw})",
+    ]
+
+
+def place(var: str, yaw: str, dz: float, dx: float = 0.0, dy: float = 0.0,
+          above: float = LIFT_M, retreat: bool = False) -> list[str]:  # fmt: skip
+    """Carry to ``above`` over the spot ``var + (dx, dy, dz)``, descend, let go (and rise
+    again when another pick follows, so the hand does not sweep what it just placed)."""
+    over = f"move_gripper({offset(var, dx, dy, dz + above)}, yaw={yaw})"
+    lines = [over, f"move_gripper({offset(var, dx, dy, dz)}, yaw={yaw})", "open_gripper()"]
+    return lines + [over] if retreat else lines
