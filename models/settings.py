@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     vulkan_dir: Path | None = None
     # Robot assets ManiSkill cannot download here (xArm-6, WidowX AI); empty = ../shared.
     maniskill_assets: Path | None = None
+    # A Segment Anything checkpoint file (vit_b/vit_l/vit_h) for --segmenter sam.
+    sam_checkpoint: Path | None = None
+    # Perception cameras' image side in pixels (three views, rendered on the CPU).
+    perception_image_size: int = 256
     # Defaults for the openai teacher when its config names none.
     openai_base_url: str = ""
     openai_api_key: str = ""

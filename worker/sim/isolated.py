@@ -138,6 +138,13 @@ class IsolatedSimulator:
         timeout_s = get_settings().record_timeout_s if self._recording else self.episode_timeout_s
         return ExecutionResult.from_json(self._request(req, timeout_s, "execute")["result"])
 
+    def perceive(self, segmenter: str = "blocks", size: int | None = None,
+                 drop: tuple[str, ...] = ()) -> tuple[SceneState, dict]:  # fmt: skip
+        """The reset scene as the perception cameras see it (``ManiSkillBackend.perceive``)."""
+        req = {"op": "perceive", "segmenter": segmenter, "size": size, "drop": list(drop)}
+        reply = self._request(req, get_settings().record_timeout_s, "perceive")
+        return SceneState.from_json(reply["scene"]), reply["report"]
+
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.errors import ConfigError
 from models.frames import gripper_quat, yaw_of_quat
 from models.settings import get_settings
 from models.types import FailureReason, RecordSpec, SceneState
@@ -196,6 +197,33 @@ class ManiSkillBackend:
         for env, _ in self._envs.values():
             env.close()
         self._envs.clear()
+
+    # perception -----------------------------------------------------------------------------
+    def perceive(
+        self, segmenter: str = "blocks", size: int | None = None, drop: tuple[str, ...] = ()
+    ):
+        """The current scene as three calibrated RGB-D cameras see it (``worker.perception``);
+        the truth stays with the simulator. Returns (perceived scene, report)."""
+        from worker.perception.pipeline import perceive
+        from worker.perception.segmenters import make_segmenter
+        from worker.sim.perception_rig import capture, expected_objects
+
+        if self._current is None:
+            raise ConfigError("perceive needs a reset scene first")
+        env, _ = self._envs[self._current]
+        size = size or get_settings().perception_image_size
+        seg = make_segmenter(segmenter)
+        frames, render_s = capture(env, size, drop)
+        expected, _ = expected_objects(env)
+        result = perceive(frames, expected, seg)
+        truth = self.scene_state(self._current[0], self._current[1], self._seed)
+        report = {
+            "segmenter": seg.name, "views": [f.name for f in frames], "table_z": result.table_z,
+            "objects": {n: o.to_json() for n, o in result.objects.items()}, "missing": result.missing,
+            "symmetry": {e.name: e.symmetry_deg for e in expected},
+            "timings": {"render_s": round(render_s, 4), **result.timings},
+        }  # fmt: skip
+        return result.scene(truth, expected), report
 
     # scene ----------------------------------------------------------------------------------
     def scene_state(self, task: str, robot: str, seed: int) -> SceneState:

@@ -62,6 +62,11 @@ def main() -> None:
             elif req["op"] == "execute":
                 steps = [step_from_json(s) for s in req["steps"]]
                 reply = {"result": backend.execute(steps).to_json()}
+            elif req["op"] == "perceive":
+                scene, report = backend.perceive(
+                    req["segmenter"], req.get("size"), tuple(req.get("drop", ()))
+                )
+                reply = {"scene": scene.to_json(), "report": report}
             elif req["op"] == "close":
                 backend.close()
                 out.write(json.dumps({"closed": True}) + "\n")
@@ -69,7 +74,9 @@ def main() -> None:
             else:
                 reply = {"error": f"unknown op {req['op']!r}", "kind": "protocol"}
         except Exception as exc:  # reported to the parent as this episode's sim_error
-            kind = "config" if exc.__class__.__name__ == "ConfigError" else "sim"
+            kind = (
+                "config" if exc.__class__.__name__ in ("ConfigError", "PerceptionError") else "sim"
+            )
             reply = {
                 "error": f"{exc.__class__.__name__}: {exc}",
                 "kind": kind,

@@ -126,9 +126,13 @@ class BlockWorldEnv(BaseEnv):
         return builder.build_kinematic(name=name)
 
     # episode set-up ------------------------------------------------------------------------
-    def place(self, actor, x: float, y: float, z: float, yaw_deg: float = 0.0) -> None:
-        half = np.deg2rad(yaw_deg) / 2
-        q = torch.tensor([[np.cos(half), 0.0, 0.0, np.sin(half)]], dtype=torch.float32)
+    def place(
+        self, actor, x: float, y: float, z: float, yaw_deg: float = 0.0, pitch_deg: float = 0.0
+    ) -> None:
+        yaw, pitch = np.deg2rad(yaw_deg) / 2, np.deg2rad(pitch_deg) / 2  # q = yaw (z) * pitch (y)
+        w, qx, qy, qz = (np.cos(yaw) * np.cos(pitch), -np.sin(yaw) * np.sin(pitch),
+                         np.cos(yaw) * np.sin(pitch), np.sin(yaw) * np.cos(pitch))  # fmt: skip
+        q = torch.tensor([[w, qx, qy, qz]], dtype=torch.float32)
         actor.set_pose(Pose.create_from_pq(p=torch.tensor([[x, y, z]], dtype=torch.float32), q=q))
 
     def park(self, actor, z: float = BLOCK_HALF) -> None:

@@ -39,6 +39,8 @@ class ClosestBasketEnv(BlockWorldEnv):
             d = sorted(np.linalg.norm(s - spots[0]) for s in spots[1:])
             if d[1] - d[0] >= MARGIN_M:
                 break
+        else:
+            raise RuntimeError("no layout with one basket clearly closest to the fruit")
         fruit_xy, basket_xy = spots[0], spots[1:]
         size = (INNER + 0.02, INNER + 0.02, WALL_H)
         for c, (x, y) in zip(colours, basket_xy, strict=True):

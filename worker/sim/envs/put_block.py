@@ -29,6 +29,7 @@ class PutBlockEnv(BlockWorldEnv):
         self.colour = colours[0]
         spots = self.spots(n + 1, [-0.12, -0.22], [0.12, 0.22], apart=0.11)
         self.show(Listed("target", self.target, (0.1, 0.1, 0.0), kind="goal"), *spots[0], 0.001)
+        self.place(self.target, *spots[0], 0.001, pitch_deg=90)  # the disc's axis (x) up
         for c, (x, y) in zip(colours, spots[1:], strict=True):
             self.show(Listed(f"block_{c}", self.blocks[c], (0.04,) * 3, symmetry_deg=90),
                       x, y, BLOCK_HALF, self.yaw())  # fmt: skip

@@ -1,0 +1,196 @@
+"""Perception (issue 12): the geometry on synthetic point clouds with known boxes, the
+weight-free segmenter on rendered scenes, and the failure cases."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from models.errors import ConfigError
+from tests.conftest import run_cli
+from worker.perception.frames import CameraFrame, Expected, PerceptionError
+from worker.perception.geometry import (
+    Box,
+    backproject,
+    box_from_points,
+    fold_yaw,
+    fuse,
+    min_area_rect,
+    table_height,
+)
+from worker.perception.pipeline import perceive
+from worker.perception.report import yaw_error
+from worker.perception.segmenters import OracleSegmenter, make_segmenter
+from worker.sim.isolated import IsolatedSimulator
+
+
+def box_surface(centre, size, yaw_deg, n=4000, seed=0) -> np.ndarray:
+    """Points on the five visible faces of a box standing on z = centre_z - h/2."""
+    rng = np.random.default_rng(seed)
+    half = np.asarray(size) / 2
+    pts = rng.uniform(-half, half, size=(n, 3))
+    face = rng.integers(0, 5, size=n)  # top, +x, -x, +y, -y (the bottom is hidden)
+    pts[face == 0, 2] = half[2]
+    pts[face == 1, 0], pts[face == 2, 0] = half[0], -half[0]
+    pts[face == 3, 1], pts[face == 4, 1] = half[1], -half[1]
+    c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
+    rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    return pts @ rot.T + np.asarray(centre)
+
+
+@pytest.mark.parametrize(("size", "yaw", "symmetry"), [((0.06, 0.04, 0.05), 30.0, 180), ((0.04, 0.04, 0.04), 62.0, 90),
+                                                       ((0.1, 0.03, 0.02), -75.0, 180)])  # fmt: skip
+def test_a_box_is_recovered_from_noisy_points_with_outliers(size, yaw, symmetry):
+    centre = (0.1, -0.05, size[2] / 2)
+    pts = box_surface(centre, size, yaw) + np.random.default_rng(1).normal(0, 0.0008, (4000, 3))
+    table = np.random.default_rng(2).uniform([-0.3, -0.3, 0], [0.3, 0.3, 0], (3000, 3))
+    strays = np.random.default_rng(3).uniform(-0.5, 0.5, (80, 3))  # 2% flying pixels
+    z = table_height(np.vstack([pts, table]))
+    assert abs(z) < 0.001
+    box = box_from_points(np.vstack([pts, strays]), z, symmetry)
+    assert math.dist(box.centre, centre) < 0.003
+    assert yaw_error(box.yaw_deg, fold_yaw(yaw, symmetry), symmetry) < 1.0
+    assert (
+        max(abs(a - b) for a, b in zip(sorted(box.size[:2]), sorted(size[:2]), strict=True)) < 0.004
+    )
+    assert abs(box.size[2] - size[2]) < 0.003
+
+
+def test_min_area_rect_and_yaw_folding():
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
+    c, s = math.cos(math.radians(20)), math.sin(math.radians(20))
+    (cx, cy), angle, extent = min_area_rect(square @ np.array([[c, s], [-s, c]]))
+    assert extent == pytest.approx((1, 1), abs=1e-6) and angle == pytest.approx(20, abs=1e-4)
+    assert fold_yaw(62, 90) == pytest.approx(-28) and fold_yaw(100, 180) == pytest.approx(-80)
+    assert fold_yaw(33, 360) == 0.0  # round: no yaw
+
+
+def test_fusion_takes_the_median_and_the_lowest_bottom():
+    boxes = [Box((0.10, 0.0), 10, (0.04, 0.04), 0.04, 0.0, 100), Box((0.11, 0.0), 12, (0.04, 0.04), 0.04, 0.03, 90),
+             Box((0.30, 0.0), 40, (0.05, 0.04), 0.05, 0.03, 80)]  # fmt: skip
+    fused = fuse(boxes, 90)
+    assert fused.xy == pytest.approx((0.11, 0.0)) and fused.yaw_deg == 12
+    assert fused.bottom == 0.0 and fused.top == pytest.approx(0.04)  # one view saw the foot
+
+
+def camera(eye, target, size=64) -> tuple[np.ndarray, np.ndarray]:
+    """A pinhole camera (OpenCV frame) at ``eye`` looking at ``target``."""
+    forward = np.subtract(target, eye) / np.linalg.norm(np.subtract(target, eye))
+    right = np.cross(forward, [0, 0, 1])
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([right, down, forward], axis=1)
+    pose[:3, 3] = eye
+    f = size / (2 * math.tan(math.radians(29)))
+    return np.array([[f, 0, size / 2], [0, f, size / 2], [0, 0, 1]]), pose
+
+
+def render_plane(k, pose, size=64) -> np.ndarray:
+    """Depth of the table plane z = 0 seen by the camera (ray-plane intersection)."""
+    v, u = np.mgrid[0:size, 0:size] + 0.5
+    rays = np.stack([(u - k[0, 2]) / k[0, 0], (v - k[1, 2]) / k[1, 1], np.ones_like(u)], -1)
+    world_dirs = rays @ pose[:3, :3].T
+    t = -pose[2, 3] / world_dirs[..., 2]
+    return t.astype(np.float32)  # depth = t along the optical axis (z component of the ray = 1)
+
+
+def test_backprojection_lands_on_the_plane_it_was_rendered_from():
+    k, pose = camera([0.4, 0.1, 0.5], [0, 0, 0])
+    depth = render_plane(k, pose)
+    frame = CameraFrame("front", np.zeros((64, 64, 3), np.uint8), depth, k, pose).check()
+    pts = backproject(frame)
+    assert len(pts) == 64 * 64 and np.abs(pts[:, 2]).max() < 1e-5
+    assert table_height(pts) == pytest.approx(0.0, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"depth": np.zeros((64, 64), np.float32)}, "no depth reading"),
+        ({"depth": np.zeros((0, 0), np.float32)}, "no depth image"),
+        ({"intrinsic": np.eye(3)[:2]}, "calibration must be"),
+        ({"cam_to_world": np.full((4, 4), np.nan)}, "calibration has non-finite"),
+        ({"rgb": np.zeros((32, 32, 3), np.uint8)}, "colour image"),
+    ],
+)
+def test_a_bad_camera_is_one_clear_error(change, message):
+    k, pose = camera([0.4, 0.1, 0.5], [0, 0, 0])
+    good = {"name": "left", "rgb": np.zeros((64, 64, 3), np.uint8), "depth": render_plane(k, pose),
+            "intrinsic": k, "cam_to_world": pose}  # fmt: skip
+    with pytest.raises(PerceptionError, match=f"camera left: {message}"):
+        CameraFrame(**{**good, **change}).check()
+
+
+def test_an_object_no_view_sees_is_reported_missing_not_zero():
+    k, pose = camera([0.4, 0.1, 0.5], [0, 0, 0])
+    frame = CameraFrame("front", np.zeros((64, 64, 3), np.uint8), render_plane(k, pose), k, pose,
+                        segmentation=np.zeros((64, 64), np.int32), ids={"cube": 7})  # fmt: skip
+    result = perceive(
+        [frame], [Expected("cube", (255, 0, 0), (0.04, 0.04, 0.04), 90)], OracleSegmenter()
+    )
+    assert result.missing == ["cube"] and result.objects == {}
+    with pytest.raises(PerceptionError, match="no camera frames"):
+        perceive([], [Expected("cube", None, (0.04,) * 3)], OracleSegmenter())
+    with pytest.raises(PerceptionError, match="unknown segmenter 'mask-rcnn'"):
+        make_segmenter("mask-rcnn")
+    with pytest.raises(PerceptionError, match="BLAZER_SAM_CHECKPOINT"):
+        make_segmenter("sam")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    simulator = IsolatedSimulator(episode_timeout_s=120)
+    yield simulator
+    simulator.close()
+
+
+@pytest.mark.parametrize("task", ["PutBlock-v1", "BlockOnColour-v1", "StackBlocks-v1"])
+def test_the_weight_free_segmenter_finds_blocks_in_rendered_scenes(sim, task):
+    from worker.perception.report import compare
+
+    for seed in (2_000_000_000, 2_000_000_001):
+        truth = sim.reset(task, "panda", seed)
+        perceived, report = sim.perceive("blocks")  # 256 px, the default
+        assert report["views"] == ["front", "left", "right"] and report["missing"] == []
+        for row in compare(truth, perceived, report):
+            if row["name"].startswith("block"):
+                assert row["error"]["centre_cm"] < 1.0, row
+                assert row["error"]["yaw_deg"] < 5.0, row
+                assert 0 < row["confidence"] <= 1, row
+        # the prompt gets the perceived scene: same task, words and workspace, objects seen
+        assert perceived.description == truth.description and perceived.task == task
+        assert {o.name for o in perceived.objects} == {o.name for o in truth.objects}
+
+
+def test_a_missing_camera_leaves_the_others_and_none_is_an_error(sim):
+    sim.reset("PutBlock-v1", "panda", 5)
+    _, two = sim.perceive("oracle", 96, drop=("front",))
+    assert two["views"] == ["left", "right"] and two["segmenter"] == "oracle"
+    with pytest.raises(ConfigError, match="no camera frames"):
+        sim.perceive("oracle", 96, drop=("front", "left", "right"))
+
+
+def test_sim_perceive_cli():
+    out = run_cli("sim", "perceive", "--task", "RubbishInBin-v1", "--seed", "2000000003",
+                  "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    data = json.loads(out.stdout)
+    assert data["segmenter"] == "blocks" and set(data["timings"]) >= {
+        "render_s",
+        "segment_s",
+        "geometry_s",
+    }
+    rows = {r["name"]: r for r in data["objects"]}
+    assert (
+        rows["rubbish"]["error"]["centre_cm"] < 2.0
+        and rows["rubbish"]["perceived"]["size"][0] > 0.02
+    )
+    assert set(rows["bin"]["true"]) == {"position", "yaw_deg", "size"}
+    bad = run_cli("sim", "perceive", "--task", "PickCube-v1")
+    assert bad.returncode == 2 and "cannot be perceived" in bad.stderr, bad.stderr[-500:]
+    bad = run_cli("sim", "perceive", "--segmenter", "nope")
+    assert bad.returncode == 2 and "unknown segmenter 'nope'" in bad.stderr
