@@ -56,6 +56,7 @@ class FailureReason(str, enum.Enum):
     TIMEOUT = "timeout"
     SIM_ERROR = "sim_error"
     TEACHER_ERROR = "teacher_error"
+    PERCEPTION_FAILED = "perception_failed"  # cameras could not give the scene the prompt needs
 
 
 class SeedSplit(str, enum.Enum):

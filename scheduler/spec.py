@@ -38,6 +38,9 @@ class CampaignSpec:
     retrain: dict[str, Any] | None = None  # see scheduler.retrain_policy.RetrainPolicy
     # per-step trajectories and cameras: {trajectory, cameras, image_size, fps} (RecordSpec)
     record: dict[str, Any] | None = None
+    # the prompt's scene: "true" (the simulator's state) or "perceived[:segmenter]" (three
+    # simulated RGB-D cameras through worker.perception; the simulator still judges success)
+    scene: str = "true"
 
     def validate(self) -> CampaignSpec:
         """Raise ConfigError naming the bad field; fill defaults."""
@@ -97,7 +100,28 @@ class CampaignSpec:
             if self.simulator != "maniskill":
                 raise ConfigError("spec: 'record' needs the maniskill simulator")
             self.record = record.to_json()
+        self._check_scene()
         return self
+
+    def _check_scene(self) -> None:
+        from worker.perception.segmenters import SEGMENTERS
+        from worker.sim.envs import ENV_TASKS
+
+        mode, _, segmenter = str(self.scene).partition(":")
+        if self.scene == "true":
+            return
+        if mode != "perceived" or (segmenter and segmenter not in SEGMENTERS):
+            raise ConfigError(
+                f"spec: 'scene' must be true or perceived[:{'|'.join(SEGMENTERS)}], got {self.scene!r}"
+            )
+        blind = [t for t in self.tasks if t not in ENV_TASKS]
+        if blind:
+            raise ConfigError(
+                f"spec: scene {self.scene} needs tasks the cameras can see (blazer's own); "
+                f"{', '.join(blind)} cannot be perceived"
+            )
+        if self.simulator != "maniskill":
+            raise ConfigError("spec: a perceived scene needs the maniskill simulator")
 
     @property
     def teacher_kind(self) -> str:

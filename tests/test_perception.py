@@ -194,3 +194,55 @@ def test_sim_perceive_cli():
     assert bad.returncode == 2 and "cannot be perceived" in bad.stderr, bad.stderr[-500:]
     bad = run_cli("sim", "perceive", "--segmenter", "nope")
     assert bad.returncode == 2 and "unknown segmenter 'nope'" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("scene", "tasks", "message"),
+    [
+        ("perceived:xray", ["PutBlock-v1"], "'scene' must be true or perceived"),
+        ("seen", ["PutBlock-v1"], "'scene' must be true or perceived"),
+        ("perceived", ["PutBlock-v1", "PickCube-v1"], "PickCube-v1 cannot be perceived"),
+    ],
+)
+def test_bad_scene_specs_name_the_problem(scene, tasks, message):
+    from scheduler.spec import CampaignSpec
+
+    with pytest.raises(ConfigError, match=message):
+        CampaignSpec.from_dict({"name": "x", "tasks": tasks, "scene": scene})
+
+
+def test_eval_puts_true_and_perceived_side_by_side_and_records_what_failed(blazer_env, tmp_path):
+    """``blazer eval --scene perceived``: the expert on the scene the cameras saw next to the
+    true one; a perception that cannot run (SAM without weights) fails every episode with
+    ``perception_failed`` and its reason, each attempt recorded."""
+    import csv
+
+    from sqlalchemy import select
+
+    from models.db import session_scope
+    from models.orm import Campaign, Episode
+
+    out = run_cli("eval", "--model", "expert", "--tasks", "BlockOnColour-v1", "--episodes", "2",
+                  "--scene", "perceived:blocks", "--out", str(tmp_path))  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    with (tmp_path / "table.csv").open() as fh:
+        rows = {(r["task"], r["model"]): r for r in csv.DictReader(fh)}
+    assert rows[("BlockOnColour-v1", "expert [true]")]["attempts"] == "2"
+    assert rows[("BlockOnColour-v1", "expert [perceived:blocks]")]["attempts"] == "2"
+    with session_scope() as s:
+        scenes = {name: [e.scene for e in s.scalars(select(Episode).join(Campaign).where(Campaign.name == name))]
+                  for name in s.scalars(select(Campaign.name))}  # fmt: skip
+    (seen,) = [v for k, v in scenes.items() if "perceived" in k]
+    (true,) = [v for k, v in scenes.items() if "perceived" not in k]
+    assert all(sc["table_height"] != 0.0 for sc in seen) and all(
+        sc["table_height"] == 0.0 for sc in true
+    )
+    spec = tmp_path / "sam.yaml"
+    spec.write_text("name: blind\ntasks: [PutBlock-v1]\nsuccesses: 1\nattempt_cap: 2\nblock_size: 2\n"
+                    "scene: perceived:sam\n")  # fmt: skip
+    out = run_cli("campaign", "run", str(spec))
+    assert out.returncode == 0, out.stderr[-2000:]
+    with session_scope() as s:
+        failed = s.scalars(select(Episode).join(Campaign).where(Campaign.name == "blind")).all()
+    assert len(failed) == 2 and {e.failure_reason for e in failed} == {"perception_failed"}
+    assert all("BLAZER_SAM_CHECKPOINT" in e.failure_detail for e in failed)

@@ -136,24 +136,26 @@ def evaluate(
     models: list[str], tasks: list[str], episodes: int | None = None, *, seeds: range | None = None,
     robot: str = "panda", max_new_tokens: int = 384, block_size: int = 8,
     teachers: dict[str, dict] | None = None, run: Callable[[str], str] = run_campaign,
-    name_prefix: str | None = None,
+    name_prefix: str | None = None, scene: str = "true",
 ) -> EvalTable:  # fmt: skip
     """One evaluation campaign per model on the same seeds (``seeds``, else the first
     ``episodes`` evaluation seeds); ``teachers`` may give a model's teacher config outright.
     With ``name_prefix`` the campaigns have fixed names and an existing one is resumed
-    (or just read, when it is done) instead of run again."""
+    (or just read, when it is done) instead of run again. ``scene`` is the prompt's scene
+    (``true`` or ``perceived[:segmenter]``); the simulator judges success on the truth."""
     seeds = seeds if seeds is not None else default_eval_seeds(episodes or 0)
     if len(seeds) == 0:
         raise ConfigError("evaluation needs at least one seed")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     table = EvalTable(tasks, models, seeds=seeds)
     for model in models:
-        name = f"{name_prefix}-{slug(model)}" if name_prefix else f"eval-{slug(model)}-{stamp}"
+        label = slug(model) if scene == "true" else f"{slug(model)}-{slug(scene)}"
+        name = f"{name_prefix}-{label}" if name_prefix else f"eval-{label}-{stamp}"
         teacher = (teachers or {}).get(model) or teacher_for_model(model, max_new_tokens)
         spec = CampaignSpec.from_dict({
             "name": name, "tasks": tasks, "robots": [robot], "teacher": teacher,
             "successes": len(seeds), "attempt_cap": len(seeds), "seed_split": "eval",
-            "seed_start": seeds.start, "block_size": min(block_size, len(seeds)),
+            "seed_start": seeds.start, "block_size": min(block_size, len(seeds)), "scene": scene,
         })  # fmt: skip
         with session_scope() as session:
             existing = session.scalar(select(Campaign.state).where(Campaign.name == name))
@@ -169,8 +171,24 @@ def evaluate(
             ).all()
             table.successes[model] = {t.task: t.successes for t in lines}
             table.attempts[model] = {t.task: t.attempts for t in lines}
-            _store_metrics(session, model, table)
+            if scene == "true":  # a model's registry score is on the true scene
+                _store_metrics(session, model, table)
     return table
+
+
+def side_by_side(tables: dict[str, EvalTable]) -> EvalTable:
+    """One table whose columns are each model under each scene: ``expert [true]``,
+    ``expert [perceived:blocks]``, … (BLAZER's Fig. 4 comparison)."""
+    first = next(iter(tables.values()))
+    out = EvalTable(first.tasks, [], seeds=first.seeds)
+    for model in first.models:
+        for scene, table in tables.items():
+            column = f"{model} [{scene}]"
+            out.models.append(column)
+            out.successes[column] = table.successes[model]
+            out.attempts[column] = table.attempts[model]
+            out.campaigns[column] = table.campaigns.get(model, "")
+    return out
 
 
 def _store_metrics(session, model: str, table: EvalTable) -> None:

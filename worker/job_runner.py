@@ -127,7 +127,8 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
         block = Block(campaign.id, ctask.task, ctask.robot,
                       list(range(job.seed_start, job.seed_start + job.seed_count)), job.id,
                       samples=campaign.samples_per_seed,
-                      record=RecordSpec.from_spec(campaign.spec.get("record")))  # fmt: skip
+                      record=RecordSpec.from_spec(campaign.spec.get("record")),
+                      scene=campaign.spec.get("scene", "true"))  # fmt: skip
         delivery = job.deliveries
         sim_kind = campaign.spec.get("simulator", "maniskill")
         teacher_kind, teacher_config = campaign.teacher_kind, dict(campaign.teacher_config)

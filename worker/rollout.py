@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from models.errors import ConfigError
 from models.types import EpisodeRecord, FailureReason, RecordSpec, SceneState
 from worker.plan_language import PlanError, check_plan, parse_plan, step_to_json
 from worker.prompt import render_messages
@@ -30,6 +31,7 @@ class Block:
     job_id: int | None = None
     samples: int = 1  # teacher samples per seed: episodes with attempt 0..samples-1
     record: RecordSpec | None = None  # record each verified run (trajectory, cameras)
+    scene: str = "true"  # the prompt's scene: "true" (the simulator's) or "perceived:<segmenter>"
 
 
 @dataclass
@@ -42,6 +44,19 @@ class EpisodeOutcome:
     def finished(self) -> bool:
         """Ran to a verdict (a success, or a failure with its reason)."""
         return self.record.success or self.record.failure_reason is not None
+
+
+def _perceived(simulator: Simulator, truth: SceneState, mode: str) -> tuple[SceneState, str | None]:
+    """The scene as the cameras see it, or the truth and why perception could not stand in
+    for it (an error, or an object no view saw: the prompt would lack it)."""
+    segmenter = mode.partition(":")[2] or "blocks"
+    try:
+        scene, report = simulator.perceive(segmenter)
+    except (SimulatorError, ConfigError) as exc:
+        return truth, f"perception: {exc}"
+    if report.get("missing"):
+        return scene, f"perception: no camera saw {', '.join(report['missing'])}"
+    return scene, None
 
 
 def run_block(
@@ -93,6 +108,13 @@ def run_block(
         finally:
             for outcome in seed_outcomes:
                 outcome.record.timings["reset_s"] = round(time.perf_counter() - start, 4)
+        if block.scene != "true":
+            scene, why = _perceived(simulator, scene, block.scene)
+            if why is not None:
+                for outcome in seed_outcomes:
+                    outcome.record.scene = scene.to_json()
+                    _fail(outcome.record, FailureReason.PERCEPTION_FAILED, why)
+                continue
         messages = render_messages(scene, teacher.prompt_version)
         for outcome in seed_outcomes:
             outcome.record.scene = scene.to_json()

@@ -220,14 +220,22 @@ def evaluate_command(
     seeds: str = typer.Option(None, help="Evaluation seeds A-B (inclusive) instead of --episodes."),
     max_new_tokens: int = typer.Option(384, help="Token limit for LLM teachers."),
     out: Path = typer.Option(None, help="Folder for table.csv and table.png."),
+    scene: str = typer.Option("true", help="true, or perceived[:blocks|oracle|sam]: each model also on the scene three simulated RGB-D cameras see (true vs perceived side by side)."),
 ) -> None:  # fmt: skip
     """Evaluate models on held-out seeds: the paper's Table I (tasks x models), CSV and PNG."""
-    from training.evaluate import evaluate, parse_eval_seeds, save_table
+    from scheduler.spec import CampaignSpec
+    from training.evaluate import evaluate, parse_eval_seeds, save_table, side_by_side
 
     seed_range = parse_eval_seeds(seeds) if seeds else None
+    task_list = tasks.split(",")
+    CampaignSpec.from_dict(
+        {"name": "check", "tasks": task_list, "scene": scene}
+    )  # bad flags fail first
     ensure_writable_schema()
-    table = evaluate(list(model), tasks.split(","), episodes, seeds=seed_range,
-                     max_new_tokens=max_new_tokens)  # fmt: skip
+    scenes = ["true"] if scene == "true" else ["true", scene]
+    tables = {s: evaluate(list(model), task_list, episodes, seeds=seed_range,
+                          max_new_tokens=max_new_tokens, scene=s) for s in scenes}  # fmt: skip
+    table = tables["true"] if len(tables) == 1 else side_by_side(tables)
     print_table(table)
     csv_path, png_path = save_table(table, out)
     typer.echo(f"saved {csv_path} and {png_path}")
@@ -236,9 +244,13 @@ def evaluate_command(
 def print_table(table) -> None:
     """Table I on the terminal: success % [95% Wilson interval] per task and model."""
     seeds = f" (seeds {table.seeds.start}-{table.seeds.stop - 1})" if table.seeds else ""
-    rich_table = Table(*table.rows()[0], title=f"success % [95% interval]{seeds}")
+    from rich.markup import escape  # column names carry [scene]
+
+    rich_table = Table(
+        *map(escape, table.rows()[0]), title=escape(f"success % [95% interval]{seeds}")
+    )
     for row in table.rows()[1:]:
-        rich_table.add_row(*row)
+        rich_table.add_row(*map(escape, row))
     Console(width=200).print(rich_table)
 
 

@@ -70,4 +70,7 @@ class Simulator(Protocol):
 
     def execute(self, steps: list[Step]) -> ExecutionResult: ...
 
+    def perceive(self, segmenter: str = "blocks", size: int | None = None,
+                 drop: tuple[str, ...] = ()) -> tuple[SceneState, dict]: ...  # fmt: skip
+
     def close(self) -> None: ...
