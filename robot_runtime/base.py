@@ -6,11 +6,12 @@ the simulator gives), carry out one plan step, disconnect.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
 from models.types import FailureReason, SceneState
-from worker.plan_language import Move, PlanError, Step
+from worker.plan_language import CloseGripper, Move, PlanError, Step
 
 
 class Robot(Protocol):
@@ -33,8 +34,14 @@ class SafetyEnvelope:
     min_height_above_table_m: float = 0.005
     max_step_m: float = 0.6  # longest straight move between consecutive targets
     max_tilt_deg: float = 60.0
+    min_confidence: float = 0.3  # a perceived object seen less surely is not acted on
 
-    def check(self, steps: list[Step], scene: SceneState) -> None:
+    def check(
+        self, steps: list[Step], scene: SceneState, confidence: dict[str, float] | None = None
+    ) -> None:
+        """Refuse the plan before it moves; ``confidence`` (perceived scenes) also refuses
+        a grasp of, or a target on, an object perception was unsure of."""
+        self._check_confidence(steps, scene, confidence or {})
         lo = [v + self.margin_m for v in scene.workspace_min]
         hi = [v - self.margin_m for v in scene.workspace_max]
         lo[2] = max(lo[2], scene.table_height + self.min_height_above_table_m)
@@ -60,3 +67,20 @@ class SafetyEnvelope:
                     f"line {step.line}: tilt {step.tilt_deg:g} exceeds {self.max_tilt_deg:g} degrees",
                 )
             previous = step.position
+
+    def _check_confidence(
+        self, steps: list[Step], scene: SceneState, confidence: dict[str, float]
+    ) -> None:
+        unsure = {n: c for n, c in confidence.items() if c < self.min_confidence}
+        if not unsure:
+            return
+        for step in steps:
+            if isinstance(step, CloseGripper) and step.target in unsure:
+                raise PlanError(FailureReason.UNSAFE_PLAN, f"line {step.line}: {step.target} was seen with "
+                                f"confidence {unsure[step.target]:.2f} < {self.min_confidence}")  # fmt: skip
+            if isinstance(step, Move):
+                for o in scene.objects:
+                    reach = max(o.size[:2]) / 2 + 0.01
+                    if o.name in unsure and math.dist(step.position[:2], o.position[:2]) <= reach:
+                        raise PlanError(FailureReason.UNSAFE_PLAN, f"line {step.line}: the target is on {o.name}, "
+                                        f"seen with confidence {unsure[o.name]:.2f} < {self.min_confidence}")  # fmt: skip

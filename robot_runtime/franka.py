@@ -60,6 +60,11 @@ class FrankaRobot:
         self._panda = panda_py.Panda(self.host)
         self._gripper = libfranka.Gripper(self.host)
 
+    @property
+    def confidence(self) -> dict[str, float]:
+        """Per-object confidence from camera perception (empty for a scene file)."""
+        return getattr(self.perception, "confidence", {})
+
     def observe(self) -> SceneState:
         scene = self.perception.scene()
         self._widths = {o.name: min(o.size[0], o.size[1]) for o in scene.objects}

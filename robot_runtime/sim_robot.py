@@ -1,5 +1,9 @@
 """A simulated stand-in for the arm: the ManiSkill backend behind the robot interface, so the
-deployment path (observe -> model -> plan -> envelope -> execute) runs without hardware."""
+deployment path (observe -> model -> plan -> envelope -> execute) runs without hardware.
+
+It observes through three simulated RGB-D cameras (``worker.perception``) for every task
+the cameras can see (blazer's own), so no true state reaches the model; ManiSkill's BLM1
+tasks (invisible goal markers) are observed from the simulator's state."""
 
 from __future__ import annotations
 
@@ -9,15 +13,27 @@ from worker.sim.isolated import IsolatedSimulator
 
 
 class SimRobot:
-    def __init__(self, task: str = "PickCube-v1", seed: int = 0, robot: str = "panda") -> None:
+    def __init__(self, task: str = "PickCube-v1", seed: int = 0, robot: str = "panda",
+                 scene: str = "auto") -> None:  # fmt: skip
+        from worker.sim.envs import ENV_TASKS
+
         self.name = f"sim:{robot}"
         self.task, self.seed, self.robot = task, seed, robot
+        if scene == "auto":
+            scene = "perceived:blocks" if task in ENV_TASKS else "true"
+        self.scene_source = scene
+        self.confidence: dict[str, float] = {}  # per perceived object, for the envelope
         self._sim: IsolatedSimulator | None = None
         self._scene: SceneState | None = None
 
     def connect(self) -> None:
         self._sim = IsolatedSimulator()
         self._scene = self._sim.reset(self.task, self.robot, self.seed)
+        if self.scene_source != "true":
+            segmenter = self.scene_source.partition(":")[2] or "blocks"
+            self._scene, report = self._sim.perceive(segmenter)
+            self.confidence = {n: o["confidence"] for n, o in report["objects"].items()}
+            self.confidence |= {n: 0.0 for n in report["missing"]}
 
     def observe(self) -> SceneState:
         assert self._scene is not None, "connect() first"

@@ -61,3 +61,41 @@ def test_robot_run_cli_with_expert_on_the_sim_stand_in():
     assert data["finished"] and data["success"] and all(s["ok"] for s in data["steps"])
     out = run_cli("robot", "run", "--robot", "ur5")
     assert out.returncode == 2 and "unknown robot 'ur5'" in out.stderr
+
+
+def test_the_envelope_refuses_targets_on_objects_perception_was_unsure_of():
+    env = SafetyEnvelope()
+    grasp = parse_plan('```python\nmove_gripper([0.0, 0.0, 0.03])\nclose_gripper("cube")\n```')
+    env.check(grasp, SCENE, {"cube": 0.9})  # seen surely: goes
+    with pytest.raises(PlanError, match="cube was seen with confidence 0.10") as err:
+        env.check(parse_plan('```python\nclose_gripper("cube")\n```'), SCENE, {"cube": 0.1})
+    assert err.value.reason == FailureReason.UNSAFE_PLAN
+    with pytest.raises(PlanError, match="the target is on cube, seen with confidence 0.20"):
+        env.check(grasp, SCENE, {"cube": 0.2})
+    env.check(
+        parse_plan("```python\nmove_gripper([0.1, 0.2, 0.1])\n```"), SCENE, {"cube": 0.2}
+    )  # elsewhere
+
+
+def test_robot_run_on_the_stand_in_sees_through_its_cameras():
+    """No true state reaches the model: the stand-in perceives a blazer task through three
+    simulated RGB-D cameras, and the expert's plan from that scene does the task."""
+    robot = make_robot("sim", task="PutBlock-v1", seed=2_000_000_004)
+    seen = {}
+
+    class Recording(Scripted):
+        def complete(self, requests):
+            seen["scene"] = requests[0].scene
+            from worker.teachers.expert import ExpertTeacher
+
+            return ExpertTeacher().complete(requests)
+
+    result = deploy_once(robot, Recording(""))
+    assert robot.scene_source == "perceived:blocks" and result.finished and robot.task_success()
+    assert seen["scene"].table_height != 0.0  # the fitted plane, not the simulator's 0.0
+    assert set(robot.confidence) == {o.name for o in seen["scene"].objects}
+    out = run_cli("robot", "run", "--task", "BlockInBasket-v1", "--seed", "2000000002")
+    data = json.loads(out.stdout)
+    assert out.returncode == 0 and data["scene"] == "perceived:blocks" and data["success"], (
+        out.stdout[-1500:]
+    )

@@ -25,7 +25,17 @@ def run(
     task: str = typer.Option("PickCube-v1", help="Task (sim robot)."),
     seed: int = typer.Option(0, help="Scene seed (sim robot)."),
     host: str = typer.Option(None, help="Franka controller address."),
-    scene_file: Path = typer.Option(None, help="Scene state JSON from perception (franka)."),
+    scene_file: Path = typer.Option(None, help="Scene state JSON (franka, without cameras)."),
+    scene: str = typer.Option(
+        "auto",
+        help="sim: auto (perceived through three simulated RGB-D cameras where the task allows, else true), true, or perceived[:segmenter].",
+    ),
+    cameras: Path = typer.Option(
+        None, help="franka: RealSense calibration JSON (robot_runtime/realsense.py; untested)."
+    ),
+    objects: Path = typer.Option(
+        None, help="franka: the task's expected objects JSON (with --cameras)."
+    ),
     margin: float = typer.Option(0.02, help="Safety envelope margin inside the workspace (m)."),
     max_new_tokens: int = typer.Option(384, help="Token limit for LLM models."),
 ) -> None:
@@ -33,12 +43,21 @@ def run(
     if robot == "franka":
         from robot_runtime.franka import SceneFile
 
-        arm = make_robot("franka", host=host, perception=SceneFile(scene_file))
+        if cameras is not None:
+            from robot_runtime.realsense import RealSensePerception
+
+            perception = RealSensePerception(
+                cameras, objects, scene_file
+            )  # scene_file: the template
+        else:
+            perception = SceneFile(scene_file)
+        arm = make_robot("franka", host=host, perception=perception)
     else:
-        arm = make_robot(robot, task=task, seed=seed)
+        arm = make_robot(robot, task=task, seed=seed, scene=scene)
     config = teacher_for_model(model, max_new_tokens)
     teacher = make_teacher(config.pop("kind"), config)
     result = deploy_once(arm, teacher, SafetyEnvelope(margin_m=margin))
-    data = result.__dict__ | {"success": getattr(arm, "task_success", lambda: None)()}
+    data = result.__dict__ | {"success": getattr(arm, "task_success", lambda: None)(),
+                              "scene": getattr(arm, "scene_source", "perception")}  # fmt: skip
     typer.echo(json.dumps(data, indent=2))
     raise typer.Exit(0 if result.finished and data["success"] is not False else 1)

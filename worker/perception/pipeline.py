@@ -67,7 +67,10 @@ def _interchangeable(expected: list[Expected]) -> list[list[Expected]]:
 
 def _instances(views: list[tuple[str, Box]], k: int) -> list[list[tuple[str, Box]]]:
     """Per-view boxes of look-alike objects clustered into at most ``k`` objects by where
-    they are (a view's naming of look-alikes is arbitrary), the best-seen first."""
+    they are (a view's naming of look-alikes is arbitrary), the best-seen kept, ordered from
+    the robot's left (+y) to its right: look-alikes take their names in the order the task
+    lists them, and a task that names them by side (``basket_left``, ``basket_right``)
+    lists them left first."""
     clusters: list[list[tuple[str, Box]]] = []
     for view, box in sorted(views, key=lambda vb: -vb[1].points):
         for c in clusters:
@@ -77,7 +80,7 @@ def _instances(views: list[tuple[str, Box]], k: int) -> list[list[tuple[str, Box
         else:
             clusters.append([(view, box)])
     clusters.sort(key=lambda c: (-len(c), -sum(b.points for _, b in c)))
-    return sorted(clusters[:k], key=lambda c: c[0][1].xy)
+    return sorted(clusters[:k], key=lambda c: (-c[0][1].xy[1], c[0][1].xy[0]))
 
 
 def perceive(
