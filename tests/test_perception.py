@@ -246,3 +246,35 @@ def test_eval_puts_true_and_perceived_side_by_side_and_records_what_failed(blaze
         failed = s.scalars(select(Episode).join(Campaign).where(Campaign.name == "blind")).all()
     assert len(failed) == 2 and {e.failure_reason for e in failed} == {"perception_failed"}
     assert all("BLAZER_SAM_CHECKPOINT" in e.failure_detail for e in failed)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "calibration file .*: Expecting property name"),
+        ('{"cameras": []}', "'cameras' must list at least one camera"),
+        (
+            '{"cameras": [{"serial": "1", "cam_to_world": [[1, 0], [0, 1]]}]}',
+            "camera 0 needs a 'serial' and a 4x4",
+        ),
+        (
+            '{"cameras": [{"cam_to_world": [[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}',
+            "camera 0 needs a 'serial'",
+        ),
+    ],
+)
+def test_a_malformed_calibration_file_is_one_clear_error(tmp_path, text, message):
+    from robot_runtime.realsense import load_calibration, load_objects
+
+    path = tmp_path / "calib.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_calibration(path)
+    objects = tmp_path / "objects.json"
+    objects.write_text('{"objects": [{"name": "block_red", "colour": [220, 30, 30]}]}')
+    with pytest.raises(ConfigError, match="each object needs name, size"):
+        load_objects(objects)
+    objects.write_text(
+        '{"objects": [{"name": "block_red", "colour": [220, 30, 30], "size": [0.04, 0.04, 0.04]}]}'
+    )
+    assert load_objects(objects)[0].size == (0.04, 0.04, 0.04)
