@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import importlib
 
-ENV_MODULES = ("put_block", "stack_blocks", "rubbish_in_bin", "empty_container", "insert_in_peg",
-               "block_in_basket", "block_on_colour", "closest_basket")  # fmt: skip
-
-
-ENV_TASKS = ("PutBlock-v1", "StackBlocks-v1", "RubbishInBin-v1", "EmptyContainer-v1",
-             "InsertInPeg-v1", "BlockInBasket-v1", "BlockOnColour-v1", "ClosestBasket-v1")  # fmt: skip
+# task id -> its module here (each module's @register_env uses the same id)
+ENVS = {
+    "PutBlock-v1": "put_block",
+    "StackBlocks-v1": "stack_blocks",
+    "RubbishInBin-v1": "rubbish_in_bin",
+    "EmptyContainer-v1": "empty_container",
+    "InsertInPeg-v1": "insert_in_peg",
+    "BlockInBasket-v1": "block_in_basket",
+    "BlockOnColour-v1": "block_on_colour",
+    "ClosestBasket-v1": "closest_basket",
+}
+ENV_TASKS = tuple(ENVS)
 
 
 def register() -> None:
-    for name in ENV_MODULES:
-        importlib.import_module(f"worker.sim.envs.{name}")
+    for module in ENVS.values():
+        importlib.import_module(f"worker.sim.envs.{module}")
