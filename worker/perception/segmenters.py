@@ -83,7 +83,9 @@ def colour_distance(hsv: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray
 
 def _grow(mask: np.ndarray, above: np.ndarray, world: np.ndarray, obj: Expected) -> np.ndarray:
     """The colour region plus the pixels above the table joined to it within the object's
-    footprint and below its top: faces in shadow, whose colour the lighting changed."""
+    footprint and below its top: faces in shadow, whose colour the lighting changed
+    (``above`` excludes pixels that clearly have another expected object's colour, such as
+    the floor of the box a block stands in)."""
     centre = np.nanmean(world[mask][:, :2], axis=0)
     top = np.nanpercentile(world[mask][:, 2], 99)
     radius = 0.5 * float(np.hypot(*obj.size[:2])) + 0.005
@@ -149,7 +151,8 @@ class BlockSegmenter:
                     best, best_score = i, score
             if best is not None:
                 taken.add((colours.index(obj.colour), best))
-                out[obj.name] = _grow(labels == best, above, world, obj)
+                other = close & (nearest != colours.index(obj.colour))  # another object's colour
+                out[obj.name] = _grow(labels == best, above & ~other, world, obj)
         return out
 
 
