@@ -1,7 +1,8 @@
-"""StackBlocks-v1: stack the 2-3 blocks of the named colour into one tower; others stay.
+"""StackBlocks-v1: stack the three blocks of the named colour into one tower; others stay.
 
 Towers stop at three: a fourth 4 cm box, placed open-loop from the scene's first poses,
-toppled or never settled (PhysX jitter) in a third of the seeds tried."""
+toppled or never settled (PhysX jitter) in a third of the seeds tried; the issue's other
+choice, three, is the task."""
 
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from worker.sim.envs.block_world import BLOCK_HALF, COLOURS, BlockWorldEnv, List
 
 STACK_COLOURS = ("red", "green", "blue")  # up to four blocks each
 MAX_HEIGHT = 3
-NUMBERS = {2: "two", 3: "three"}
 
 
 @register_env("StackBlocks-v1", max_episode_steps=5000)
 class StackBlocksEnv(BlockWorldEnv):
-    """2-3 blocks of one colour and 1-2 blocks of another. Success: the colour's blocks form
+    """Three blocks of one colour and 1-2 blocks of another. Success: the colour's blocks form
     one tower (each within 2 cm of the lowest in xy, 4 cm apart in height), all released and
     still; the other blocks stayed."""
 
@@ -38,7 +38,7 @@ class StackBlocksEnv(BlockWorldEnv):
 
     def init_objects(self) -> None:
         colour, other = self.pick_colours(2, exclude=[c for c in COLOURS if c not in STACK_COLOURS])
-        self.colour, self.k = colour, 2 + int(self.rng.randint(0, 2))
+        self.colour, self.k = colour, MAX_HEIGHT
         n_other = 1 + int(self.rng.randint(0, 2))
         spots = self.spots(self.k + n_other, [-0.12, -0.22], [0.12, 0.22], apart=0.11)
         self.tower = self.blocks[colour][: self.k]
@@ -54,7 +54,7 @@ class StackBlocksEnv(BlockWorldEnv):
                 if id(a) not in used:
                     self.park(a)
         self.description = (
-            f"Stack the {NUMBERS[self.k]} {colour} blocks into one tower; "
+            f"Stack the three {colour} blocks into one tower; "
             "leave the other blocks where they are."
         )
 
