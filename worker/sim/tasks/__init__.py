@@ -1,9 +1,9 @@
 """One module per task: its description, its scene extraction, and the scripted expert.
 
 Each module has the same three names, in the same order: ``DESCRIPTION``,
-``scene_objects(env)`` and ``expert_plan(scene)``; a task whose words vary per episode (the
-colour to pick, the side, the count) also has ``describe(env)``, and its ``DESCRIPTION`` is
-the template. ``TASKS`` maps task ids to modules; ``GROUPS`` says which tasks a student may
+``scene_objects(env)`` and ``expert_plan(scene)``; for blazer's own envs, whose words vary
+per episode (the colour to pick, the side), ``DESCRIPTION`` is the template and the env
+says the episode's words (``env.description``). ``TASKS`` maps task ids to modules; ``GROUPS`` says which tasks a student may
 train on (``train``) and which are kept for evaluation on tasks never trained on
 (``unseen``). The six BLM1 tasks are ManiSkill's; the others are blazer's own envs
 (``worker.sim.envs``).
@@ -14,6 +14,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from models.errors import ConfigError
+from worker.sim.envs import ENV_TASKS
 from worker.sim.tasks import (
     block_in_basket,
     block_on_colour,
@@ -60,9 +61,9 @@ ROBOTS: dict[str, tuple[str, ...]] = {
 
 
 def describe(task: str, env) -> str:
-    """The episode's instruction: the module's fixed text, or its words for this seed."""
-    module = get_task(task)
-    return module.describe(env) if hasattr(module, "describe") else module.DESCRIPTION
+    """The episode's instruction: the env's words for this seed (blazer's envs), or the
+    module's fixed text."""
+    return env.description if task in ENV_TASKS else get_task(task).DESCRIPTION
 
 
 def seen_tasks(tasks: list[str]) -> list[str]:

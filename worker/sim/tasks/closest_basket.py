@@ -8,7 +8,6 @@ from models.types import SceneState
 from worker.sim.tasks.common import (
     bind_point,
     code_block,
-    describe,  # noqa: F401  (the per-episode instruction)
     listed_objects,
     pick,
     place,

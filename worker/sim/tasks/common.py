@@ -85,11 +85,6 @@ def listed_objects(env) -> list[ObjectState]:
     return [actor_state(o.name, o.actor, o.size, o.kind, o.symmetry_deg) for o in env.listing]
 
 
-def describe(env) -> str:
-    """A blazer task's instruction for this episode (colour, side, count vary per seed)."""
-    return env.description
-
-
 def pick(var: str, name: str, yaw: str, lift: float = LIFT_M) -> list[str]:
     """Approach from above, descend, grasp ``name``, lift: ``var`` holds its centre."""
     return [

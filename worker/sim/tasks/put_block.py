@@ -9,7 +9,6 @@ from worker.sim.tasks.common import (
     bind_point,
     bind_yaw,
     code_block,
-    describe,  # noqa: F401  (the per-episode instruction)
     listed_objects,
     pick,
     place,
