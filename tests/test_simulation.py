@@ -233,3 +233,29 @@ def test_a_scene_reset_then_execute_resets_the_env_once(monkeypatch):
         assert calls[-1] == {"seed": 7}
     finally:
         backend.close()
+
+
+def test_only_an_env_that_renders_gets_a_renderer(monkeypatch):
+    """A plain rollout's env is built without a renderer (less memory, faster resets);
+    perceiving that scene moves to a rendering env reset to the same seed, whose truth is
+    the scene the rollout read, and the plan then runs on the plain env again."""
+    from worker.sim.isolated import sim_environment
+    from worker.sim.maniskill_backend import ManiSkillBackend
+
+    for name, value in sim_environment().items():
+        monkeypatch.setenv(name, value)
+    backend = ManiSkillBackend()
+    try:
+        scene = backend.reset("PutBlock-v1", "panda", 3)
+        plain = backend._envs[backend._current][0]
+        assert plain.unwrapped.scene.can_render() is False
+        perceived, report = backend.perceive()
+        assert report["missing"] == []
+        assert backend._envs[backend._current][0].unwrapped.scene.can_render()
+        assert backend.scene_state("PutBlock-v1", "panda", 3) == scene  # same seed, same truth
+        assert backend.reset("PutBlock-v1", "panda", 3) == scene
+        (completion,) = ExpertTeacher().complete([TeacherRequest(scene, [])])
+        assert backend.execute(parse_plan(completion.text)).success
+        assert backend._envs[backend._current][0] is plain
+    finally:
+        backend.close()

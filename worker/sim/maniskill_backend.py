@@ -119,13 +119,16 @@ class ManiSkillBackend:
         self._record: RecordSpec | None = None
 
     # lifecycle ------------------------------------------------------------------------------
-    def _env(self, task: str, robot: str, record: RecordSpec | None = None):
-        """One env per (task, agent, image size): a recording run with a wrist camera uses
-        the robot's ``*_wristcam`` agent (same arm, a camera on the hand)."""
+    def _env(self, task: str, robot: str, record: RecordSpec | None = None, render: bool = False):
+        """One env per (task, agent, image size, renderer): a recording run with a wrist
+        camera uses the robot's ``*_wristcam`` agent (same arm, a camera on the hand). Only
+        an env that renders (cameras recorded, a scene perceived) gets a renderer: without
+        one an env holds ~70 MB less and resets faster."""
         wrist = record is not None and "wrist" in record.cameras
         uid = ROBOT_SPECS[robot]["wristcam"] if wrist else robot
         size = record.image_size if record is not None and record.cameras else None
-        key = (task, robot, uid, size)
+        render = render or size is not None
+        key = (task, robot, uid, size, render)
         if key not in self._envs:
             check_task_robot(task, robot)
             extra = {"sensor_configs": {"width": size, "height": size}} if size else {}
@@ -137,7 +140,7 @@ class ManiSkillBackend:
                     control_mode="pd_joint_pos",
                     robot_uids=uid,
                     render_mode=None,
-                    render_backend=_render_backend(),
+                    render_backend=_render_backend() if render else "none",
                     max_episode_steps=MAX_EPISODE_STEPS,
                     **extra,
                 )
@@ -169,9 +172,10 @@ class ManiSkillBackend:
         return planner
 
     def reset(
-        self, task: str, robot: str, seed: int, record: RecordSpec | None = None
-    ) -> SceneState:
-        key = self._env(task, robot, record)
+        self, task: str, robot: str, seed: int, record: RecordSpec | None = None,
+        render: bool = False,
+    ) -> SceneState:  # fmt: skip
+        key = self._env(task, robot, record, render)
         env, _ = self._envs[key]
         planner = self._planner(key)
         # The rollout resets a seed for its scene, then again before executing the plan; when
@@ -210,6 +214,10 @@ class ManiSkillBackend:
 
         if self._current is None:
             raise ConfigError("perceive needs a reset scene first")
+        if not self._current[-1]:  # built without a renderer: the same seed in one that has one
+            if self._steps:
+                raise ConfigError("perceive needs the scene as reset, before any step")
+            self.reset(self._current[0], self._current[1], self._seed, render=True)
         env, _ = self._envs[self._current]
         size = size or get_settings().perception_image_size
         seg = make_segmenter(segmenter)
