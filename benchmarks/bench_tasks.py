@@ -11,17 +11,13 @@ rerun resumes; ``--fresh`` starts over.
 from __future__ import annotations
 
 import argparse
-import csv
-import multiprocessing as mp
 import sys
-import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import RESULTS, print_table  # noqa: E402
+from benchmarks.common import RESULTS, expert_run, print_table, resumable_rows  # noqa: E402
 from models.stats import wilson_interval  # noqa: E402
 from models.types import SeedSplit  # noqa: E402
 
@@ -29,25 +25,10 @@ FIELDS = ("task", "robot", "group", "seeds", "successes", "seconds", "top_failur
 
 
 def run_pair(args: tuple[str, str, list[int]]) -> dict:
-    from worker.rollout import Block, run_block
-    from worker.sim.isolated import IsolatedSimulator
     from worker.sim.tasks import GROUPS
-    from worker.teachers.expert import ExpertTeacher
 
     task, robot, seeds = args
-    sim = IsolatedSimulator(episode_timeout_s=120)
-    try:
-        sim.reset(task, robot, seeds[0])  # start-up and scene build outside the clock
-        start = time.perf_counter()
-        outcomes = run_block(Block(0, task, robot, seeds), sim, ExpertTeacher())
-        seconds = time.perf_counter() - start
-    finally:
-        sim.close()
-    fails = Counter(o.record.failure_reason.value for o in outcomes if not o.record.success)
-    top = fails.most_common(1)[0] if fails else ("", 0)
-    return {"task": task, "robot": robot, "group": GROUPS[task], "seeds": len(seeds),
-            "successes": sum(o.record.success for o in outcomes), "seconds": round(seconds, 2),
-            "top_failure": top[0], "top_count": top[1]}  # fmt: skip
+    return {**expert_run(task, robot, seeds), "group": GROUPS[task]}
 
 
 def main() -> None:
@@ -65,26 +46,9 @@ def main() -> None:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     if args.fresh:
         args.out.unlink(missing_ok=True)
-    done: dict[tuple[str, str], dict] = {}
-    if args.out.exists():
-        with args.out.open() as fh:
-            done = {(r["task"], r["robot"]): r for r in csv.DictReader(fh)}
     pairs = [(t, r) for r in args.robots.split(",") for t in args.tasks.split(",")]
-    todo = [(t, r, seeds) for t, r in pairs if (t, r) not in done]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    new = not args.out.exists()
-    with args.out.open("a", newline="") as fh, mp.get_context("spawn").Pool(args.procs) as pool:
-        writer = csv.DictWriter(fh, FIELDS)
-        if new:
-            writer.writeheader()
-        for row in pool.imap_unordered(run_pair, todo):
-            writer.writerow(row)
-            fh.flush()
-            done[(row["task"], row["robot"])] = row
-            print(
-                f"{row['task']:<20} {row['robot']:<14} {row['successes']}/{row['seeds']}",
-                flush=True,
-            )
+    todo = [(t, r, seeds) for t, r in pairs]
+    done = resumable_rows(args.out, FIELDS, ("task", "robot"), todo, run_pair, args.procs)
     rows = []
     for t, r in pairs:
         d = done[(t, r)]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import multiprocessing as mp
 import os
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,3 +71,52 @@ class Timer:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
+
+
+def expert_run(task: str, robot: str, seeds: list[int]) -> dict:
+    """The scripted expert through the rollout pipeline a worker runs, on one isolated
+    simulator process: successes, seconds (start-up and scene build outside the clock) and
+    the most common failure reason with its count."""
+    from worker.rollout import Block, run_block
+    from worker.sim.isolated import IsolatedSimulator
+    from worker.teachers.expert import ExpertTeacher
+
+    sim = IsolatedSimulator(episode_timeout_s=120)
+    try:
+        sim.reset(task, robot, seeds[0])
+        start = time.perf_counter()
+        outcomes = run_block(Block(0, task, robot, seeds), sim, ExpertTeacher())
+        seconds = time.perf_counter() - start
+    finally:
+        sim.close()
+    fails = Counter(o.record.failure_reason.value for o in outcomes if not o.record.success)
+    top = fails.most_common(1)[0] if fails else ("", 0)
+    return {"task": task, "robot": robot, "seeds": len(seeds),
+            "successes": sum(o.record.success for o in outcomes), "seconds": round(seconds, 2),
+            "top_failure": top[0], "top_count": top[1]}  # fmt: skip
+
+
+def resumable_rows(
+    out: Path, fields: tuple[str, ...], key: tuple[str, ...], todo: list[tuple],
+    work: Callable[[tuple], dict], procs: int,
+) -> dict[tuple, dict]:  # fmt: skip
+    """The rows of the CSV ``out`` by their ``key`` fields, plus ``work(args)`` for each
+    ``todo`` item whose key (its first items) is not there yet, run on a spawn pool of
+    ``procs``; each row is appended as it finishes, so a killed run resumes."""
+    done: dict[tuple, dict] = {}
+    if out.exists():
+        with out.open() as fh:
+            done = {tuple(r[k] for k in key): r for r in csv.DictReader(fh)}
+    missing = [args for args in todo if tuple(args[: len(key)]) not in done]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = not out.exists()
+    with out.open("a", newline="") as fh, mp.get_context("spawn").Pool(procs) as pool:
+        writer = csv.DictWriter(fh, fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        for row in pool.imap_unordered(work, missing):
+            writer.writerow(row)
+            fh.flush()
+            done[tuple(row[k] for k in key)] = row
+            print(*(row[k] for k in key), f"{row['successes']}/{row['seeds']}", flush=True)
+    return done

@@ -6,6 +6,7 @@ Tests talk to the real PostgreSQL and Redis on 127.0.0.1 (``BLAZER_TEST_PG``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -84,6 +85,14 @@ def _settings_for(url: str, tmp_path, monkeypatch):
     yield url
     get_engine(url).dispose()
     _reset_caches()
+
+
+@contextlib.contextmanager
+def embedded_blazer(tmp: Path):
+    """``blazer_env`` for a module-scoped fixture: BLAZER_* settings on a migrated SQLite
+    database in ``tmp``, embedded (no broker); yields the URL."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield from _settings_for(f"sqlite:///{tmp / 'blazer.db'}", tmp, mp)
 
 
 def run_cli(

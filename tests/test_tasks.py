@@ -12,10 +12,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from models.db import session_scope, upgrade
+from models.db import session_scope
 from models.orm import DatasetMember, Episode
 from models.types import FailureReason
-from tests.conftest import _reset_caches, run_cli
+from tests.conftest import embedded_blazer, run_cli
 from tests.test_reliability import assert_exact, cluster, create  # noqa: F401  (fixture)
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import EvalTable
@@ -120,18 +120,11 @@ def test_tasks_list_names_groups_and_robots():
 def mixed(tmp_path_factory):
     """An embedded (SQLite, in-process) campaign over a seen and an unseen new task."""
     tmp = tmp_path_factory.mktemp("tasks")
-    url = f"sqlite:///{tmp / 'blazer.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BLAZER_DATABASE_URL", url)
-        mp.setenv("BLAZER_DATA_DIR", str(tmp / "data"))
-        mp.delenv("BLAZER_BROKER_URL", raising=False)
-        _reset_caches()
-        upgrade(url)
+    with embedded_blazer(tmp):
         out = run_cli("campaign", "run", "--name", "mix", "--tasks",
                       "InsertInPeg-v1,BlockOnColour-v1", "-n", "2", "--block-size", "2")  # fmt: skip
         assert out.returncode == 0, out.stderr[-2000:]
         yield tmp
-    _reset_caches()
 
 
 def test_new_tasks_run_in_an_embedded_campaign_and_snapshots_leave_unseen_out(mixed):

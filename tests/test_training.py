@@ -14,11 +14,11 @@ import time
 import pytest
 from sqlalchemy import select
 
-from models.db import session_scope, upgrade
+from models.db import session_scope
 from models.errors import ConfigError
 from models.orm import DatasetMember, Episode, ModelVersion, TrainingRun
 from models.types import SeedSplit
-from tests.conftest import REPO, _reset_caches, run_cli
+from tests.conftest import REPO, embedded_blazer, run_cli
 from training.datasets import DatasetSpec, build_dataset, export_dataset
 from worker.prompt import SYSTEMS
 
@@ -40,13 +40,7 @@ FAST_SFT = [
 def env(tmp_path_factory):
     """One SQLite database for the module with expert and failing campaigns on shared seeds."""
     tmp = tmp_path_factory.mktemp("training")
-    url = f"sqlite:///{tmp / 'blazer.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BLAZER_DATABASE_URL", url)
-        mp.setenv("BLAZER_DATA_DIR", str(tmp / "data"))
-        mp.delenv("BLAZER_BROKER_URL", raising=False)
-        _reset_caches()
-        upgrade(url)
+    with embedded_blazer(tmp):
         for args in (["--name", "gen", "--tasks", "PickCube-v1,PullCube-v1", "-n", "3", "--block-size", "3"],
                      ["--name", "bad", "--tasks", "PickCube-v1", "--teacher", "noop", "-n", "1", "--block-size", "3"],
                      ["--name", "held", "--tasks", "PickCube-v1", "-n", "2", "--block-size", "2"]):  # fmt: skip
@@ -64,7 +58,6 @@ def env(tmp_path_factory):
             out = run_cli("campaign", "run", *([str(spec)] if spec else args))
             assert out.returncode == 0, out.stderr[-2000:]
         yield tmp
-    _reset_caches()
 
 
 def test_snapshot_balance_dedup_and_split(env):
