@@ -361,3 +361,25 @@ def test_a_recording_campaign_through_celery(pg_url, tmp_path, monkeypatch):
     finally:
         c.stop()
         _reset_caches()
+
+
+def test_a_trajectory_recorded_without_cameras_replays_to_a_video(recorded):
+    """Its env ran without a renderer (nothing to render); the replay still renders one."""
+    tmp, env = recorded
+    spec = tmp / "nocam.yaml"
+    spec.write_text(SPEC.format(name="nocam", robots="panda", teacher="expert", cap=1)
+                    .replace("{image_size: 32, fps: 20}", "{cameras: [], fps: 20}"))  # fmt: skip
+    ran = run_cli("campaign", "run", str(spec), env=env)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    with session_scope() as s:
+        row = s.scalars(select(Episode).join(Campaign, Campaign.id == Episode.campaign_id)
+                        .where(Campaign.name == "nocam")).one()  # fmt: skip
+    assert row.success and row.traj_steps, (row.failure_reason, row.failure_detail, row.traj_error)
+    video = tmp / "nocam.mp4"
+    out = run_cli("episodes", "replay", str(row.id), "--video", str(video), env=env)
+    assert out.returncode == 0 and "replayed success: reproduced" in out.stdout, (
+        out.stdout + out.stderr[-2000:]
+    )
+    from models.artifacts import decode_video
+
+    assert decode_video(video.read_bytes()).shape[0] == row.traj_steps + 1

@@ -122,12 +122,11 @@ class ManiSkillBackend:
     def _env(self, task: str, robot: str, record: RecordSpec | None = None, render: bool = False):
         """One env per (task, agent, image size, renderer): a recording run with a wrist
         camera uses the robot's ``*_wristcam`` agent (same arm, a camera on the hand). Only
-        an env that renders (cameras recorded, a scene perceived) gets a renderer: without
-        one an env holds ~70 MB less and resets faster."""
+        an env that records or perceives gets a renderer: without one it holds ~70 MB less."""
         wrist = record is not None and "wrist" in record.cameras
         uid = ROBOT_SPECS[robot]["wristcam"] if wrist else robot
         size = record.image_size if record is not None and record.cameras else None
-        render = render or size is not None
+        render = render or record is not None  # a recording's replay may render a video
         key = (task, robot, uid, size, render)
         if key not in self._envs:
             check_task_robot(task, robot)
