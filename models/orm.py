@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from models.sqltypes import BigId, JSONType
+from models.sqltypes import BigId, JSONType, sql_type
 from models.types import EPISODE_KEY, EpisodeColumn, EpisodeRecord
 
 NAMING_CONVENTION = {
@@ -121,7 +121,7 @@ def _episode_namespace() -> dict[str, Any]:
         spec: EpisodeColumn = f.metadata["column"]
         args = [ForeignKey(spec.foreign_key, ondelete="CASCADE")] if spec.foreign_key else []
         columns[f.name] = mapped_column(
-            spec.sql, *args, nullable=spec.nullable, default=spec.sql_default
+            sql_type(spec.sql), *args, nullable=spec.nullable, default=spec.sql_default
         )
     return {
         "__tablename__": "episodes",

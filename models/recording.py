@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 from models import upkeep
 from models.db import dialect_insert
 from models.orm import CampaignTask, Episode, EpisodeStat, utcnow
-from models.sqltypes import JSONType
 from models.types import EPISODE_KEY, EpisodeRecord
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ ROW_BATCH = 1000
 STAGE_TABLE = "episodes_stage"
 COLUMNS = (*(f.name for f in fields(EpisodeRecord)), "created_at")
 _JSON_COLUMNS = frozenset(
-    f.name for f in fields(EpisodeRecord) if f.metadata["column"].sql is JSONType
+    f.name for f in fields(EpisodeRecord) if f.metadata["column"].sql == "json"
 )
 _COLUMN_LIST = ", ".join(COLUMNS)
 

@@ -10,10 +10,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text
-
 from models.errors import ConfigError
-from models.sqltypes import JSONType
 
 
 class CampaignState(str, enum.Enum):
@@ -152,16 +149,17 @@ _KEY_OF = attrgetter(*EPISODE_KEY)
 
 @dataclass(frozen=True)
 class EpisodeColumn:
-    """How an episode field is stored: its SQL type, and whether summary queries show it."""
+    """How an episode field is stored: its SQL type's name (models.sqltypes.sql_type), and
+    whether summary queries show it."""
 
-    sql: Any
+    sql: str
     nullable: bool = True
     summary: bool = False  # in `blazer episodes query` without --full
     foreign_key: str | None = None
     sql_default: Any = None
 
 
-def _col(sql, *, summary: bool = False, nullable: bool = True, foreign_key: str | None = None,
+def _col(sql: str, *, summary: bool = False, nullable: bool = True, foreign_key: str | None = None,
          default: Any = MISSING, default_factory: Any = MISSING, sql_default: Any = None) -> Any:  # fmt: skip
     spec = EpisodeColumn(sql, nullable, summary, foreign_key, sql_default)
     return field(default=default, default_factory=default_factory, metadata={"column": spec})
@@ -173,34 +171,34 @@ class EpisodeRecord:
     table (models.orm.Episode), the row dict, the JSON form and the query column lists are
     all made from these fields."""
 
-    campaign_id: int = _col(Integer(), summary=True, nullable=False, foreign_key="campaigns.id")
-    task: str = _col(String(64), summary=True, nullable=False)
-    robot: str = _col(String(64), summary=True, nullable=False)
-    seed: int = _col(BigInteger(), summary=True, nullable=False)
-    attempt: int = _col(Integer(), summary=True, nullable=False, sql_default=0)
-    teacher: str = _col(String(200), summary=True, nullable=False)
-    success: bool = _col(Boolean(), summary=True, nullable=False)
-    failure_reason: FailureReason | None = _col(String(32), summary=True, default=None)
-    failure_detail: str | None = _col(Text(), summary=True, default=None)
-    prompt_version: str | None = _col(String(32), summary=True, default=None)
-    completion: str | None = _col(Text(), default=None)
-    plan: list[dict[str, Any]] | None = _col(JSONType, default=None)
-    scene: dict[str, Any] | None = _col(JSONType, default=None)
-    prompt_tokens: int | None = _col(Integer(), summary=True, default=None)
-    completion_tokens: int | None = _col(Integer(), summary=True, default=None)
-    timings: dict[str, float] = _col(JSONType, default_factory=dict)
-    worker: str | None = _col(String(200), default=None)
-    job_id: int | None = _col(BigInteger(), default=None)
-    checks: dict[str, bool] | None = _col(JSONType, default=None)  # the task's named success parts
+    campaign_id: int = _col("integer", summary=True, nullable=False, foreign_key="campaigns.id")
+    task: str = _col("string:64", summary=True, nullable=False)
+    robot: str = _col("string:64", summary=True, nullable=False)
+    seed: int = _col("bigint", summary=True, nullable=False)
+    attempt: int = _col("integer", summary=True, nullable=False, sql_default=0)
+    teacher: str = _col("string:200", summary=True, nullable=False)
+    success: bool = _col("boolean", summary=True, nullable=False)
+    failure_reason: FailureReason | None = _col("string:32", summary=True, default=None)
+    failure_detail: str | None = _col("text", summary=True, default=None)
+    prompt_version: str | None = _col("string:32", summary=True, default=None)
+    completion: str | None = _col("text", default=None)
+    plan: list[dict[str, Any]] | None = _col("json", default=None)
+    scene: dict[str, Any] | None = _col("json", default=None)
+    prompt_tokens: int | None = _col("integer", summary=True, default=None)
+    completion_tokens: int | None = _col("integer", summary=True, default=None)
+    timings: dict[str, float] = _col("json", default_factory=dict)
+    worker: str | None = _col("string:200", default=None)
+    job_id: int | None = _col("bigint", default=None)
+    checks: dict[str, bool] | None = _col("json", default=None)  # the task's named success parts
     # The recorded trajectory (campaigns with ``record:``): the shard that holds it (an
     # fsspec URL under the artifact root), its group there, its size, control steps and
     # checksum (models.artifacts); or why it could not be stored.
-    traj_uri: str | None = _col(String(1000), summary=True, default=None)
-    traj_key: str | None = _col(String(200), default=None)
-    traj_bytes: int | None = _col(BigInteger(), summary=True, default=None)
-    traj_steps: int | None = _col(Integer(), summary=True, default=None)
-    traj_sha256: str | None = _col(String(64), default=None)
-    traj_error: str | None = _col(Text(), summary=True, default=None)
+    traj_uri: str | None = _col("string:1000", summary=True, default=None)
+    traj_key: str | None = _col("string:200", default=None)
+    traj_bytes: int | None = _col("bigint", summary=True, default=None)
+    traj_steps: int | None = _col("integer", summary=True, default=None)
+    traj_sha256: str | None = _col("string:64", default=None)
+    traj_error: str | None = _col("text", summary=True, default=None)
 
     def key(self) -> tuple[int, str, str, int, int]:
         return _KEY_OF(self)
