@@ -1,6 +1,9 @@
 """Our scripted expert through the rollout pipeline a worker runs (plan language, mplib
-primitives, isolated simulator process) against ManiSkill's own motion-planning solutions, on the same seeds,
-one process each, in the same run: success rate and episodes/s per task.
+primitives, isolated simulator process) against ManiSkill's own motion-planning solutions,
+on the same seeds, one process each, in the same run: success rate and episodes/s per task,
+and the control steps each side simulates (our plans approach from above and let the arm
+settle on each waypoint, so they run more steps than ManiSkill's: ms/step compares the
+machinery at equal work).
 
     .venv/bin/python benchmarks/bench_expert.py [--seeds 50] [--tasks PickCube-v1,...]
 """
@@ -15,10 +18,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import print_table  # noqa: E402
+from benchmarks.common import expert_run, print_table  # noqa: E402
 from models.types import SeedSplit  # noqa: E402
 from worker.sim.isolated import sim_environment  # noqa: E402
 
@@ -29,25 +34,9 @@ SOLUTIONS = {
 }  # fmt: skip
 
 
-def ours(task: str, seeds: list[int]) -> tuple[int, float]:
-    """The rollout pipeline a worker runs (scene reset, prompt, expert teacher, plan check,
-    execution) on one isolated simulator process."""
-    from worker.rollout import Block, run_block
-    from worker.sim.isolated import IsolatedSimulator
-    from worker.teachers.expert import ExpertTeacher
-
-    sim = IsolatedSimulator(episode_timeout_s=120)
-    sim.reset(task, "panda", seeds[0])  # start-up outside the clock, as for ManiSkill's env
-    start = time.perf_counter()
-    outcomes = run_block(Block(0, task, "panda", seeds, None), sim, ExpertTeacher())
-    elapsed = time.perf_counter() - start
-    sim.close()
-    return sum(o.record.success for o in outcomes), elapsed
-
-
 def maniskill(
     task: str, seeds: list[int], reward_mode: str, render: bool = True
-) -> tuple[int, float]:
+) -> tuple[int, float, int]:
     """ManiSkill's solve() loop as its run.py calls it, minus trajectory recording; run.py
     makes the env with a dense reward and a renderer, which solve() never uses, so it also
     runs without either (the strongest alternative; blazer's envs render only when asked)."""
@@ -68,6 +57,13 @@ def maniskill(
         sim_backend="cpu",
         reward_mode=reward_mode,
     )
+    steps, step = [0], env.step
+
+    def counted(action):
+        steps[0] += 1
+        return step(action)
+
+    env.step = counted  # control steps, to compare the cost of one with ours
     ok, start = 0, time.perf_counter()
     for seed in seeds:
         try:
@@ -78,7 +74,7 @@ def maniskill(
             pass
     elapsed = time.perf_counter() - start
     env.close()
-    return ok, elapsed
+    return ok, elapsed, steps[0]
 
 
 def main() -> None:
@@ -94,32 +90,33 @@ def main() -> None:
     )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     n = len(seeds)
-    rows, totals = [], [0, 0.0, 0, 0.0, 0.0]
+    rows, totals = [], np.zeros(7)
     for task in args.tasks.split(","):
-        o_ok, o_s = ours(task, seeds)
+        mine = expert_run(task, "panda", seeds)
         # run.py's default is dense; StackPyramid-v1 has no dense reward (sparse, its next)
-        m_ok, m_s = maniskill(task, seeds, "sparse" if task == "StackPyramid-v1" else "dense")
-        _, r_s = maniskill(task, seeds, "none", render=False)  # the strongest alternative
-        totals = [
-            totals[0] + o_ok,
-            totals[1] + o_s,
-            totals[2] + m_ok,
-            totals[3] + m_s,
-            totals[4] + r_s,
-        ]
-        rows.append([task, f"{100 * o_ok / n:.0f}%", f"{100 * m_ok / n:.0f}%", f"{n / o_s:.2f}",
-                     f"{n / m_s:.2f}", f"{n / r_s:.2f}", f"{m_s / o_s:.2f}x", f"{r_s / o_s:.2f}x"])  # fmt: skip
+        m_ok, m_s, _ = maniskill(task, seeds, "sparse" if task == "StackPyramid-v1" else "dense")
+        _, r_s, r_steps = maniskill(task, seeds, "none", render=False)  # the strongest
+        run = np.array([mine["successes"], mine["seconds"], mine["steps"], m_ok, m_s, r_s, r_steps])
+        totals += run
+        rows.append(_row(task, n, run))
         print(rows[-1], flush=True)
-    n_all = n * len(rows)
-    o_ok, o_s, m_ok, m_s, r_s = totals
-    rows.append(["all", f"{100 * o_ok / n_all:.1f}%", f"{100 * m_ok / n_all:.1f}%", f"{n_all / o_s:.2f}",
-                 f"{n_all / m_s:.2f}", f"{n_all / r_s:.2f}", f"{m_s / o_s:.2f}x", f"{r_s / o_s:.2f}x"])  # fmt: skip
+    rows.append(_row("all", n * len(rows), totals))
     print_table(
         f"Expert vs ManiSkill solutions, seeds {seeds[0]}..{seeds[-1]} per task, 1 process each",
         ["task", "ours success", "ManiSkill success", "ours ep/s", "ManiSkill ep/s (run.py: dense reward)",
-         "ManiSkill ep/s (no reward, no renderer)", "ratio vs run.py", "ratio vs strongest"],
+         "ManiSkill ep/s (no reward, no renderer)", "ratio vs run.py", "ratio vs strongest",
+         "steps/ep ours / ManiSkill", "ms/step ours / strongest", "per-step ratio vs strongest"],
         rows,
     )  # fmt: skip
+
+
+def _row(task: str, n: int, run: np.ndarray) -> list[str]:
+    """One table row from (ours ok, s, steps, ManiSkill ok, run.py s, strongest s, its steps)."""
+    o_ok, o_s, o_steps, m_ok, m_s, r_s, r_steps = run
+    return [task, f"{100 * o_ok / n:.1f}%", f"{100 * m_ok / n:.1f}%", f"{n / o_s:.2f}", f"{n / m_s:.2f}",
+            f"{n / r_s:.2f}", f"{m_s / o_s:.2f}x", f"{r_s / o_s:.2f}x", f"{o_steps / n:.0f} / {r_steps / n:.0f}",
+            f"{1000 * o_s / o_steps:.2f} / {1000 * r_s / r_steps:.2f}",
+            f"{(r_s / r_steps) / (o_s / o_steps):.2f}x"]  # fmt: skip
 
 
 if __name__ == "__main__":

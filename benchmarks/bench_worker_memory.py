@@ -1,6 +1,6 @@
-"""Worker memory: one Celery worker (main process + pool process + simulator process) after an
-expert campaign of ``--episodes`` episodes, against ManiSkill's own ``run.py`` generating as
-many episodes in one process, in the same run.
+"""Worker memory: one Celery worker (main process + pool process + simulator process; with
+``--pool solo`` main + simulator) after an expert campaign of ``--episodes`` episodes,
+against ManiSkill's own ``run.py`` generating as many episodes in one process, same run.
 
 RSS counts a page once per process that maps it, so for a forked pool (which shares most of
 its parent's pages) the sum of RSS counts shared pages twice; PSS splits each shared page
@@ -42,7 +42,7 @@ def memory_mb(procs: list[psutil.Process]) -> dict[str, float]:
     return out
 
 
-def ours(url: str, tmp: Path, task: str, episodes: int) -> tuple[dict, list[str]]:
+def ours(url: str, tmp: Path, task: str, episodes: int, pool: str) -> tuple[dict, list[str]]:
     from models.db import session_scope
     from scheduler import campaigns
     from scheduler.spec import CampaignSpec
@@ -50,16 +50,18 @@ def ours(url: str, tmp: Path, task: str, episodes: int) -> tuple[dict, list[str]
     cluster = Cluster(url, tmp, BLAZER_LOG_LEVEL="WARNING")
     try:
         cluster.start_redis()
-        name = cluster.start_worker()
+        name = cluster.start_worker("--pool", pool)
         with session_scope() as s:
             campaigns.create_campaign(s, CampaignSpec.from_dict(
-                {"name": "mem", "tasks": [task], "successes": episodes, "attempt_cap": episodes,
-                 "block_size": 5}))  # fmt: skip
+                {"name": f"mem-{pool}", "tasks": [task], "successes": episodes,
+                 "attempt_cap": episodes, "block_size": 5}))  # fmt: skip
         cluster.start_scheduler()
-        cluster.wait_done("mem", 900)
+        cluster.wait_done(f"mem-{pool}", 900)
         root = psutil.Process(cluster.procs[name].pid)
         procs = [root, *root.children(recursive=True)]
-        parts = [f"{p.name()} {p.memory_info().rss / 2**20:.0f}" for p in procs]
+        roles = ("main", "pool", "simulator") if pool == "prefork" else ("main", "simulator")
+        parts = [f"{role} {memory_mb([p])['rss']:.0f}/{memory_mb([p])['pss']:.0f}"
+                 for role, p in zip(roles, procs, strict=False)]  # fmt: skip
         return memory_mb(procs), parts
     finally:
         cluster.stop()
@@ -88,19 +90,27 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--task", default="PickCube-v1")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, scratch_postgres() as url:
-        mine, parts = ours(url, Path(tmp), args.task, args.episodes)
+    mine, parts = {}, {}
+    for pool in ("prefork", "solo"):
+        with tempfile.TemporaryDirectory() as tmp, scratch_postgres() as url:
+            mine[pool], parts[pool] = ours(url, Path(tmp), args.task, args.episodes, pool)
+        print(f"{pool} worker's processes (RSS/PSS MB):", ", ".join(parts[pool]), flush=True)
     theirs = maniskill(args.task, args.episodes)
-    print("our worker's processes (RSS MB):", ", ".join(parts))
+    rows = [
+        ["ManiSkill run.py, peak (1 process)", f"{theirs['rss']:.0f}", f"{theirs['pss']:.0f}", ""]
+    ]
+    for pool, what in (
+        ("prefork", "Celery main + pool + simulator"),
+        ("solo", "Celery main + simulator"),
+    ):
+        m = mine[pool]
+        rows.append([f"blazer worker --pool {pool} ({what})", f"{m['rss']:.0f}", f"{m['pss']:.0f}",
+                     f"{m['rss'] / theirs['rss']:.2f}x RSS, {m['pss'] / theirs['pss']:.2f}x PSS"])  # fmt: skip
     print_table(
         f"Worker memory after {args.episodes} {args.task} episodes",
-        ["", "RSS sum MB", "PSS sum MB"],
-        [
-            ["blazer worker (Celery main + pool + simulator)", f"{mine['rss']:.0f}", f"{mine['pss']:.0f}"],
-            ["ManiSkill run.py, peak (1 process)", f"{theirs['rss']:.0f}", f"{theirs['pss']:.0f}"],
-            ["ratio", f"{mine['rss'] / theirs['rss']:.2f}x", f"{mine['pss'] / theirs['pss']:.2f}x"],
-        ],
-    )  # fmt: skip
+        ["", "RSS sum MB", "PSS sum MB", "vs ManiSkill"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

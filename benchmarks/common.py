@@ -75,8 +75,8 @@ class Timer:
 
 def expert_run(task: str, robot: str, seeds: list[int]) -> dict:
     """The scripted expert through the rollout pipeline a worker runs, on one isolated
-    simulator process: successes, seconds (start-up and scene build outside the clock) and
-    the most common failure reason with its count."""
+    simulator process: successes, seconds (start-up and scene build outside the clock),
+    control steps simulated, and the most common failure reason with its count."""
     from worker.rollout import Block, run_block
     from worker.sim.isolated import IsolatedSimulator
     from worker.teachers.expert import ExpertTeacher
@@ -89,10 +89,12 @@ def expert_run(task: str, robot: str, seeds: list[int]) -> dict:
         seconds = time.perf_counter() - start
     finally:
         sim.close()
+    steps = sum(o.execution.sim_steps for o in outcomes if o.execution is not None)
     fails = Counter(o.record.failure_reason.value for o in outcomes if not o.record.success)
     top = fails.most_common(1)[0] if fails else ("", 0)
     return {"task": task, "robot": robot, "seeds": len(seeds),
             "successes": sum(o.record.success for o in outcomes), "seconds": round(seconds, 2),
+            "steps": steps,
             "top_failure": top[0], "top_count": top[1]}  # fmt: skip
 
 

@@ -24,11 +24,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from models.errors import BlazerError
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made: a worker's main process never needs it
+    import numpy as np
 
 TEMP_MAX_AGE_S = 3600.0  # a temp file this old was left by a killed writer
 
@@ -121,6 +122,7 @@ def encode_video(frames: np.ndarray, fps: float, codec: str = "libx264") -> byte
 
 def decode_video(data: bytes) -> np.ndarray:
     import av
+    import numpy as np
 
     with av.open(io.BytesIO(data), "r") as container:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
@@ -145,6 +147,7 @@ class ArtifactStore:
     ) -> dict[str, TrajectoryRef]:
         """Store episode files ({key: (spool path, steps)}) as one shard at ``rel``."""
         import h5py
+        import numpy as np
 
         final = f"{self.root.rstrip('/')}/{rel}"
         if self.local:

@@ -8,8 +8,10 @@ on the Franka (robot_runtime/franka.py), and yaw_of_quat reads an object's yaw b
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # imported where a pose is made: the expert and the prompt need only math
+    import numpy as np
 
 
 def gripper_quat(yaw_deg: float, tilt_deg: float) -> np.ndarray:
@@ -18,6 +20,7 @@ def gripper_quat(yaw_deg: float, tilt_deg: float) -> np.ndarray:
     yaw 0 is the arm's rest orientation (fingers close along world -y); tilt turns the hand
     about the finger axis, towards the hand's +x, so a grasped object can be stood up.
     """
+    import numpy as np
     from transforms3d.quaternions import mat2quat
 
     yaw, tilt = math.radians(yaw_deg), math.radians(tilt_deg)

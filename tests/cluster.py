@@ -73,8 +73,8 @@ class Cluster:
         )  # fmt: skip
         return name
 
-    def start_worker(self, env: dict | None = None) -> str:
-        return self.start("worker", "worker", "--loglevel", "INFO", env=env)
+    def start_worker(self, *args: str, env: dict | None = None) -> str:
+        return self.start("worker", "worker", "--loglevel", "INFO", *args, env=env)
 
     def start_scheduler(self, campaign: str | None = None) -> str:
         return self.start("scheduler", "scheduler", *(["--campaign", campaign] if campaign else []))

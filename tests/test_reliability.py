@@ -80,15 +80,23 @@ def assert_fast_finish(c: Cluster, name: str, limit_s: float = 30.0) -> None:
 
 
 def test_campaign_completes_with_two_workers(cluster):
+    """One worker of each pool kind: prefork (jobs in a pool process) and solo (jobs in the
+    worker's own process, whose only child is the simulator)."""
+    import psutil
+
     create("plain", 4)
-    for _ in range(2):
-        cluster.start_worker()
+    cluster.start_worker()
+    solo = cluster.start_worker("--pool", "solo")
     cluster.start_scheduler()
     cluster.wait_done("plain", 300)
     assert_exact(cluster, "plain", 4)
     assert_fast_finish(cluster, "plain")
     workers = {w for (w,) in cluster.sql("SELECT DISTINCT worker FROM episodes")}
     assert len(workers) == 2, "both workers should have taken jobs"
+    solo_pid = cluster.procs[solo].pid
+    assert any(w.startswith(f"blazer-{solo_pid}@") for w in workers), (workers, solo_pid)
+    (child,) = psutil.Process(solo_pid).children()
+    assert child.cmdline()[1:3] == ["-m", "worker.sim.server"]
     assert cluster.sql("SELECT max(publishes), max(deliveries) FROM jobs WHERE state = 'done'")[
         0
     ] == (1, 1)

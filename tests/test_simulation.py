@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -20,7 +21,7 @@ from worker.plan_language import (
     parse_plan,
 )
 from worker.prompt import render_messages
-from worker.sim.base import SimulatorError
+from worker.sim.base import SimConfig, SimulatorError
 from worker.sim.isolated import IsolatedSimulator
 from worker.sim.tasks import TASKS
 from worker.teachers.base import TeacherRequest
@@ -105,9 +106,11 @@ def test_expert_reaches_success(sim, task):
     assert result.success, (task, result.detail, result.checks)
 
 
-def test_crash_and_hang_cost_one_episode(monkeypatch):
-    monkeypatch.setenv("BLAZER_SIM_FAULTS", "crash:PickCube-v1:5,hang:PickCube-v1:6")
-    sim = IsolatedSimulator(episode_timeout_s=8)
+def test_crash_and_hang_cost_one_episode():
+    faults = "crash:PickCube-v1:5,hang:PickCube-v1:6"  # the child reads what its worker resolved
+    sim = IsolatedSimulator(
+        episode_timeout_s=8, config=replace(SimConfig.from_settings(), faults=faults)
+    )
     try:
         with pytest.raises(SimulatorError) as crash:
             sim.reset("PickCube-v1", "panda", 5)
@@ -231,6 +234,37 @@ def test_a_scene_reset_then_execute_resets_the_env_once(monkeypatch):
         assert calls == [{"seed": EXPERT_SEEDS["PickCube-v1"]}]
         backend.reset("PickCube-v1", "panda", 7)
         assert calls[-1] == {"seed": 7}
+    finally:
+        backend.close()
+
+
+def test_the_expert_is_asked_seed_by_seed_so_each_episode_resets_once(monkeypatch):
+    """An unbatched teacher (the expert) is asked per seed, so its plan runs on the env as the
+    scene reset left it: one env.reset per episode. A batched teacher (an LLM) sees the whole
+    block's prompts at once and each episode resets again; the verdicts are the same."""
+    from worker.rollout import Block, run_block
+    from worker.sim.isolated import sim_environment
+    from worker.sim.maniskill_backend import ManiSkillBackend
+
+    class BatchedExpert(ExpertTeacher):
+        batched = True
+
+    for name, value in sim_environment().items():
+        monkeypatch.setenv(name, value)
+    backend = ManiSkillBackend()
+    seeds = [2_000_000_000, 2_000_000_001, 2_000_000_002]
+    try:
+        backend.reset("PullCube-v1", "panda", 0)
+        env = backend._envs[backend._current][0]
+        calls, real = [], env.reset
+        env.reset = lambda **kw: (calls.append(kw["seed"]), real(**kw))[1]
+        verdicts = {}
+        for teacher in (ExpertTeacher(), BatchedExpert()):
+            calls.clear()
+            outcomes = run_block(Block(0, "PullCube-v1", "panda", seeds), backend, teacher)
+            verdicts[teacher.batched] = [(o.record.seed, o.record.success) for o in outcomes]
+            assert sorted(calls) == sorted(seeds * (2 if teacher.batched else 1)), teacher.batched
+        assert verdicts[False] == verdicts[True] and all(ok for _, ok in verdicts[False])
     finally:
         backend.close()
 

@@ -1,8 +1,9 @@
 """The rollout pipeline for a block of seeds: reset -> scene -> prompt -> teacher -> plan ->
 motion -> verdict. Every seed ends as one EpisodeRecord, success or failure with a reason.
 
-The teacher is called once for the whole block (batched), so an LLM server or an
-in-process model sees many prompts at once.
+A batched teacher (an LLM) is called once for the whole block, so a server or an in-process
+model sees many prompts at once; an unbatched one (the expert) is asked seed by seed, so the
+env still holds the scene it planned on and the episode needs one reset, not two.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def run_block(
     keep_going: Callable[[int], bool] = lambda successes: True,
     outcomes: list[EpisodeOutcome] | None = None,
 ) -> list[EpisodeOutcome]:
-    """Run every seed of the block (``block.samples`` episodes each, one scene reset).
+    """Run every seed of the block (``block.samples`` episodes each, one scene per seed).
 
     ``keep_going(successes so far in this block)`` is asked before each verification: the
     job's heartbeat, and the place to stop once the task has its N successes. ``outcomes``
@@ -76,8 +77,32 @@ def run_block(
     finished (``EpisodeOutcome.finished``).
     """
     outcomes = [] if outcomes is None else outcomes
+    chunk = len(block.seeds) if teacher.batched else 1
+    successes = 0
+    for i in range(0, len(block.seeds), chunk):
+        if i and not keep_going(successes):
+            break  # the seeds left are not run (task full, cancelled)
+        pending = _scenes(
+            block, block.seeds[i : i + chunk], simulator, teacher, worker_name, outcomes
+        )
+        completions = _ask_teacher(teacher, [TeacherRequest(s, o.messages) for o, s in pending])
+        for (outcome, scene), completion in zip(pending, completions, strict=True):
+            if not keep_going(successes):
+                outcomes.remove(outcome)  # not run: the job stopped (task full, cancelled)
+                continue
+            _verify(outcome, scene, completion, simulator, block.record)
+            successes += outcome.record.success
+    return outcomes
+
+
+def _scenes(
+    block: Block, seeds: list[int], simulator: Simulator, teacher: Teacher,
+    worker_name: str | None, outcomes: list[EpisodeOutcome],
+) -> list[tuple[EpisodeOutcome, SceneState]]:  # fmt: skip
+    """Reset each seed for its scene and prompt: its episodes (appended to ``outcomes``)
+    that still need the teacher, with the scene they are asked about."""
     pending: list[tuple[EpisodeOutcome, SceneState]] = []
-    for seed in block.seeds:
+    for seed in seeds:
         seed_outcomes = [
             EpisodeOutcome(
                 EpisodeRecord(
@@ -120,16 +145,7 @@ def run_block(
             outcome.record.scene = scene.to_json()
             outcome.messages = messages
             pending.append((outcome, scene))
-
-    completions = _ask_teacher(teacher, [TeacherRequest(s, o.messages) for o, s in pending])
-    successes = 0
-    for (outcome, scene), completion in zip(pending, completions, strict=True):
-        if not keep_going(successes):
-            outcomes.remove(outcome)  # not run: the job stopped (task full, cancelled)
-            continue
-        _verify(outcome, scene, completion, simulator, block.record)
-        successes += outcome.record.success
-    return outcomes
+    return pending
 
 
 def _ask_teacher(teacher: Teacher, requests: list[TeacherRequest]) -> list[Completion]:

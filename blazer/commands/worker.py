@@ -11,6 +11,8 @@ from models.db import ensure_schema
 from models.errors import ConfigError
 from models.settings import get_settings
 
+POOLS = ("prefork", "solo")
+
 
 def worker(
     queues: str = typer.Option("rollout", help="Comma-separated queues: rollout, train."),
@@ -19,10 +21,20 @@ def worker(
         None, help="Recycle a pool process after this many jobs (default: settings, 200)."
     ),
     loglevel: str = typer.Option("INFO", help="Celery log level."),
+    pool: str = typer.Option(
+        "prefork",
+        help="prefork: jobs run in pool processes the worker supervises (a job's hard time "
+        "limit, recycling); solo: one process runs the jobs itself, ~30 MB less per worker, "
+        "with neither (the simulator keeps its own process and deadlines either way).",
+    ),
 ) -> None:
     """Start a Celery worker (needs BLAZER_BROKER_URL and a shared BLAZER_DATABASE_URL)."""
     if not get_settings().broker_url:
         raise ConfigError("`blazer worker` needs BLAZER_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    if pool not in POOLS:
+        raise ConfigError(f"unknown --pool {pool!r}; choose one of: {', '.join(POOLS)}")
+    if pool == "solo" and concurrency != 1:
+        raise ConfigError("--pool solo runs one job at a time: drop --concurrency or use prefork")
     ensure_schema()
     from worker.celery_app import app
 
@@ -30,7 +42,7 @@ def worker(
     hostname = f"blazer-{os.getpid()}@{socket.gethostname()}"
     app.worker_main(
         [
-            "worker", "-Q", queues, "-c", str(concurrency), "--hostname", hostname,
+            "worker", "-Q", queues, "-P", pool, "-c", str(concurrency), "--hostname", hostname,
             "--max-tasks-per-child", str(max_tasks_per_child or get_settings().max_tasks_per_child),
             "--loglevel", loglevel,
             "--without-gossip", "--without-mingle",

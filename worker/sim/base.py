@@ -9,6 +9,33 @@ from models.types import FailureReason, RecordSpec, SceneState
 from worker.plan_language import Step
 
 
+@dataclass(frozen=True)
+class SimConfig:
+    """The settings the simulator process reads, resolved by its worker (``models.settings``)
+    and handed over at start: the child then never loads the settings stack (~9 MB)."""
+
+    asset_cache: str  # a writable copy of the robot assets ManiSkill cannot download
+    maniskill_assets: str | None = None
+    perception_image_size: int = 256
+    faults: str = ""  # test-only fault injection (worker.sim.server)
+
+    @classmethod
+    def from_settings(cls) -> SimConfig:
+        from models.settings import get_settings
+
+        s = get_settings()
+        return cls(str(s.model_cache.parent / "maniskill-assets"),
+                   str(s.maniskill_assets) if s.maniskill_assets else None,
+                   s.perception_image_size, s.sim_faults)  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SimConfig:
+        return cls(**data)
+
+
 @dataclass
 class StepOutcome:
     op: str

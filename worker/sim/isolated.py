@@ -20,7 +20,7 @@ from models.errors import ConfigError
 from models.settings import get_settings
 from models.types import FailureReason, RecordSpec, SceneState
 from worker.plan_language import Step, step_to_json
-from worker.sim.base import ExecutionResult, SimulatorError, SimulatorStartError
+from worker.sim.base import ExecutionResult, SimConfig, SimulatorError, SimulatorStartError
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,9 @@ def _die_with_parent() -> None:
 class IsolatedSimulator:
     """The Simulator interface over a ``worker.sim.server`` child process."""
 
-    def __init__(self, episode_timeout_s: float = 60.0) -> None:
+    def __init__(self, episode_timeout_s: float = 60.0, config: SimConfig | None = None) -> None:
         self.episode_timeout_s = episode_timeout_s
+        self.config = config or SimConfig.from_settings()
         self._proc: subprocess.Popen | None = None
         self._recording = False
         self.restarts = 0
@@ -63,7 +64,7 @@ class IsolatedSimulator:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "worker.sim.server"],
+            [sys.executable, "-m", "worker.sim.server", json.dumps(self.config.to_json())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,

@@ -6,6 +6,8 @@ through ``worker.sim.isolated.IsolatedSimulator`` so a crash or hang costs one e
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -15,11 +17,10 @@ import numpy as np
 
 from models.errors import ConfigError
 from models.frames import gripper_quat, yaw_of_quat
-from models.settings import get_settings
 from models.types import FailureReason, RecordSpec, SceneState
 from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
 from worker.sim import agents, envs
-from worker.sim.base import ExecutionResult, StepOutcome
+from worker.sim.base import ExecutionResult, SimConfig, StepOutcome
 from worker.sim.recorder import CameraError, EpisodeRecorder, camera_sensors
 from worker.sim.tasks import check_task_robot, describe, get_task
 
@@ -60,7 +61,13 @@ def _render_backend() -> str:
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 
-def setup_assets() -> None:
+def _return_freed_heap() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim); elsewhere a no-op."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def setup_assets(config: SimConfig) -> None:
     """Point ManiSkill at robot assets it cannot download here (xarm6, widowxai).
 
     They are copied to a writable cache first: ManiSkill writes convex-hull files beside the
@@ -68,9 +75,9 @@ def setup_assets() -> None:
     """
     if os.environ.get("MS_ASSET_DIR"):
         return
-    cache = get_settings().model_cache.parent / "maniskill-assets"
+    cache = Path(config.asset_cache)
     for candidate in (
-        get_settings().maniskill_assets or Path(""),
+        Path(config.maniskill_assets or ""),
         Path(__file__).resolve().parents[3] / "shared" / "maniskill-assets",
     ):
         if str(candidate) != "." and (candidate / "data" / "robots").is_dir():
@@ -102,8 +109,9 @@ def write_convex_hulls(meshes) -> None:
 class ManiSkillBackend:
     """One env and planner per (task, robot), reused across seeds."""
 
-    def __init__(self) -> None:
-        setup_assets()
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig.from_settings()
+        setup_assets(self.config)
         import gymnasium as gym
         import mani_skill.envs  # noqa: F401  (registers the tasks)
 
@@ -168,6 +176,7 @@ class ManiSkillBackend:
                 move_group=ROBOT_SPECS[key[1]]["move_group"],
             )
             self._envs[key] = (env, planner)
+            _return_freed_heap()  # building the env and its planner leaves ~14 MB of it free
         return planner
 
     def reset(
@@ -218,7 +227,7 @@ class ManiSkillBackend:
                 raise ConfigError("perceive needs the scene as reset, before any step")
             self.reset(self._current[0], self._current[1], self._seed, render=True)
         env, _ = self._envs[self._current]
-        size = size or get_settings().perception_image_size
+        size = size or self.config.perception_image_size
         seg = make_segmenter(segmenter)
         frames, render_s = capture(env, size, drop)
         expected, _ = expected_objects(env)

@@ -18,12 +18,12 @@ import sys
 import time
 import traceback
 
-from models.settings import get_settings
+from worker.sim.base import SimConfig
 
 
-def _faults() -> dict[tuple[str, int], str]:
+def _faults(config: SimConfig) -> dict[tuple[str, int], str]:
     faults = {}
-    for item in filter(None, get_settings().sim_faults.split(",")):
+    for item in filter(None, config.faults.split(",")):
         kind, task, seed = item.split(":")
         faults[(task, int(seed))] = kind
     return faults
@@ -46,10 +46,13 @@ def main() -> None:
     from worker.plan_language import step_from_json
     from worker.sim.maniskill_backend import ManiSkillBackend
 
-    faults = _faults()
+    # the worker passes its resolved settings (IsolatedSimulator); run by hand, read them here
+    config = SimConfig.from_json(json.loads(sys.argv[1])) if len(sys.argv) > 1 else None
+    config = config or SimConfig.from_settings()
+    faults = _faults(config)
     if "nostart" in faults.values():  # a simulator that cannot come up (tests)
         sys.exit(3)
-    backend = ManiSkillBackend()
+    backend = ManiSkillBackend(config)
     out.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         req = json.loads(line)

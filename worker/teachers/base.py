@@ -27,6 +27,9 @@ class Completion:
 class Teacher(Protocol):
     name: str  # recorded on every episode, e.g. "expert", "hf:smollm2-135m"
     prompt_version: str  # the prompt it is asked with (worker.prompt); make_teacher sets it
+    # True: one call over a block's prompts is what it is built for (an LLM); False: it is
+    # asked seed by seed, so the scene it planned on is still the env's and needs no reset
+    batched: bool
 
     def complete(self, requests: list[TeacherRequest]) -> list[Completion]:
         """One completion per request, in order. Never raises for one bad request."""

@@ -16,6 +16,8 @@ from worker.teachers.naming import teacher_name
 
 
 class HFTeacher:
+    batched = True
+
     def __init__(
         self,
         model: str = DEFAULT_MODEL,

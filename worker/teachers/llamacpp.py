@@ -20,6 +20,8 @@ from worker.teachers.naming import teacher_name
 
 
 class LlamaCppTeacher:
+    batched = True
+
     def __init__(
         self,
         model: str = DEFAULT_MODEL,

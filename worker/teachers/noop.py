@@ -9,6 +9,7 @@ NOOP_PLAN = "```python\ntask_completed()\n```"
 
 
 class NoopTeacher:
+    batched = True
     name = "noop"
     prompt_version = PROMPT_VERSION  # an expert reads the scene, not the prompt
 

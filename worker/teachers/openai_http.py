@@ -24,6 +24,8 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 class OpenAITeacher:
+    batched = True
+
     def __init__(
         self,
         model: str = "smollm2-135m",

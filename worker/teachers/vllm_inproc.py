@@ -17,6 +17,8 @@ from worker.teachers.naming import teacher_name
 
 
 class VLLMTeacher:
+    batched = True
+
     def __init__(
         self,
         model: str,
