@@ -67,14 +67,16 @@ def _return_freed_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def setup_assets(config: SimConfig) -> None:
+def setup_assets(config: SimConfig | None = None) -> None:
     """Point ManiSkill at robot assets it cannot download here (xarm6, widowxai).
 
     They are copied to a writable cache first: ManiSkill writes convex-hull files beside the
-    meshes on first load, and the shared folder is read-only.
+    meshes on first load, and the shared folder is read-only. ``config``: the simulator
+    process's (from its worker); elsewhere this process's settings.
     """
     if os.environ.get("MS_ASSET_DIR"):
         return
+    config = config or SimConfig.from_settings()
     cache = Path(config.asset_cache)
     for candidate in (
         Path(config.maniskill_assets or ""),
