@@ -60,8 +60,8 @@ def ours(url: str, tmp: Path, task: str, episodes: int, pool: str) -> tuple[dict
         root = psutil.Process(cluster.procs[name].pid)
         procs = [root, *root.children(recursive=True)]
         roles = ("main", "pool", "simulator") if pool == "prefork" else ("main", "simulator")
-        parts = [f"{role} {memory_mb([p])['rss']:.0f}/{memory_mb([p])['pss']:.0f}"
-                 for role, p in zip(roles, procs, strict=False)]  # fmt: skip
+        each = [(role, memory_mb([p])) for role, p in zip(roles, procs, strict=False)]
+        parts = [f"{role} {m['rss']:.0f}/{m['pss']:.0f}" for role, m in each]
         return memory_mb(procs), parts
     finally:
         cluster.stop()

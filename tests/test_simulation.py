@@ -269,6 +269,36 @@ def test_the_expert_is_asked_seed_by_seed_so_each_episode_resets_once(monkeypatc
         backend.close()
 
 
+def test_the_worker_and_its_simulator_import_only_their_own_stacks():
+    """What keeps a worker's memory down: its job code (Celery tasks, rollout, expert) imports
+    no numpy or torch, and the simulator process loads no settings or database stack (its
+    worker hands it a SimConfig)."""
+
+    def imported(code: str) -> set[str]:
+        out = run_cli("-X", "importtime", "-c", code, python_flags=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+
+    worker = imported(
+        "import worker.celery_app, worker.tasks, training.tasks, worker.teachers.expert"
+    )
+    assert not worker & {"numpy", "torch", "transformers", "mani_skill"}
+    # the simulator process as its worker starts it: a config handed over, an env reset
+    from worker.sim.isolated import sim_environment
+
+    config = json.dumps(SimConfig.from_settings().to_json())
+    code = (
+        "import json, sys; from worker.sim.base import SimConfig; "
+        "from worker.sim.maniskill_backend import ManiSkillBackend; "
+        f"ManiSkillBackend(SimConfig.from_json(json.loads({config!r}))).reset('PickCube-v1', 'panda', 0); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'pydantic', 'pydantic_settings', 'sqlalchemy', 'mani_skill'}))"
+    )
+    out = run_cli("-c", code, python_flags=True, env=sim_environment())
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "['mani_skill']", out.stdout[-500:]
+
+
 def test_only_an_env_that_renders_gets_a_renderer(monkeypatch):
     """A plain rollout's env is built without a renderer (less memory, faster resets);
     perceiving that scene moves to a rendering env reset to the same seed, whose truth is

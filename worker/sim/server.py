@@ -47,8 +47,11 @@ def main() -> None:
     from worker.sim.maniskill_backend import ManiSkillBackend
 
     # the worker passes its resolved settings (IsolatedSimulator); run by hand, read them here
-    config = SimConfig.from_json(json.loads(sys.argv[1])) if len(sys.argv) > 1 else None
-    config = config or SimConfig.from_settings()
+    config = (
+        SimConfig.from_json(json.loads(sys.argv[1]))
+        if len(sys.argv) > 1
+        else SimConfig.from_settings()
+    )
     faults = _faults(config)
     if "nostart" in faults.values():  # a simulator that cannot come up (tests)
         sys.exit(3)

@@ -14,7 +14,7 @@ from worker.teachers.base import Completion, TeacherRequest
 
 
 class ExpertTeacher:
-    batched = False  # a plan costs microseconds; the second reset per episode ~10%
+    batched = False  # a plan costs microseconds: asked per seed, each episode resets once
     name = "expert"
     prompt_version = PROMPT_VERSION  # an expert reads the scene, not the prompt
 
