@@ -238,6 +238,45 @@ def test_a_scene_reset_then_execute_resets_the_env_once(monkeypatch):
         backend.close()
 
 
+def test_stepping_without_the_per_step_evaluation_leaves_every_state_as_env_step_does(
+    monkeypatch,
+):
+    """The backend steps ManiSkill without the task evaluation env.step runs for its info;
+    on every task (whose expert is repeatable) the expert's episode ends in the same simulator state, bit for bit, and
+    with the same verdict as when each step goes through env.step (its evaluate() changes
+    nothing)."""
+    import worker.sim.maniskill_backend as backend_module
+    from worker.sim.isolated import sim_environment
+
+    for name, value in sim_environment().items():
+        monkeypatch.setenv(name, value)
+    backend = backend_module.ManiSkillBackend()
+    fast_step, stepped = backend_module._step_only, []
+
+    def through_env_step(env, action):
+        stepped.append(env)
+        backend._envs[backend._current][0].step(action)
+
+    try:
+        for task in sorted(set(TASKS) - {"StackPyramid-v1"}):  # its expert needs RRT: random paths
+            ends = []
+            for step in (fast_step, through_env_step):
+                # each on a new env: PhysX carries contact state from one episode to the next
+                backend.close()
+                monkeypatch.setattr(backend_module, "_step_only", step)
+                scene = backend.reset(task, "panda", EXPERT_SEEDS.get(task, 0))
+                (completion,) = ExpertTeacher().complete([TeacherRequest(scene, [])])
+                result = backend.execute(parse_plan(completion.text))
+                env = backend._envs[backend._current][0].unwrapped
+                ends.append((result.success, result.sim_steps, env.get_state().numpy()))
+            (ok, n, state), (ok_env, n_env, state_env) = ends
+            assert ok and (ok, n) == (ok_env, n_env), task
+            assert (state == state_env).all(), task
+        assert len(stepped) > 1000  # the second run of each really went through env.step
+    finally:
+        backend.close()
+
+
 def test_the_expert_is_asked_seed_by_seed_so_each_episode_resets_once(monkeypatch):
     """An unbatched teacher (the expert) is asked per seed, so its plan runs on the env as the
     scene reset left it: one env.reset per episode. A batched teacher (an LLM) sees the whole
