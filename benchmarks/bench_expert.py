@@ -3,7 +3,9 @@ primitives, isolated simulator process) against ManiSkill's own motion-planning 
 on the same seeds, one process each, in the same run: success rate and episodes/s per task,
 and the control steps each side simulates (our plans approach from above and let the arm
 settle on each waypoint, so they run more steps than ManiSkill's: ms/step compares the
-machinery at equal work).
+machinery at equal work). ManiSkill runs three ways: as run.py makes its env, without reward
+or renderer (the strongest configuration it offers), and that plus blazer's step without
+the per-step task evaluation (not offered by ManiSkill: it isolates where the gain is).
 
     .venv/bin/python benchmarks/bench_expert.py [--seeds 50] [--tasks PickCube-v1,...]
 """
