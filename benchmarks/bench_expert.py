@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import expert_run, print_table  # noqa: E402
 from models.types import SeedSplit  # noqa: E402
 from worker.sim.isolated import sim_environment  # noqa: E402
-from worker.sim.maniskill_backend import _step_only  # noqa: E402
+from worker.sim.maniskill_backend import step_without_evaluate  # noqa: E402
 
 SOLUTIONS = {
     "PickCube-v1": "pick_cube", "PushCube-v1": "push_cube", "PullCube-v1": "pull_cube",
@@ -69,7 +69,7 @@ def maniskill(
         steps[0] += 1
         if evaluate:
             return step(action)
-        _step_only(env.unwrapped, action)
+        step_without_evaluate(env.unwrapped, action)
         return None, None, None, None, {}
 
     env.step = counted  # control steps, to compare the cost of one with ours

@@ -251,7 +251,7 @@ def test_stepping_without_the_per_step_evaluation_leaves_every_state_as_env_step
     for name, value in sim_environment().items():
         monkeypatch.setenv(name, value)
     backend = backend_module.ManiSkillBackend()
-    fast_step, stepped = backend_module._step_only, []
+    fast_step, stepped = backend_module.step_without_evaluate, []
 
     def through_env_step(env, action):
         stepped.append(env)
@@ -263,7 +263,7 @@ def test_stepping_without_the_per_step_evaluation_leaves_every_state_as_env_step
             for step in (fast_step, through_env_step):
                 # each on a new env: PhysX carries contact state from one episode to the next
                 backend.close()
-                monkeypatch.setattr(backend_module, "_step_only", step)
+                monkeypatch.setattr(backend_module, "step_without_evaluate", step)
                 scene = backend.reset(task, "panda", EXPERT_SEEDS.get(task, 0))
                 (completion,) = ExpertTeacher().complete([TeacherRequest(scene, [])])
                 result = backend.execute(parse_plan(completion.text))

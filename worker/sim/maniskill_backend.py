@@ -67,7 +67,7 @@ def _return_freed_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _step_only(env, action: np.ndarray) -> None:
+def step_without_evaluate(env, action: np.ndarray) -> None:
     """One control step of a ManiSkill env without the task evaluation ``env.step`` runs after
     every step for its info. Verdicts come from one ``evaluate()`` when the plan is done, and
     that per-step evaluation is ~40% of ManiSkill's own solve() time (bench_expert.py). The
@@ -426,8 +426,8 @@ class ManiSkillBackend:
         env, _ = self._envs[self._current]
         if self._recorder is not None:  # a recording keeps each step's evaluation (its info)
             self._recorder.step(action, env.step(action)[-1], self._gripper)
-        else:  # env.step as ManiSkill runs it, less the evaluate() nobody reads (see _step_only)
-            _step_only(env.unwrapped, action)
+        else:  # env.step less the evaluate() whose info nobody reads
+            step_without_evaluate(env.unwrapped, action)
         self._steps += 1
         return True
 
