@@ -9,7 +9,6 @@ commands need (measured with ``python -X importtime -m blazer.cli stats``).
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
@@ -88,13 +87,10 @@ _state = {"debug": False}
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
-    from models.settings import get_settings
+    from models.settings import configure_logging
 
     _state["debug"] = debug
-    logging.basicConfig(
-        level=get_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging()
 
 
 def main() -> None:

@@ -81,11 +81,12 @@ def assert_fast_finish(c: Cluster, name: str, limit_s: float = 30.0) -> None:
 
 def test_campaign_completes_with_two_workers(cluster):
     """One worker of each pool kind: prefork (jobs in a pool process) and solo (jobs in the
-    worker's own process, whose only child is the simulator)."""
+    worker's own process, whose only child is the simulator). The prefork parent is the lean
+    process ``blazer worker`` becomes: the database stack is loaded only where jobs run."""
     import psutil
 
     create("plain", 4)
-    cluster.start_worker()
+    prefork = cluster.start_worker()
     solo = cluster.start_worker("--pool", "solo")
     cluster.start_scheduler()
     cluster.wait_done("plain", 300)
@@ -97,6 +98,15 @@ def test_campaign_completes_with_two_workers(cluster):
     assert any(w.startswith(f"blazer-{solo_pid}@") for w in workers), (workers, solo_pid)
     (child,) = psutil.Process(solo_pid).children()
     assert child.cmdline()[1:3] == ["-m", "worker.sim.server"]
+    parent = psutil.Process(cluster.procs[prefork].pid)
+    assert parent.cmdline()[1:3] == ["-m", "worker.celery_main"], parent.cmdline()
+    (pool,) = (p for p in parent.children() if "worker.sim.server" not in p.cmdline())
+
+    def database_libraries(p: psutil.Process) -> set[str]:
+        return {m.path for m in p.memory_maps() if "sqlalchemy" in m.path or "psycopg" in m.path}
+
+    assert not database_libraries(parent)
+    assert database_libraries(pool)  # the pool process ran the jobs and recorded them
     assert cluster.sql("SELECT max(publishes), max(deliveries) FROM jobs WHERE state = 'done'")[
         0
     ] == (1, 1)

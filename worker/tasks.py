@@ -1,17 +1,22 @@
-"""Celery tasks. They take ids and re-read the database; running one twice is safe."""
+"""Celery tasks. They take ids and re-read the database; running one twice is safe.
+
+The job code (database, rollout, teachers) is imported when a job first runs, in the
+process that runs it: the prefork pool's parent only receives messages and supervises, so
+it never loads the database stack its pool processes would otherwise share copy-on-write
+(``blazer worker`` keeps that parent lean: ``worker.celery_main``)."""
 
 from __future__ import annotations
 
 import atexit
 import logging
+from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from models import jobs
-from models.db import session_scope
-from models.errors import DatabaseError
 from worker.celery_app import app
-from worker.job_runner import WorkerRuntime, execute_job
+
+if TYPE_CHECKING:
+    from worker.job_runner import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +27,8 @@ def runtime() -> WorkerRuntime:
     """One runtime per pool process, named after the worker node and the process."""
     global _runtime
     if _runtime is None:
+        from worker.job_runner import WorkerRuntime
+
         _runtime = WorkerRuntime()
         atexit.register(_runtime.close)
     return _runtime
@@ -29,6 +36,11 @@ def runtime() -> WorkerRuntime:
 
 @app.task(name="blazer.rollout", bind=True, max_retries=None)
 def rollout(self, job_id: int) -> str:
+    from models import jobs
+    from models.db import session_scope
+    from models.errors import DatabaseError
+    from worker.job_runner import execute_job
+
     rt = runtime()
     try:
         return execute_job(job_id, rt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 
 import typer
 
@@ -36,15 +37,16 @@ def worker(
     if pool == "solo" and concurrency != 1:
         raise ConfigError("--pool solo runs one job at a time: drop --concurrency or use prefork")
     ensure_schema()
-    from worker.celery_app import app
-
     # a unique node name per process: workers on one host must not share a control queue
     hostname = f"blazer-{os.getpid()}@{socket.gethostname()}"
-    app.worker_main(
-        [
-            "worker", "-Q", queues, "-P", pool, "-c", str(concurrency), "--hostname", hostname,
-            "--max-tasks-per-child", str(max_tasks_per_child or get_settings().max_tasks_per_child),
-            "--loglevel", loglevel,
-            "--without-gossip", "--without-mingle",
-        ]
-    )  # fmt: skip
+    argv = [
+        "worker", "-Q", queues, "-P", pool, "-c", str(concurrency), "--hostname", hostname,
+        "--max-tasks-per-child", str(max_tasks_per_child or get_settings().max_tasks_per_child),
+        "--loglevel", loglevel,
+        "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    # Become a lean process (same pid) that runs Celery: the pool forks from a parent without
+    # this CLI's or the database's modules (less memory per pool process)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "worker.celery_main", *argv])
