@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select, text
@@ -297,10 +299,34 @@ def test_stats_fast_path_matches_the_full_one_and_skips_the_heavy_imports(blazer
     out = run_cli("-X", "importtime", "-m", "blazer.cli", "stats", "--json", python_flags=True)
     assert out.returncode == 0 and json.loads(out.stdout) == full, out.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
-    assert not imported & {"sqlalchemy", "alembic", "sqlalchemy.orm", "rich", "celery", "torch"}
+    # pydantic: neither the settings nor the CLI library may bring it (~100 ms, see pyproject)
+    heavy = {"sqlalchemy", "alembic", "sqlalchemy.orm", "rich", "celery", "torch", "pydantic"}
+    assert not imported & heavy
     out = run_cli("-X", "importtime", "-m", "blazer.cli", "--help", python_flags=True)
     imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
     assert out.returncode == 0 and "experiment" in out.stdout and "pydantic" not in imported
+
+
+def test_settings_read_each_type_from_the_environment():
+    from models.errors import ConfigError
+    from models.settings import Settings
+
+    env = {
+        "BLAZER_EPISODE_TIMEOUT_S": "5.5", "blazer_data_dir": "/tmp/d", "BLAZER_VULKAN_DIR": "",
+        "BLAZER_SAM_CHECKPOINT": "/w/sam.pth", "BLAZER_NO_REEXEC": "Yes",
+        "BLAZER_QUEUE_DEPTH_PER_WORKER": "3", "BLAZER_LOG_LEVEL": "INFO", "PATH": "/bin",
+        "BLAZER_NOT_A_SETTING": "ignored",
+    }  # fmt: skip
+    s = Settings.from_env(env)
+    assert (s.episode_timeout_s, s.data_dir, s.vulkan_dir, s.sam_checkpoint) == (
+        5.5, Path("/tmp/d"), None, Path("/w/sam.pth"),
+    )  # fmt: skip
+    assert (s.no_reexec, s.queue_depth_per_worker, s.log_level) == (True, 3, "INFO")
+    assert Settings.from_env({}) == Settings()  # unset: every default
+    assert Settings.from_env({"BLAZER_NO_REEXEC": "off"}).no_reexec is False
+    for name, raw in (("QUEUE_DEPTH_PER_WORKER", "2.5"), ("NO_REEXEC", "maybe")):
+        with pytest.raises(ConfigError, match=f"BLAZER_{name}='{raw}' is not a valid"):
+            Settings.from_env({f"BLAZER_{name}": raw})
 
 
 def test_cli_errors_are_one_line(tmp_path, sqlite_url):
@@ -312,6 +338,10 @@ def test_cli_errors_are_one_line(tmp_path, sqlite_url):
             "cannot use the database",
         ),
         "no schema": ({"BLAZER_DATABASE_URL": sqlite_url}, "blazer db upgrade"),
+        "bad setting": (
+            {"BLAZER_EPISODE_TIMEOUT_S": "soon"},
+            "BLAZER_EPISODE_TIMEOUT_S='soon' is not a valid float",
+        ),
     }
     for what, (env, needle) in cases.items():
         out = run_cli("stats", env=env)
