@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -13,6 +14,7 @@ from models.errors import ConfigError
 from models.settings import get_settings
 
 POOLS = ("prefork", "solo")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def worker(
@@ -34,19 +36,22 @@ def worker(
         raise ConfigError("`blazer worker` needs BLAZER_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
     if pool not in POOLS:
         raise ConfigError(f"unknown --pool {pool!r}; choose one of: {', '.join(POOLS)}")
+    if loglevel.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"unknown --loglevel {loglevel!r}; choose one of: {', '.join(LOG_LEVELS)}"
+        )
     if pool == "solo" and concurrency != 1:
         raise ConfigError("--pool solo runs one job at a time: drop --concurrency or use prefork")
     ensure_schema()
     # a unique node name per process: workers on one host must not share a control queue
     hostname = f"blazer-{os.getpid()}@{socket.gethostname()}"
-    argv = [
-        "worker", "-Q", queues, "-P", pool, "-c", str(concurrency), "--hostname", hostname,
-        "--max-tasks-per-child", str(max_tasks_per_child or get_settings().max_tasks_per_child),
-        "--loglevel", loglevel,
-        "--without-gossip", "--without-mingle",
-    ]  # fmt: skip
+    options = {
+        "queues": queues.split(","), "pool_cls": pool, "concurrency": concurrency,
+        "hostname": hostname, "loglevel": loglevel.upper(),
+        "max_tasks_per_child": max_tasks_per_child or get_settings().max_tasks_per_child,
+    }  # fmt: skip
     # Become a lean process (same pid) that runs Celery: the pool forks from a parent without
-    # this CLI's or the database's modules (less memory per pool process)
+    # this CLI's, Celery's CLI's or the database's modules (less memory per pool process)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "worker.celery_main", *argv])
+    os.execv(sys.executable, [sys.executable, "-m", "worker.celery_main", json.dumps(options)])
