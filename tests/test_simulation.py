@@ -155,6 +155,23 @@ def test_the_robot_is_a_parameter_xarm6():
     assert data["scene"]["workspace_max"][0] < 0.2  # the xarm6's own (shorter) reach
 
 
+def test_a_machine_without_the_shared_robot_assets_still_runs_the_panda(tmp_path):
+    """The xArm and WidowX AI assets are not in mani-skill and cannot be downloaded here:
+    without them the Panda runs as before, and asking for one of those robots is one line
+    that says what to set (not ManiSkill's download prompt, which would hang the simulator)."""
+    env = {"MS_ASSET_DIR": str(tmp_path)}  # an empty asset folder, as on a fresh machine
+    out = run_cli("sim", "try", "--task", "PickCube-v1", "--seed", "1", "--json", env=env)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert json.loads(out.stdout)["success"]
+    for robot, folder in (
+        ("xarm6_robotiq", "xarm6"), ("xarm7_robotiq", "xarm6"), ("widowxai", "widowxai")
+    ):  # fmt: skip
+        out = run_cli("sim", "try", "--task", "PickCube-v1", "--robot", robot, env=env)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-1500:]
+        assert f"the {robot} robot asset is missing" in out.stderr, out.stderr[-1500:]
+        assert f"BLAZER_MANISKILL_ASSETS at a folder holding data/robots/{folder}" in out.stderr
+
+
 BINDING = re.compile(r"^(\w+) = (\[[-0-9., ]+\]|-?[0-9]+\.[0-9]+)$")
 NUMBER = re.compile(r"-?\d+\.\d+")
 

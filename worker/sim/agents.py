@@ -55,20 +55,22 @@ def register() -> None:
         def _sensor_configs(self):
             return wrist_camera(self)
 
-    @register_agent()
-    class XArm7Robotiq(XArm6Robotiq):
-        uid = "xarm7_robotiq"
-        urdf_path = str(xarm7_robotiq_urdf())
-        arm_joint_names = [f"joint{i}" for i in range(1, 8)]
-        keyframes = dict(rest=Keyframe(qpos=np.array(XARM7_REST), pose=sapien.Pose()))
+    if missing_asset("xarm7_robotiq") is None:
 
-    @register_agent()
-    class XArm7RobotiqWristCam(XArm7Robotiq):
-        uid = "xarm7_robotiq_wristcam"
+        @register_agent()
+        class XArm7Robotiq(XArm6Robotiq):
+            uid = "xarm7_robotiq"
+            urdf_path = str(xarm7_robotiq_urdf())
+            arm_joint_names = [f"joint{i}" for i in range(1, 8)]
+            keyframes = dict(rest=Keyframe(qpos=np.array(XARM7_REST), pose=sapien.Pose()))
 
-        @property
-        def _sensor_configs(self):
-            return wrist_camera(self)
+        @register_agent()
+        class XArm7RobotiqWristCam(XArm7Robotiq):
+            uid = "xarm7_robotiq_wristcam"
+
+            @property
+            def _sensor_configs(self):
+                return wrist_camera(self)
 
     from mani_skill.utils.scene_builder.table import TableSceneBuilder
 
@@ -119,6 +121,30 @@ def _place(u) -> None:
 
 
 # the xArm-7 + Robotiq URDF --------------------------------------------------------------------
+# Robots whose ManiSkill asset is not shipped with mani-skill and cannot be downloaded here
+# (setup_assets copies them from shared/maniskill-assets): the file each one needs, under
+# ManiSkill's asset folder. The xArm-7 takes its gripper from the xArm-6 asset.
+ASSET_OF = {
+    "xarm6_robotiq": "robots/xarm6/xarm6_robotiq.urdf",
+    "xarm7_robotiq": "robots/xarm6/xarm6_robotiq.urdf",
+    "widowxai": "robots/widowxai/wxai_base.urdf",
+}
+
+
+def missing_asset(robot: str) -> str | None:
+    """Why ``robot`` cannot load (its asset is missing), or None. Without these assets the
+    other robots still run; asking for one of these is one line instead of ManiSkill's
+    download prompt (which would wait on the simulator's protocol pipe until the deadline)."""
+    from mani_skill import ASSET_DIR
+
+    if robot not in ASSET_OF or (path := Path(ASSET_DIR) / ASSET_OF[robot]).exists():
+        return None
+    return (
+        f"the {robot} robot asset is missing ({path}); point BLAZER_MANISKILL_ASSETS at a "
+        f"folder holding data/{ASSET_OF[robot].rsplit('/', 1)[0]}"
+    )
+
+
 def xarm7_robotiq_urdf() -> Path:
     """Write (once) the xArm-7 arm from mani-skill with the Robotiq gripper, wrist camera
     link and TCP of the xArm-6 asset moved from link6 to link7 (the same flange frame), and

@@ -149,6 +149,8 @@ class ManiSkillBackend:
         key = (task, robot, uid, size, render)
         if key not in self._envs:
             check_task_robot(task, robot)
+            if missing := agents.missing_asset(robot):
+                raise ConfigError(missing)
             extra = {"sensor_configs": {"width": size, "height": size}} if size else {}
             try:
                 env = self._gym.make(
