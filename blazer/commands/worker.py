@@ -27,7 +27,7 @@ def worker(
     pool: str = typer.Option(
         "prefork",
         help="prefork: jobs run in pool processes the worker supervises (a job's hard time "
-        "limit, recycling); solo: one process runs the jobs itself, ~20 MB less per worker, "
+        "limit, recycling); solo: one process runs the jobs itself, ~25 MB less per worker, "
         "with neither (the simulator keeps its own process and deadlines either way).",
     ),
 ) -> None:
