@@ -120,7 +120,7 @@ def _place(u) -> None:
         u.agent.robot.set_pose(sapien.Pose(NEAR_BASE[uid]))
 
 
-# the xArm-7 + Robotiq URDF --------------------------------------------------------------------
+# robot assets -------------------------------------------------------------------------------
 # Robots whose ManiSkill asset is not shipped with mani-skill and cannot be downloaded here
 # (setup_assets copies them from shared/maniskill-assets): the file each one needs, under
 # ManiSkill's asset folder. The xArm-7 takes its gripper from the xArm-6 asset.
@@ -145,6 +145,7 @@ def missing_asset(robot: str) -> str | None:
     )
 
 
+# the xArm-7 + Robotiq URDF --------------------------------------------------------------------
 def xarm7_robotiq_urdf() -> Path:
     """Write (once) the xArm-7 arm from mani-skill with the Robotiq gripper, wrist camera
     link and TCP of the xArm-6 asset moved from link6 to link7 (the same flange frame), and
