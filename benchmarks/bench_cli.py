@@ -22,13 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
-
-from benchmarks.bench_stats import FILL, SUMMARY  # noqa: E402
+from benchmarks.bench_stats import fill  # noqa: E402
 from benchmarks.common import print_table, scratch_postgres  # noqa: E402
-from benchmarks.synthetic import TASKS  # noqa: E402
-from models.db import get_engine, session_scope  # noqa: E402
-from models.orm import Campaign  # noqa: E402
 from models.stats import STATS_SQL  # noqa: E402
 
 BUDGET_MS = 300.0
@@ -51,21 +46,6 @@ def median_ms(argv: list[str], env: dict[str, str], repeat: int) -> float:
     return statistics.median(times)
 
 
-def fill(url: str, rows: int) -> None:
-    with session_scope() as s:
-        c = Campaign(
-            name="cli", teacher_kind="expert", teacher="expert", teacher_config={}, spec={}
-        )
-        s.add(c)
-        s.flush()
-        cid = c.id
-    with get_engine(url).begin() as conn:
-        tasks = "[" + ",".join(f"'{t}'" for t in TASKS) + "]"
-        conn.execute(text(FILL.format(tasks=tasks)), {"cid": cid, "n": rows})
-        conn.execute(text(SUMMARY))
-        conn.execute(text("ANALYZE"))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
@@ -73,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     py = sys.executable
     with scratch_postgres() as url:
-        fill(url, args.rows)
+        fill(url, args.rows, "cli")
         env = {**os.environ, "BLAZER_DATABASE_URL": url}
         blazer = [py, "-m", "blazer.cli"]
         bare = [py, "-c", BARE_STATS, url.replace("+psycopg", ""), STATS_SQL]

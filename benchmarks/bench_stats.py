@@ -53,24 +53,30 @@ def median_ms(fn, n: int = 15) -> float:
     return statistics.median(times)
 
 
+def fill(url: str, rows: int, campaign: str) -> None:
+    """A campaign of ``rows`` synthetic episodes over the six tasks, its summary rows kept
+    as the recorder keeps them, and the tables analyzed."""
+    with session_scope() as s:
+        c = Campaign(
+            name=campaign, teacher_kind="expert", teacher="expert", teacher_config={}, spec={}
+        )
+        s.add(c)
+        s.flush()
+        cid = c.id
+    with get_engine(url).begin() as conn:
+        tasks = "[" + ",".join(f"'{t}'" for t in TASKS) + "]"
+        conn.execute(text(FILL.format(tasks=tasks)), {"cid": cid, "n": rows})
+        conn.execute(text(SUMMARY))
+        conn.execute(text("ANALYZE"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     args = ap.parse_args()
     with scratch_postgres() as url:
-        with session_scope() as s:
-            c = Campaign(
-                name="big", teacher_kind="expert", teacher="expert", teacher_config={}, spec={}
-            )
-            s.add(c)
-            s.flush()
-            cid = c.id
+        fill(url, args.rows, "big")
         engine = get_engine(url)
-        with engine.begin() as conn:
-            tasks = "[" + ",".join(f"'{t}'" for t in TASKS) + "]"
-            conn.execute(text(FILL.format(tasks=tasks)), {"cid": cid, "n": args.rows})
-            conn.execute(text(SUMMARY))
-            conn.execute(text("ANALYZE"))
 
         def summary():
             with session_scope() as s:

@@ -23,9 +23,10 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 def _bool(raw: str) -> bool:
-    if raw.strip().lower() in _TRUE | _FALSE:
-        return raw.strip().lower() in _TRUE
-    raise ValueError(raw)
+    value = raw.strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ValueError(raw)
+    return value in _TRUE
 
 
 # a field's annotation (a string: this module has postponed annotations) -> its parser
