@@ -91,8 +91,13 @@ def whole_process_ms(cluster: Cluster, *args: str, runs: int = 5) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "blazer.cli", *args], env=cluster.env, cwd=ROOT,
-                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "blazer.cli", *args],
+            env=cluster.env,
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
@@ -108,8 +113,15 @@ def run_campaign(args, tmp: Path, url: str) -> tuple[list[list], list[list]]:
         cluster.start_redis()
         workers = [cluster.start_worker(), cluster.start_worker()]
         time.sleep(10)  # workers start outside the clock
-        spec = {"name": "scale", "tasks": ["PickCube-v1"], "teacher": "noop", "simulator": "noop",
-                "successes": args.episodes, "attempt_cap": args.episodes, "block_size": args.block}  # fmt: skip
+        spec = {
+            "name": "scale",
+            "tasks": ["PickCube-v1"],
+            "teacher": "noop",
+            "simulator": "noop",
+            "successes": args.episodes,
+            "attempt_cap": args.episodes,
+            "block_size": args.block,
+        }
         with session_scope() as s:
             campaigns.create_campaign(s, CampaignSpec.from_dict(spec))
         scheduler = cluster.start_scheduler()
@@ -123,12 +135,18 @@ def run_campaign(args, tmp: Path, url: str) -> tuple[list[list], list[list]]:
                 now = time.perf_counter()
                 wall, used = now - last_t, meter.since_last()
                 mem = {r: rss_mb(procs()) for r, procs in meter.roles.items() if r != "postgres"}
-                windows.append([
-                    f"{next_mark - args.window:,}-{min(done, next_mark):,}", f"{wall:.1f}",
-                    f"{args.window / wall:,.0f}", f"{used['workers'] / wall:.2f}",
-                    f"{used['postgres'] / wall:.2f}", f"{used['scheduler'] / wall:.2f}",
-                    f"{mem['workers']:.0f}", f"{mem['scheduler']:.0f}",
-                ])  # fmt: skip
+                windows.append(
+                    [
+                        f"{next_mark - args.window:,}-{min(done, next_mark):,}",
+                        f"{wall:.1f}",
+                        f"{args.window / wall:,.0f}",
+                        f"{used['workers'] / wall:.2f}",
+                        f"{used['postgres'] / wall:.2f}",
+                        f"{used['scheduler'] / wall:.2f}",
+                        f"{mem['workers']:.0f}",
+                        f"{mem['scheduler']:.0f}",
+                    ]
+                )
                 print(windows[-1], flush=True)
                 last_t, next_mark = now, next_mark + args.window
             if time.perf_counter() - start > args.timeout:
@@ -144,13 +162,25 @@ def run_campaign(args, tmp: Path, url: str) -> tuple[list[list], list[list]]:
             ["whole campaign", f"{total:.0f} s, {stored / total:,.0f} episodes/s"],
             ["Redis peak memory", f"{r.info('memory')['used_memory_peak'] / 2**20:.1f} MB"],
             ["database size", f"{db_mb:.0f} MB ({db_mb * 2**20 / stored:,.0f} bytes per episode)"],
-            *[[f"table {name}: live / dead rows, sequential / index scans", f"{live:,} / {dead:,}, {seq:,} / {idx or 0:,}"]
-              for name, live, dead, seq, idx in cluster.sql(
-                  "SELECT relname, n_live_tup, n_dead_tup, seq_scan, idx_scan FROM pg_stat_user_tables "
-                  "WHERE relname IN ('episodes', 'jobs', 'campaign_tasks', 'episode_stats') ORDER BY relname")],
-            ["`blazer stats --json` (whole process, median of 5)", f"{whole_process_ms(cluster, 'stats', '--json'):.0f} ms"],
-            ["`blazer episodes query --limit 100` (same)", f"{whole_process_ms(cluster, 'episodes', 'query', '--limit', '100'):.0f} ms"],
-        ]  # fmt: skip
+            *[
+                [
+                    f"table {name}: live / dead rows, sequential / index scans",
+                    f"{live:,} / {dead:,}, {seq:,} / {idx or 0:,}",
+                ]
+                for name, live, dead, seq, idx in cluster.sql(
+                    "SELECT relname, n_live_tup, n_dead_tup, seq_scan, idx_scan FROM pg_stat_user_tables "
+                    "WHERE relname IN ('episodes', 'jobs', 'campaign_tasks', 'episode_stats') ORDER BY relname"
+                )
+            ],
+            [
+                "`blazer stats --json` (whole process, median of 5)",
+                f"{whole_process_ms(cluster, 'stats', '--json'):.0f} ms",
+            ],
+            [
+                "`blazer episodes query --limit 100` (same)",
+                f"{whole_process_ms(cluster, 'episodes', 'query', '--limit', '100'):.0f} ms",
+            ],
+        ]
     finally:
         cluster.stop()
     return windows, end
@@ -164,8 +194,20 @@ def plan_only(episodes: int, workers: int, tmp: Path) -> list[str]:
     from tests.cluster import free_port
 
     port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly",
-                               "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     time.sleep(1)
     os.environ["BLAZER_BROKER_URL"] = f"redis://127.0.0.1:{port}/0"
     try:
@@ -178,8 +220,15 @@ def plan_only(episodes: int, workers: int, tmp: Path) -> list[str]:
             from scheduler.loop import Scheduler
             from scheduler.spec import CampaignSpec
 
-            spec = {"name": "plan", "tasks": ["PickCube-v1"], "teacher": "noop", "simulator": "noop",
-                    "successes": episodes, "attempt_cap": episodes, "block_size": 50}  # fmt: skip
+            spec = {
+                "name": "plan",
+                "tasks": ["PickCube-v1"],
+                "teacher": "noop",
+                "simulator": "noop",
+                "successes": episodes,
+                "attempt_cap": episodes,
+                "block_size": 50,
+            }
             with session_scope() as s:
                 campaigns.create_campaign(s, CampaignSpec.from_dict(spec))
             me = psutil.Process()
@@ -191,8 +240,14 @@ def plan_only(episodes: int, workers: int, tmp: Path) -> list[str]:
             with session_scope() as s:
                 jobs = s.scalar(select(func.count()).select_from(Job))
             r = redis.Redis(port=port)
-            return [f"{episodes:,}", f"{seconds:.2f}", f"{jobs}", f"{r.llen('rollout')}",
-                    f"{r.info('memory')['used_memory'] / 2**20:.1f}", f"{grown:+.1f}"]  # fmt: skip
+            return [
+                f"{episodes:,}",
+                f"{seconds:.2f}",
+                f"{jobs}",
+                f"{r.llen('rollout')}",
+                f"{r.info('memory')['used_memory'] / 2**20:.1f}",
+                f"{grown:+.1f}",
+            ]
     finally:
         server.kill()
 
@@ -211,10 +266,18 @@ def main() -> None:
         planned = plan_only(args.plan, 2, Path(tmp))
     print_table(
         f"Campaign scale: {args.episodes:,} no-op episodes, 2 Celery workers, Redis, PostgreSQL",
-        ["episodes", "seconds", "episodes/s", "worker cores", "postgres cores", "scheduler cores",
-         "worker RSS MB", "scheduler RSS MB"],
+        [
+            "episodes",
+            "seconds",
+            "episodes/s",
+            "worker cores",
+            "postgres cores",
+            "scheduler cores",
+            "worker RSS MB",
+            "scheduler RSS MB",
+        ],
         windows,
-    )  # fmt: skip
+    )
     print_table("Campaign scale, at the end", ["measure", "value"], end)
     print_table(
         f"Campaign scale, planned only: the first tick of a {args.plan:,}-episode campaign",

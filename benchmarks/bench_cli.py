@@ -68,9 +68,14 @@ def main() -> None:
         ms = {name: median_ms(argv, env, args.repeat) for name, argv in runs.items()}
     floor = ms["bare psycopg script: the stats query, JSON out"]
     rows = [
-        [name, f"{t:.0f}", f"{t / BUDGET_MS:.2f}x", f"{t / floor:.2f}x" if name.startswith("blazer") else ""]
+        [
+            name,
+            f"{t:.0f}",
+            f"{t / BUDGET_MS:.2f}x",
+            f"{t / floor:.2f}x" if name.startswith("blazer") else "",
+        ]
         for name, t in ms.items()
-    ]  # fmt: skip
+    ]
     print_table(
         f"CLI start-up, whole processes, median of {args.repeat} ({args.rows:,} episodes)",
         ["command", "median ms", "of the 300 ms budget", "vs the bare script"],

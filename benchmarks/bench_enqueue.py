@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from benchmarks.common import print_table, scratch_postgres  # noqa: E402
+from manip.sim.tasks import TASKS as TASK_MODULES  # noqa: E402
 from tests.cluster import free_port  # noqa: E402
-from worker.sim.tasks import TASKS as TASK_MODULES  # noqa: E402
 
 
 class PretendWorkers:
@@ -49,8 +49,10 @@ class PretendWorkers:
 
 def main() -> None:
     port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-                              stdout=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
     time.sleep(1)
     os.environ["BLAZER_BROKER_URL"] = f"redis://127.0.0.1:{port}/0"
     rows = []
@@ -67,8 +69,17 @@ def main() -> None:
                 before = r.info("memory")["used_memory"]
                 tasks = list(TASK_MODULES)
                 with session_scope() as s:
-                    campaigns.create_campaign(s, CampaignSpec.from_dict(
-                        {"name": "million", "tasks": tasks, "successes": 1_000_000 // 6 + 1, "block_size": 64}))  # fmt: skip
+                    campaigns.create_campaign(
+                        s,
+                        CampaignSpec.from_dict(
+                            {
+                                "name": "million",
+                                "tasks": tasks,
+                                "successes": 1_000_000 // 6 + 1,
+                                "block_size": 64,
+                            }
+                        ),
+                    )
 
                 start = time.perf_counter()
                 Scheduler(PretendWorkers(workers), campaign="million").tick()
@@ -84,8 +95,11 @@ def main() -> None:
                 rows.append([f"{workers}", f"{jobs}", f"{queued}", f"{seconds:.2f}", f"{used:.2f}"])
     finally:
         server.kill()
-    print_table("Enqueue the first window of a 1,000,000-episode campaign",
-                ["live workers", "jobs written", "messages in Redis", "seconds", "Redis MB added"], rows)  # fmt: skip
+    print_table(
+        "Enqueue the first window of a 1,000,000-episode campaign",
+        ["live workers", "jobs written", "messages in Redis", "seconds", "Redis MB added"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -26,15 +26,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import expert_run, print_table  # noqa: E402
+from manip.sim.isolated import sim_environment  # noqa: E402
+from manip.sim.maniskill_backend import step_without_evaluate  # noqa: E402
 from models.types import SeedSplit  # noqa: E402
-from worker.sim.isolated import sim_environment  # noqa: E402
-from worker.sim.maniskill_backend import step_without_evaluate  # noqa: E402
 
 SOLUTIONS = {
-    "PickCube-v1": "pick_cube", "PushCube-v1": "push_cube", "PullCube-v1": "pull_cube",
-    "StackCube-v1": "stack_cube", "PlaceSphere-v1": "place_sphere", "LiftPegUpright-v1": "lift_peg_upright",
+    "PickCube-v1": "pick_cube",
+    "PushCube-v1": "push_cube",
+    "PullCube-v1": "pull_cube",
+    "StackCube-v1": "stack_cube",
+    "PlaceSphere-v1": "place_sphere",
+    "LiftPegUpright-v1": "lift_peg_upright",
     "StackPyramid-v1": "stack_pyramid",
-}  # fmt: skip
+}
 
 
 def maniskill(
@@ -107,32 +111,53 @@ def main() -> None:
         m_ok, m_s, _ = maniskill(task, seeds, "sparse" if task == "StackPyramid-v1" else "dense")
         _, r_s, r_steps = maniskill(task, seeds, "none", render=False)  # the strongest
         e_ok, e_s, _ = maniskill(task, seeds, "none", render=False, evaluate=False)
-        run = np.array([mine["successes"], mine["seconds"], mine["steps"], m_ok, m_s, r_s, r_steps,
-                        e_ok, e_s])  # fmt: skip
+        run = np.array(
+            [mine["successes"], mine["seconds"], mine["steps"], m_ok, m_s, r_s, r_steps, e_ok, e_s]
+        )
         totals += run
         rows.append(_row(task, n, run))
         print(rows[-1], flush=True)
     rows.append(_row("all", n * len(rows), totals))
     print_table(
         f"Expert vs ManiSkill solutions, seeds {seeds[0]}..{seeds[-1]} per task, 1 process each",
-        ["task", "ours success", "ManiSkill success (its step / ours)", "ours ep/s",
-         "ManiSkill ep/s (run.py: dense reward)", "ManiSkill ep/s (no reward, no renderer)",
-         "ManiSkill ep/s (... and blazer's step)", "ratio vs run.py", "ratio vs strongest",
-         "ratio vs ManiSkill with blazer's step", "steps/ep ours / ManiSkill",
-         "ms/step ours / strongest", "per-step ratio vs strongest"],
+        [
+            "task",
+            "ours success",
+            "ManiSkill success (its step / ours)",
+            "ours ep/s",
+            "ManiSkill ep/s (run.py: dense reward)",
+            "ManiSkill ep/s (no reward, no renderer)",
+            "ManiSkill ep/s (... and blazer's step)",
+            "ratio vs run.py",
+            "ratio vs strongest",
+            "ratio vs ManiSkill with blazer's step",
+            "steps/ep ours / ManiSkill",
+            "ms/step ours / strongest",
+            "per-step ratio vs strongest",
+        ],
         rows,
-    )  # fmt: skip
+    )
 
 
 def _row(task: str, n: int, run: np.ndarray) -> list[str]:
     """One table row from (ours ok, s, steps, ManiSkill ok, run.py s, strongest s, its steps,
     ManiSkill with blazer's step ok, s)."""
     o_ok, o_s, o_steps, m_ok, m_s, r_s, r_steps, e_ok, e_s = run
-    return [task, f"{100 * o_ok / n:.1f}%", f"{100 * m_ok / n:.1f}% / {100 * e_ok / n:.1f}%",
-            f"{n / o_s:.2f}", f"{n / m_s:.2f}", f"{n / r_s:.2f}", f"{n / e_s:.2f}", f"{m_s / o_s:.2f}x",
-            f"{r_s / o_s:.2f}x", f"{e_s / o_s:.2f}x", f"{o_steps / n:.0f} / {r_steps / n:.0f}",
-            f"{1000 * o_s / o_steps:.2f} / {1000 * r_s / r_steps:.2f}",
-            f"{(r_s / r_steps) / (o_s / o_steps):.2f}x"]  # fmt: skip
+    return [
+        task,
+        f"{100 * o_ok / n:.1f}%",
+        f"{100 * m_ok / n:.1f}% / {100 * e_ok / n:.1f}%",
+        f"{n / o_s:.2f}",
+        f"{n / m_s:.2f}",
+        f"{n / r_s:.2f}",
+        f"{n / e_s:.2f}",
+        f"{m_s / o_s:.2f}x",
+        f"{r_s / o_s:.2f}x",
+        f"{e_s / o_s:.2f}x",
+        f"{o_steps / n:.0f} / {r_steps / n:.0f}",
+        f"{1000 * o_s / o_steps:.2f} / {1000 * r_s / r_steps:.2f}",
+        f"{(r_s / r_steps) / (o_s / o_steps):.2f}x",
+    ]
 
 
 if __name__ == "__main__":

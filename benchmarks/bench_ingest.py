@@ -41,8 +41,16 @@ def make_campaign(name: str) -> int:
         s.add(c)
         s.flush()
         for t in TASKS:
-            s.add(CampaignTask(campaign_id=c.id, task=t, robot="panda", target_successes=10**9,
-                               attempt_cap=10**9, next_seed=0))  # fmt: skip
+            s.add(
+                CampaignTask(
+                    campaign_id=c.id,
+                    task=t,
+                    robot="panda",
+                    target_successes=10**9,
+                    attempt_cap=10**9,
+                    next_seed=0,
+                )
+            )
         return c.id
 
 
@@ -110,11 +118,26 @@ def main() -> None:
         growth_o = (o[-1] - o[-2]) / o[0]
         growth_c = (c[-1] - c[-2]) / c[0]
         table += [
-            [f"first {WINDOW:,} rows", rate(WINDOW, o[0]), rate(WINDOW, c[0]), f"{c[0] / o[0]:.2f}x"],
-            [f"all {args.rows:,} rows", rate(args.rows, o[-1]), rate(args.rows, c[-1]), f"{c[-1] / o[-1]:.2f}x"],
-            [f"last-{WINDOW // 1000}k / first-{WINDOW // 1000}k time (growth)", f"{growth_o:.2f}x", f"{growth_c:.2f}x", ""],
+            [
+                f"first {WINDOW:,} rows",
+                rate(WINDOW, o[0]),
+                rate(WINDOW, c[0]),
+                f"{c[0] / o[0]:.2f}x",
+            ],
+            [
+                f"all {args.rows:,} rows",
+                rate(args.rows, o[-1]),
+                rate(args.rows, c[-1]),
+                f"{c[-1] / o[-1]:.2f}x",
+            ],
+            [
+                f"last-{WINDOW // 1000}k / first-{WINDOW // 1000}k time (growth)",
+                f"{growth_o:.2f}x",
+                f"{growth_c:.2f}x",
+                "",
+            ],
             [f"{args.rows:,} duplicates again", rate(args.rows, again.seconds), "", ""],
-        ]  # fmt: skip
+        ]
     with scratch_postgres() as url:
         raw = url.replace("postgresql+psycopg://", "postgresql://")
         big_id, ours_id, copy_id = (
@@ -126,8 +149,14 @@ def main() -> None:
         preload(raw, big_id, args.big)
         mine, theirs = episodes(ours_id, WINDOW), episodes(copy_id, WINDOW)
         o, c = ours(mine, args.batch), bare_copy(raw, theirs, args.batch)
-        table.append([f"{WINDOW:,} rows into a table of {args.big:,}", rate(WINDOW, o[0]),
-                      rate(WINDOW, c[0]), f"{c[0] / o[0]:.2f}x"])  # fmt: skip
+        table.append(
+            [
+                f"{WINDOW:,} rows into a table of {args.big:,}",
+                rate(WINDOW, o[0]),
+                rate(WINDOW, c[0]),
+                f"{c[0] / o[0]:.2f}x",
+            ]
+        )
     print_table(
         f"Ingest into PostgreSQL, batches of {args.batch}",
         ["measure", "record_episodes rows/s", "bare COPY rows/s", "ours vs COPY"],

@@ -25,11 +25,10 @@ from models.types import SeedSplit  # noqa: E402
 
 
 def main() -> None:
-    from worker.perception.report import compare
-    from worker.plan_language import parse_plan
-    from worker.sim.envs import ENV_TASKS
-    from worker.sim.isolated import IsolatedSimulator
-    from worker.sim.tasks import get_task
+    from manip.perception.report import compare
+    from manip.plan_language import parse_plan
+    from manip.sim.isolated import IsolatedSimulator
+    from manip.sim.tasks import ENV_TASKS, get_task
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=20)
@@ -66,20 +65,46 @@ def main() -> None:
                             yaw.append(row["error"]["yaw_deg"])
                 mean = lambda v: f"{statistics.fmean(v):.2f}" if v else "-"  # noqa: E731
                 t = {k: statistics.fmean(v) for k, v in times.items()}
-                rows.append([task, segmenter, len(seeds), objects, missing, mean(centre),
-                             f"{statistics.median(centre):.2f}" if centre else "-", mean(yaw), mean(size),
-                             f"{t['render_s']:.3f}", f"{t['segment_s']:.3f}", f"{t['geometry_s']:.3f}",
-                             f"{sum(t.values()):.3f}"])  # fmt: skip
+                rows.append(
+                    [
+                        task,
+                        segmenter,
+                        len(seeds),
+                        objects,
+                        missing,
+                        mean(centre),
+                        f"{statistics.median(centre):.2f}" if centre else "-",
+                        mean(yaw),
+                        mean(size),
+                        f"{t['render_s']:.3f}",
+                        f"{t['segment_s']:.3f}",
+                        f"{t['geometry_s']:.3f}",
+                        f"{sum(t.values()):.3f}",
+                    ]
+                )
                 print(rows[-1], flush=True)
     finally:
         sim.close()
     print_table(
         f"Perception: accuracy and time per scene (3 views), seeds {seeds[0]}..{seeds[-1]}; "
         f"simulator control step {statistics.fmean(step_ms):.1f} ms (expert episodes, same run)",
-        ["task", "segmenter", "scenes", "objects", "missing", "centre cm (mean)", "centre cm (median)",
-         "yaw deg", "size cm", "render s", "segment s", "geometry s", "total s"],
+        [
+            "task",
+            "segmenter",
+            "scenes",
+            "objects",
+            "missing",
+            "centre cm (mean)",
+            "centre cm (median)",
+            "yaw deg",
+            "size cm",
+            "render s",
+            "segment s",
+            "geometry s",
+            "total s",
+        ],
         rows,
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

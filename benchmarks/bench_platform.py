@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import print_table, scratch_postgres  # noqa: E402
+from manip.sim.isolated import sim_environment  # noqa: E402
+from manip.sim.tasks import TASKS as TASK_MODULES  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
-from worker.sim.isolated import sim_environment  # noqa: E402
-from worker.sim.tasks import TASKS as TASK_MODULES  # noqa: E402
 
 TASKS = list(TASK_MODULES)
 
@@ -58,9 +58,27 @@ def maniskill_rate(per_task: int) -> float:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         for task in TASKS:
-            subprocess.run([sys.executable, "-m", "mani_skill.examples.motionplanning.panda.run", "-e", task,
-                            "-n", str(per_task), "--num-procs", "2", "--record-dir", out, "-b", "cpu"],
-                           env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "mani_skill.examples.motionplanning.panda.run",
+                    "-e",
+                    task,
+                    "-n",
+                    str(per_task),
+                    "--num-procs",
+                    "2",
+                    "--record-dir",
+                    out,
+                    "-b",
+                    "cpu",
+                ],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
     return per_task * len(TASKS) / (time.perf_counter() - start)
 
 
@@ -71,14 +89,26 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp, scratch_postgres() as url:
-        spec = {"name": "noop", "tasks": ["PickCube-v1"], "teacher": "noop", "simulator": "noop",
-                "successes": args.noop, "attempt_cap": args.noop, "block_size": 50}  # fmt: skip
+        spec = {
+            "name": "noop",
+            "tasks": ["PickCube-v1"],
+            "teacher": "noop",
+            "simulator": "noop",
+            "successes": args.noop,
+            "attempt_cap": args.noop,
+            "block_size": 50,
+        }
         rate, _ = campaign_rate(url, Path(tmp) / "a", spec, args.noop)
         rows.append(["no-op sim + teacher, 2 Celery workers", args.noop, f"{rate:.0f}", "", ""])
     with tempfile.TemporaryDirectory() as tmp, scratch_postgres() as url:
         n = args.per_task * len(TASKS)
-        spec = {"name": "expert", "tasks": TASKS, "successes": args.per_task, "attempt_cap": args.per_task,
-                "block_size": 5}  # fmt: skip
+        spec = {
+            "name": "expert",
+            "tasks": TASKS,
+            "successes": args.per_task,
+            "attempt_cap": args.per_task,
+            "block_size": 5,
+        }
         ours, ok = campaign_rate(url, Path(tmp) / "b", spec, n)
     theirs = maniskill_rate(args.per_task)
     rows.append(

@@ -8,7 +8,7 @@ same actions in this one process (one process each side, one after the other), w
 same two cameras (the task's base camera and the hand camera) at the same size and a
 frame at every control step (20 fps):
 
-- blazer: ``worker.sim.recorder.EpisodeRecorder`` (env states, joints, TCP, actions;
+- blazer: ``manip.sim.recorder.EpisodeRecorder`` (env states, joints, TCP, actions;
   frames rendered by the sensors, H.264 per camera) and one shard per 10 episodes through
   ``models.artifacts.ArtifactStore``;
 - ManiSkill: ``RecordEpisode(obs_mode="rgb", save_trajectory=True)``, which renders the
@@ -37,7 +37,7 @@ ROBOT = "panda"
 
 
 def _setup() -> None:
-    from worker.sim.isolated import sim_environment
+    from manip.sim.isolated import sim_environment
 
     for key in ("VK_ICD_FILENAMES", "LD_LIBRARY_PATH"):
         if key in sim_environment():
@@ -46,13 +46,13 @@ def _setup() -> None:
 
 def expert_actions(seeds: int) -> list[tuple[str, int, np.ndarray]]:
     """(task, seed, actions) of the expert's successful episodes (trajectory only)."""
+    from manip.plan_language import parse_plan
+    from manip.prompt import render_messages
+    from manip.sim.maniskill_backend import ManiSkillBackend
+    from manip.teachers.base import TeacherRequest
+    from manip.teachers.expert import ExpertTeacher
     from models.artifacts import EpisodeData
     from models.types import RecordSpec
-    from worker.plan_language import parse_plan
-    from worker.prompt import render_messages
-    from worker.sim.maniskill_backend import ManiSkillBackend
-    from worker.teachers.base import TeacherRequest
-    from worker.teachers.expert import ExpertTeacher
 
     backend, teacher = ManiSkillBackend(), ExpertTeacher()
     spec = RecordSpec(trajectory=False, cameras=("base", "wrist"), image_size=16, fps=1)
@@ -74,15 +74,21 @@ def expert_actions(seeds: int) -> list[tuple[str, int, np.ndarray]]:
 def make_env(task: str, size: int, obs_mode: str):
     import gymnasium as gym
 
-    return gym.make(task, obs_mode=obs_mode, control_mode="pd_joint_pos",
-                    robot_uids="panda_wristcam", render_backend="cpu",
-                    sensor_configs={"width": size, "height": size}, max_episode_steps=5000)  # fmt: skip
+    return gym.make(
+        task,
+        obs_mode=obs_mode,
+        control_mode="pd_joint_pos",
+        robot_uids="panda_wristcam",
+        render_backend="cpu",
+        sensor_configs={"width": size, "height": size},
+        max_episode_steps=5000,
+    )
 
 
 def run_blazer(episodes, size: int, root: Path) -> tuple[float, int, float, list]:
+    from manip.sim.recorder import EpisodeRecorder, camera_sensors
     from models.artifacts import ArtifactStore
     from models.types import RecordSpec
-    from worker.sim.recorder import EpisodeRecorder, camera_sensors
 
     spec = RecordSpec(cameras=("base", "wrist"), image_size=size, fps=20)
     store = ArtifactStore(str(root))
@@ -98,8 +104,16 @@ def run_blazer(episodes, size: int, root: Path) -> tuple[float, int, float, list
         for a in actions:
             rec.step(a, env.step(a)[-1], float(a[-1]))
         joints = [j.get_name() for j in env.unwrapped.agent.robot.get_active_joints()]
-        meta = {"env_id": task, "seed": seed, "control_freq": 20, "control_mode": "pd_joint_pos",
-                "joint_names": joints, "n_arm": 7, "env_kwargs": {}, "max_episode_steps": 5000}  # fmt: skip
+        meta = {
+            "env_id": task,
+            "seed": seed,
+            "control_freq": 20,
+            "control_mode": "pd_joint_pos",
+            "joint_names": joints,
+            "n_arm": 7,
+            "env_kwargs": {},
+            "max_episode_steps": 5000,
+        }
         path, steps = rec.finish(meta)
         render_s += rec.render_s
         batch[f"{task}-s{seed}"] = (path, steps)
@@ -127,7 +141,7 @@ def run_maniskill(episodes, size: int, root: Path) -> tuple[float, int]:
             save_video=False,
             record_env_state=True,
             trajectory_name="trajectory",
-        )  # fmt: skip
+        )
         for task in TASKS
     }
     start = time.perf_counter()
@@ -152,9 +166,17 @@ def time_exports(refs, root: Path, episodes) -> tuple[float, float]:
     groups: dict = {}
     for (_, ref), (task, seed, _) in zip(refs, episodes, strict=True):
         groups.setdefault((task, ROBOT), []).append(
-            Demo(0, task, ROBOT, seed, True, 1.0, task,
-                 lambda ref=ref: read_episode(ref.uri, ref.key, ref.sha256))
-        )  # fmt: skip
+            Demo(
+                0,
+                task,
+                ROBOT,
+                seed,
+                True,
+                1.0,
+                task,
+                lambda ref=ref: read_episode(ref.uri, ref.key, ref.sha256),
+            )
+        )
     start = time.perf_counter()
     write_lerobot(groups, root / "lerobot")
     lerobot_s = time.perf_counter() - start
@@ -170,12 +192,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="Image size (square).")
     args = parser.parse_args()
     _setup()
-    from worker.sim.maniskill_backend import setup_assets
+    from manip.sim.assets import setup_assets
 
     setup_assets()
     import mani_skill.envs  # noqa: F401
 
-    from worker.sim import agents
+    from manip.sim import agents
 
     agents.register()
     episodes = expert_actions(args.seeds)
@@ -189,19 +211,43 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     n = len(episodes)
     rows = [
-        ["blazer EpisodeRecorder + shards", n, steps, f"{n / b_s:.3f}", f"{b_s / steps * 1000:.1f}",
-         f"{b_bytes / n / 1024:.0f}", f"{render_s / b_s:.0%}"],
-        ["ManiSkill RecordEpisode (rgb obs)", n, steps, f"{n / m_s:.3f}", f"{m_s / steps * 1000:.1f}",
-         f"{m_bytes / n / 1024:.0f}", "-"],
-    ]  # fmt: skip
+        [
+            "blazer EpisodeRecorder + shards",
+            n,
+            steps,
+            f"{n / b_s:.3f}",
+            f"{b_s / steps * 1000:.1f}",
+            f"{b_bytes / n / 1024:.0f}",
+            f"{render_s / b_s:.0%}",
+        ],
+        [
+            "ManiSkill RecordEpisode (rgb obs)",
+            n,
+            steps,
+            f"{n / m_s:.3f}",
+            f"{m_s / steps * 1000:.1f}",
+            f"{m_bytes / n / 1024:.0f}",
+            "-",
+        ],
+    ]
     print_table(
         f"record: {args.size}x{args.size}, base + wrist camera, 20 fps, Panda, {', '.join(TASKS)}",
-        ["recorder", "episodes", "control steps", "episodes/s", "ms/step", "KiB/episode",
-         "rendering share"], rows,
-    )  # fmt: skip
+        [
+            "recorder",
+            "episodes",
+            "control steps",
+            "episodes/s",
+            "ms/step",
+            "KiB/episode",
+            "rendering share",
+        ],
+        rows,
+    )
     print(f"\nblazer / RecordEpisode episodes/s: {m_s / b_s:.2f}x")
-    print(f"export per 1,000 episodes: LeRobot v3 {lerobot_s / n * 1000 / 60:.1f} min, "
-          f"ManiSkill h5 {h5_s / n * 1000 / 60:.1f} min")  # fmt: skip
+    print(
+        f"export per 1,000 episodes: LeRobot v3 {lerobot_s / n * 1000 / 60:.1f} min, "
+        f"ManiSkill h5 {h5_s / n * 1000 / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

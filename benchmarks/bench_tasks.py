@@ -1,4 +1,4 @@
-"""The scripted expert on blazer's own tasks (``worker.sim.envs``): success with its 95%
+"""The scripted expert on blazer's own tasks (``manip.sim.envs``): success with its 95%
 interval, seconds per episode and the most common failure, per task and robot, on held-out
 seeds, through the rollout pipeline a worker runs (isolated simulator process).
 
@@ -25,14 +25,14 @@ FIELDS = ("task", "robot", "group", "seeds", "successes", "seconds", "top_failur
 
 
 def run_pair(args: tuple[str, str, list[int]]) -> dict:
-    from worker.sim.tasks import GROUPS
+    from manip.sim.tasks import GROUPS
 
     task, robot, seeds = args
     return {**expert_run(task, robot, seeds), "group": GROUPS[task]}
 
 
 def main() -> None:
-    from worker.sim.envs import ENV_TASKS
+    from manip.sim.tasks import ENV_TASKS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=50)
@@ -55,8 +55,17 @@ def main() -> None:
         k, n, s = int(d["successes"]), int(d["seeds"]), float(d["seconds"])
         lo, hi = wilson_interval(k, n)
         why = f"{d['top_failure']} ({d['top_count']})" if k < n else ""
-        rows.append([t, r, d["group"], n, f"{100 * k / n:.0f}% [{100 * lo:.0f}-{100 * hi:.0f}]",
-                     f"{s / n:.2f}", why])  # fmt: skip
+        rows.append(
+            [
+                t,
+                r,
+                d["group"],
+                n,
+                f"{100 * k / n:.0f}% [{100 * lo:.0f}-{100 * hi:.0f}]",
+                f"{s / n:.2f}",
+                why,
+            ]
+        )
     print_table(
         f"Tasks: the expert on blazer's tasks, held-out seeds {seeds[0]}..{seeds[-1]}",
         ["task", "robot", "group", "seeds", "success [95% CI]", "s/episode", "top failure"],

@@ -19,9 +19,9 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from benchmarks.common import print_table  # noqa: E402
+from manip.teachers.base import TeacherRequest  # noqa: E402
+from manip.teachers.openai_http import OpenAITeacher  # noqa: E402
 from tests.openai_servers import LlamaServer  # noqa: E402
-from worker.teachers.base import TeacherRequest  # noqa: E402
-from worker.teachers.openai_http import OpenAITeacher  # noqa: E402
 
 MESSAGES = json.loads((ROOT / "tests" / "golden" / "prompt_v1_PickCube-v1_seed0.json").read_text())
 
@@ -69,13 +69,24 @@ def main() -> None:
             start = time.perf_counter()
             bare_tok = asyncio.run(bare(server.url, args.requests, conc, args.max_tokens))
             bare_s = time.perf_counter() - start
-            rows.append([conc, f"{args.requests / ours_s:.2f}", f"{ours_tok / ours_s:.1f}", f"{args.requests / bare_s:.2f}",
-                         f"{bare_tok / bare_s:.1f}", f"{bare_s / ours_s:.2f}x"])  # fmt: skip
+            rows.append(
+                [
+                    conc,
+                    f"{args.requests / ours_s:.2f}",
+                    f"{ours_tok / ours_s:.1f}",
+                    f"{args.requests / bare_s:.2f}",
+                    f"{bare_tok / bare_s:.1f}",
+                    f"{bare_s / ours_s:.2f}x",
+                ]
+            )
             print(rows[-1], flush=True)
     finally:
         server.stop()
-    print_table("Teacher HTTP client vs bare httpx (llama.cpp server, SmolLM2-135M)",
-                ["concurrency", "ours req/s", "ours tok/s", "httpx req/s", "httpx tok/s", "ratio"], rows)  # fmt: skip
+    print_table(
+        "Teacher HTTP client vs bare httpx (llama.cpp server, SmolLM2-135M)",
+        ["concurrency", "ours req/s", "ours tok/s", "httpx req/s", "httpx tok/s", "ratio"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 
 from benchmarks.common import print_table, scratch_postgres  # noqa: E402
+from manip.sim.isolated import sim_environment  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
-from worker.sim.isolated import sim_environment  # noqa: E402
 
 
 def memory_mb(procs: list[psutil.Process]) -> dict[str, float]:
@@ -52,9 +52,18 @@ def ours(url: str, tmp: Path, task: str, episodes: int, pool: str) -> tuple[dict
         cluster.start_redis()
         name = cluster.start_worker("--pool", pool)
         with session_scope() as s:
-            campaigns.create_campaign(s, CampaignSpec.from_dict(
-                {"name": f"mem-{pool}", "tasks": [task], "successes": episodes,
-                 "attempt_cap": episodes, "block_size": 5}))  # fmt: skip
+            campaigns.create_campaign(
+                s,
+                CampaignSpec.from_dict(
+                    {
+                        "name": f"mem-{pool}",
+                        "tasks": [task],
+                        "successes": episodes,
+                        "attempt_cap": episodes,
+                        "block_size": 5,
+                    }
+                ),
+            )
         cluster.start_scheduler()
         cluster.wait_done(f"mem-{pool}", 900)
         root = psutil.Process(cluster.procs[name].pid)
@@ -72,10 +81,23 @@ def maniskill(task: str, episodes: int) -> dict:
     env = {**os.environ, **sim_environment()}
     with tempfile.TemporaryDirectory() as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mani_skill.examples.motionplanning.panda.run", "-e", task,
-             "-n", str(episodes), "--record-dir", out, "-b", "cpu"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mani_skill.examples.motionplanning.panda.run",
+                "-e",
+                task,
+                "-n",
+                str(episodes),
+                "--record-dir",
+                out,
+                "-b",
+                "cpu",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         peak = {"rss": 0.0, "pss": 0.0}
         p = psutil.Process(proc.pid)
         while proc.poll() is None:
@@ -104,8 +126,14 @@ def main() -> None:
         ("solo", "Celery main + simulator"),
     ):
         m = mine[pool]
-        rows.append([f"blazer worker --pool {pool} ({what})", f"{m['rss']:.0f}", f"{m['pss']:.0f}",
-                     f"{m['rss'] / theirs['rss']:.2f}x RSS, {m['pss'] / theirs['pss']:.2f}x PSS"])  # fmt: skip
+        rows.append(
+            [
+                f"blazer worker --pool {pool} ({what})",
+                f"{m['rss']:.0f}",
+                f"{m['pss']:.0f}",
+                f"{m['rss'] / theirs['rss']:.2f}x RSS, {m['pss'] / theirs['pss']:.2f}x PSS",
+            ]
+        )
     print_table(
         f"Worker memory after {args.episodes} {args.task} episodes",
         ["", "RSS sum MB", "PSS sum MB", "vs ManiSkill"],

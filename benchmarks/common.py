@@ -77,9 +77,9 @@ def expert_run(task: str, robot: str, seeds: list[int]) -> dict:
     """The scripted expert through the rollout pipeline a worker runs, on one isolated
     simulator process: successes, seconds (start-up and scene build outside the clock),
     control steps simulated, and the most common failure reason with its count."""
-    from worker.rollout import Block, run_block
-    from worker.sim.isolated import IsolatedSimulator
-    from worker.teachers.expert import ExpertTeacher
+    from manip.rollout import Block, run_block
+    from manip.sim.isolated import IsolatedSimulator
+    from manip.teachers.expert import ExpertTeacher
 
     sim = IsolatedSimulator(episode_timeout_s=120)
     try:
@@ -92,16 +92,26 @@ def expert_run(task: str, robot: str, seeds: list[int]) -> dict:
     steps = sum(o.execution.sim_steps for o in outcomes if o.execution is not None)
     fails = Counter(o.record.failure_reason.value for o in outcomes if not o.record.success)
     top = fails.most_common(1)[0] if fails else ("", 0)
-    return {"task": task, "robot": robot, "seeds": len(seeds),
-            "successes": sum(o.record.success for o in outcomes), "seconds": round(seconds, 2),
-            "steps": steps,
-            "top_failure": top[0], "top_count": top[1]}  # fmt: skip
+    return {
+        "task": task,
+        "robot": robot,
+        "seeds": len(seeds),
+        "successes": sum(o.record.success for o in outcomes),
+        "seconds": round(seconds, 2),
+        "steps": steps,
+        "top_failure": top[0],
+        "top_count": top[1],
+    }
 
 
 def resumable_rows(
-    out: Path, fields: tuple[str, ...], key: tuple[str, ...], todo: list[tuple],
-    work: Callable[[tuple], dict], procs: int,
-) -> dict[tuple, dict]:  # fmt: skip
+    out: Path,
+    fields: tuple[str, ...],
+    key: tuple[str, ...],
+    todo: list[tuple],
+    work: Callable[[tuple], dict],
+    procs: int,
+) -> dict[tuple, dict]:
     """The rows of the CSV ``out`` by their ``key`` fields, plus ``work(args)`` for each
     ``todo`` item whose key (its first items) is not there yet, run on a spawn pool of
     ``procs``; each row is appended as it finishes, so a killed run resumes."""

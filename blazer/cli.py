@@ -22,21 +22,49 @@ from models.errors import BlazerError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "db": ("blazer.commands.db", "app", "Create or upgrade the episode database schema."),
     "episodes": ("blazer.commands.episodes", "app", "Query recorded episodes."),
-    "campaign": ("blazer.commands.campaign", "app", "Create, run and control generation campaigns."),
+    "campaign": (
+        "blazer.commands.campaign",
+        "app",
+        "Create, run and control generation campaigns.",
+    ),
     "sim": ("blazer.commands.sim", "app", "Run single episodes in the simulator."),
     "plan": ("blazer.commands.plan", "app", "Check completions against the plan language."),
-    "tasks": ("blazer.commands.tasks", "app", "The task registry: groups (train, unseen), robots, descriptions."),
+    "tasks": (
+        "blazer.commands.tasks",
+        "app",
+        "The task registry: groups (train, unseen), robots, descriptions.",
+    ),
     "dataset": ("blazer.commands.training", "dataset_app", "Build and export dataset snapshots."),
     "train": ("blazer.commands.training", "train_app", "Fine-tune models (LoRA SFT, DPO)."),
     "models": ("blazer.commands.training", "models_app", "The model registry."),
-    "robot": ("blazer.commands.robot", "app", "Deploy a model on the arm or its simulated stand-in."),
+    "robot": (
+        "blazer.commands.robot",
+        "app",
+        "Deploy a model on the arm or its simulated stand-in.",
+    ),
     "eval": ("blazer.commands.training", "evaluate_command", "Evaluate a model on held-out seeds."),
-    "experiment": ("blazer.commands.experiment", "experiment", "The BLAZER loop in one command: data, training, evaluation."),
-    "stats": ("blazer.commands.stats", "stats", "Attempts, successes, success rate (95% CI) and failure reasons."),
-    "demo": ("blazer.commands.campaign", "demo", "A small campaign on the embedded default (SQLite, in-process)."),
-    "scheduler": ("blazer.commands.campaign", "scheduler", "Run the scheduler: plan seed blocks and publish them."),
+    "experiment": (
+        "blazer.commands.experiment",
+        "experiment",
+        "The BLAZER loop in one command: data, training, evaluation.",
+    ),
+    "stats": (
+        "blazer.commands.stats",
+        "stats",
+        "Attempts, successes, success rate (95% CI) and failure reasons.",
+    ),
+    "demo": (
+        "blazer.commands.campaign",
+        "demo",
+        "A small campaign on the embedded default (SQLite, in-process).",
+    ),
+    "scheduler": (
+        "blazer.commands.campaign",
+        "scheduler",
+        "Run the scheduler: plan seed blocks and publish them.",
+    ),
     "worker": ("blazer.commands.worker", "worker", "Start a Celery worker on the rollout queue."),
-}  # fmt: skip
+}
 
 
 class LazyGroup(TyperGroup):
@@ -50,6 +78,7 @@ class LazyGroup(TyperGroup):
             return None
         module, attribute, short_help = COMMANDS[name]
         target = getattr(importlib.import_module(module), attribute)
+        command: Any  # a click command of the click typer carries
         if isinstance(target, typer.Typer):  # a group, even of one command (`plan check`)
             command = typer.main.get_group(target)
         else:

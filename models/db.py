@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
@@ -215,3 +215,9 @@ def ensure_schema(url: str | None = None, *, auto_upgrade: bool = False) -> Engi
         f"the database schema is at revision {current}, this blazer needs {head}; "
         "run `blazer db upgrade`"
     )
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE changed. (SQLAlchemy types ``Session.execute`` as ``Result``;
+    the count is its ``CursorResult``'s.)"""
+    return result.rowcount or 0

@@ -9,11 +9,13 @@ pending/queued --cancel--> cancelled   (task full or campaign cancelled)
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from models.db import rowcount
 from models.orm import Campaign, CampaignTask, Job, utcnow
 from models.types import CampaignState, JobState
 
@@ -37,7 +39,7 @@ def unpublish(session: Session, job_ids: list[int]) -> None:
     )
 
 
-class Claim:
+class Claim(str, enum.Enum):
     RUN = "run"
     SKIP = "skip"  # someone else holds it, or it is finished
 
@@ -61,7 +63,7 @@ def claim(session: Session, job_id: int, worker: str, lease_s: float) -> tuple[s
             job,
             JobState.CANCELLED,
             error="task already has its successes"
-            if campaign.state != "cancelled"
+            if campaign.state != CampaignState.CANCELLED.value
             else "campaign cancelled",
         )
         return Claim.SKIP, job
@@ -76,7 +78,7 @@ def claim(session: Session, job_id: int, worker: str, lease_s: float) -> tuple[s
     return Claim.RUN, job
 
 
-class Beat:
+class Beat(str, enum.Enum):
     OK = "ok"
     LOST = "lost"  # another worker holds the job now
     STOP = "stop"  # the task has its successes or the campaign was cancelled
@@ -124,11 +126,13 @@ def renew_leases(session: Session, worker: str, lease_s: float) -> int:
     job, every lease/4): a process that dies stops renewing, and its job is reclaimed within
     one short lease instead of after the longest episode."""
     return (
-        session.execute(
-            update(Job)
-            .where(Job.worker == worker, Job.state == JobState.RUNNING.value)
-            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
-        ).rowcount
+        rowcount(
+            session.execute(
+                update(Job)
+                .where(Job.worker == worker, Job.state == JobState.RUNNING.value)
+                .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+            )
+        )
         or 0
     )
 
@@ -142,19 +146,27 @@ def finish(session: Session, job_id: int, worker: str, error: str | None = None)
     return True
 
 
+class Redelivery(str, enum.Enum):
+    """What ``fail_delivery`` did with a job whose run raised."""
+
+    RETRY = "retry"  # back to pending, published again
+    FAILED = "failed"  # out of deliveries: failed with the reason
+    LOST = "lost"  # not ours any more (another worker holds it, or it finished)
+
+
 def fail_delivery(
     session: Session, job_id: int, worker: str, error: str, max_deliveries: int
-) -> str:
+) -> Redelivery:
     """Our run of the job raised: hand it back for another delivery, or, after
-    ``max_deliveries``, mark it failed with the reason. Returns "retry", "failed" or "lost"."""
+    ``max_deliveries``, mark it failed with the reason."""
     job = session.get(Job, job_id, with_for_update=True)
     if job is None or job.state != JobState.RUNNING.value or job.worker != worker:
-        return "lost"
+        return Redelivery.LOST
     if job.deliveries >= max_deliveries:
         _set(session, job, JobState.FAILED, error=f"{error} (after {job.deliveries} deliveries)")
-        return "failed"
+        return Redelivery.FAILED
     _set(session, job, JobState.PENDING, error=error)
-    return "retry"
+    return Redelivery.RETRY
 
 
 def release(session: Session, job_id: int, worker: str) -> None:
@@ -169,11 +181,13 @@ def release(session: Session, job_id: int, worker: str) -> None:
 def release_all(session: Session, worker: str) -> int:
     """Everything ``worker`` was running goes back to pending (it restarted)."""
     return (
-        session.execute(
-            update(Job)
-            .where(Job.worker == worker, Job.state == JobState.RUNNING.value)
-            .values(state=JobState.PENDING.value, lease_expires_at=None)
-        ).rowcount
+        rowcount(
+            session.execute(
+                update(Job)
+                .where(Job.worker == worker, Job.state == JobState.RUNNING.value)
+                .values(state=JobState.PENDING.value, lease_expires_at=None)
+            )
+        )
         or 0
     )
 
@@ -186,7 +200,7 @@ def reclaim_expired(session: Session, now: datetime | None = None) -> int:
         .where(Job.state == JobState.RUNNING.value, Job.lease_expires_at < now)
         .values(state=JobState.PENDING.value, lease_expires_at=None)
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def requeue_lost(session: Session, older_than: datetime | None = None) -> int:
@@ -194,7 +208,7 @@ def requeue_lost(session: Session, older_than: datetime | None = None) -> int:
     stmt = update(Job).where(Job.state == JobState.QUEUED.value)
     if older_than is not None:
         stmt = stmt.where(Job.queued_at < older_than)
-    return session.execute(stmt.values(state=JobState.PENDING.value)).rowcount or 0
+    return rowcount(session.execute(stmt.values(state=JobState.PENDING.value)))
 
 
 def cancel_open(
@@ -208,9 +222,11 @@ def cancel_open(
     if campaign_task_id is not None:
         stmt = stmt.where(Job.campaign_task_id == campaign_task_id)
     return (
-        session.execute(
-            stmt.values(state=JobState.CANCELLED.value, error=why, finished_at=utcnow())
-        ).rowcount
+        rowcount(
+            session.execute(
+                stmt.values(state=JobState.CANCELLED.value, error=why, finished_at=utcnow())
+            )
+        )
         or 0
     )
 

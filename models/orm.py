@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from models.campaign_spec import CampaignSpec
 from models.sqltypes import BigId, JSONType, sql_type
 from models.types import EPISODE_KEY, EpisodeColumn, EpisodeRecord
 
@@ -60,9 +61,13 @@ class Campaign(Base):
     error: Mapped[str | None] = mapped_column(Text)  # why it failed, one line
 
     @property
+    def typed_spec(self) -> CampaignSpec:
+        """The stored spec as its one data type, defaults included."""
+        return CampaignSpec.from_stored(self.spec)
+
+    @property
     def samples_per_seed(self) -> int:
-        """Teacher samples per seed (``scheduler.spec.CampaignSpec.samples_per_seed``)."""
-        return int((self.spec or {}).get("samples_per_seed", 1))
+        return self.typed_spec.samples_per_seed
 
 
 class CampaignTask(Base):
@@ -138,7 +143,8 @@ def _episode_namespace() -> dict[str, Any]:
     }
 
 
-Episode = type("Episode", (Base,), _episode_namespace())
+# typed as Any to the checker: its columns come from the one episode declaration at run time
+Episode: type[Any] = type("Episode", (Base,), _episode_namespace())
 
 
 class EpisodeStat(Base):
@@ -178,7 +184,7 @@ class Dataset(Base):
     filter_spec: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer, default=0)
-    # the prompt its examples are rendered with (worker.prompt); a student is trained on it
+    # the prompt its examples are rendered with (manip.prompt); a student is trained on it
     prompt_version: Mapped[str] = mapped_column(String(16), default="v1", server_default="v1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -22,10 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
+from typing import cast
 
 import orjson
 import psycopg
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from models import upkeep
@@ -279,7 +280,7 @@ def _bump_counters(
     if session.get_bind().dialect.name == "postgresql":
         _raw(session, _PG_COUNTERS_SQL, (ids, successes, attempts, extra))
     else:
-        table = CampaignTask.__table__
+        table = cast(Table, CampaignTask.__table__)
         session.connection().execute(
             update(table)
             .where(table.c.id == bindparam("task_id"))
@@ -288,9 +289,11 @@ def _bump_counters(
                 attempts=table.c.attempts + bindparam("d_attempts"),
                 surplus_discarded=table.c.surplus_discarded + bindparam("d_surplus"),
             ),
-            [{"task_id": i, "d_successes": s, "d_attempts": a, "d_surplus": x}
-             for i, s, a, x in zip(ids, successes, attempts, extra, strict=True)],
-        )  # fmt: skip
+            [
+                {"task_id": i, "d_successes": s, "d_attempts": a, "d_surplus": x}
+                for i, s, a, x in zip(ids, successes, attempts, extra, strict=True)
+            ],
+        )
     for task in ctasks.values():  # the UPDATE went around the ORM: reload on next access
         session.expire(task, ["successes", "attempts", "surplus_discarded"])
 

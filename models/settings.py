@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from models.errors import ConfigError
 
@@ -30,7 +31,7 @@ def _bool(raw: str) -> bool:
 
 
 # a field's annotation (a string: this module has postponed annotations) -> its parser
-_PARSERS = {
+_PARSERS: dict[str, Callable[[str], Any]] = {
     "str": str,
     "int": int,
     "float": float,
@@ -106,7 +107,7 @@ class Settings:
             if raw is None:
                 continue
             try:
-                values[f.name] = _PARSERS[f.type](raw)
+                values[f.name] = _PARSERS[str(f.type)](raw)
             except ValueError:
                 raise ConfigError(
                     f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid {f.type}"

@@ -19,5 +19,10 @@ def sql_type(name: str):
     kind, _, size = name.partition(":")
     if kind == "string":
         return String(int(size))
-    return {"integer": Integer(), "bigint": BigInteger(), "boolean": Boolean(), "text": Text(),
-            "json": JSONType}[kind]  # fmt: skip
+    return {
+        "integer": Integer(),
+        "bigint": BigInteger(),
+        "boolean": Boolean(),
+        "text": Text(),
+        "json": JSONType,
+    }[kind]

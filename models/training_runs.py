@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.db import session_scope
+from models.db import rowcount, session_scope
 from models.errors import ConfigError
 from models.orm import TrainingRun, utcnow
 from models.types import TrainingRunState
@@ -31,13 +31,21 @@ def create_trigger(
 ) -> int | None:
     """A pending retrain for ``lineage``, unless one is already open; its id or None."""
     busy = session.scalar(
-        select(func.count()).select_from(TrainingRun)
+        select(func.count())
+        .select_from(TrainingRun)
         .where(TrainingRun.lineage == lineage, TrainingRun.state.in_(OPEN))
-    )  # fmt: skip
+    )
     if busy:
         return None
-    run = TrainingRun(kind="sft", base_model=base, state=TrainingRunState.PENDING.value, lineage=lineage,
-                      campaign_id=campaign_id, source_successes=successes, hyperparameters={"policy": policy})  # fmt: skip
+    run = TrainingRun(
+        kind="sft",
+        base_model=base,
+        state=TrainingRunState.PENDING.value,
+        lineage=lineage,
+        campaign_id=campaign_id,
+        source_successes=successes,
+        hyperparameters={"policy": policy},
+    )
     session.add(run)
     session.flush()
     return run.id
@@ -64,12 +72,17 @@ def claim_trigger(session: Session, run_id: int, worker: str, lease_s: float) ->
 def heartbeat(run_id: int, worker: str) -> None:
     """Progress on a retrain trigger: keeps its lease, or raises LeaseLost if it was lost."""
     with session_scope() as session:
-        held = session.execute(
-            update(TrainingRun)
-            .where(TrainingRun.id == run_id, TrainingRun.worker == worker,
-                   TrainingRun.state == TrainingRunState.RUNNING.value)
-            .values(heartbeat_at=utcnow())
-        ).rowcount  # fmt: skip
+        held = rowcount(
+            session.execute(
+                update(TrainingRun)
+                .where(
+                    TrainingRun.id == run_id,
+                    TrainingRun.worker == worker,
+                    TrainingRun.state == TrainingRunState.RUNNING.value,
+                )
+                .values(heartbeat_at=utcnow())
+            )
+        )
     if not held:
         raise LeaseLost(f"retrain {run_id} is no longer held by {worker}")
 
@@ -80,10 +93,13 @@ def requeue_stale(session: Session, lease_s: float) -> list[int]:
     cutoff = utcnow() - timedelta(seconds=lease_s)
     runs = session.scalars(
         select(TrainingRun)
-        .where(TrainingRun.campaign_id.is_not(None), TrainingRun.state == TrainingRunState.RUNNING.value,
-               TrainingRun.heartbeat_at < cutoff)
+        .where(
+            TrainingRun.campaign_id.is_not(None),
+            TrainingRun.state == TrainingRunState.RUNNING.value,
+            TrainingRun.heartbeat_at < cutoff,
+        )
         .with_for_update()
-    ).all()  # fmt: skip
+    ).all()
     for run in runs:
         run.state, run.worker = TrainingRunState.PENDING.value, None
     return [run.id for run in runs]
@@ -104,9 +120,13 @@ def start_run(kind: str, dataset_id: int, base: str, hyper: dict[str, Any], out_
             run.state = TrainingRunState.RUNNING.value
             return run.id
         run = TrainingRun(
-            kind=kind, dataset_id=dataset_id, base_model=base, state=TrainingRunState.RUNNING.value,
-            hyperparameters=hyper, output_dir=str(out_dir),
-        )  # fmt: skip
+            kind=kind,
+            dataset_id=dataset_id,
+            base_model=base,
+            state=TrainingRunState.RUNNING.value,
+            hyperparameters=hyper,
+            output_dir=str(out_dir),
+        )
         session.add(run)
         session.flush()
         return run.id

@@ -159,8 +159,16 @@ class EpisodeColumn:
     sql_default: Any = None
 
 
-def _col(sql: str, *, summary: bool = False, nullable: bool = True, foreign_key: str | None = None,
-         default: Any = MISSING, default_factory: Any = MISSING, sql_default: Any = None) -> Any:  # fmt: skip
+def _col(
+    sql: str,
+    *,
+    summary: bool = False,
+    nullable: bool = True,
+    foreign_key: str | None = None,
+    default: Any = MISSING,
+    default_factory: Any = MISSING,
+    sql_default: Any = None,
+) -> Any:
     spec = EpisodeColumn(sql, nullable, summary, foreign_key, sql_default)
     return field(default=default, default_factory=default_factory, metadata={"column": spec})
 

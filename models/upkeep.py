@@ -25,8 +25,18 @@ GROWTH_FRACTION = 1.0  # rows changed since the last ANALYZE, as a fraction of t
 CHECK_EVERY_S = 2.0  # a process looks at the counters at most this often per table set
 
 # The columns the queries filter, join or sort on; None = every column.
-EPISODE_FILTER_COLUMNS = ("campaign_id", "task", "robot", "seed", "attempt", "success",
-                        "failure_reason", "teacher", "created_at", "job_id")  # fmt: skip
+EPISODE_FILTER_COLUMNS = (
+    "campaign_id",
+    "task",
+    "robot",
+    "seed",
+    "attempt",
+    "success",
+    "failure_reason",
+    "teacher",
+    "created_at",
+    "job_id",
+)
 
 _last_check: dict[tuple[str, ...], float] = {}
 
@@ -62,7 +72,12 @@ def analyze_if_grown(
         columns = tables[name]
         start = time.perf_counter()
         session.execute(text(f"ANALYZE {name}" + (f" ({', '.join(columns)})" if columns else "")))
-        log.info("analyzed %s (%d rows changed, ~%d before) in %.2f s",
-                 name, changed, reltuples, time.perf_counter() - start)  # fmt: skip
+        log.info(
+            "analyzed %s (%d rows changed, ~%d before) in %.2f s",
+            name,
+            changed,
+            reltuples,
+            time.perf_counter() - start,
+        )
         done.append(name)
     return done

@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
+from manip.plan_language import CloseGripper, Move, PlanError, Step
 from models.types import FailureReason, SceneState
-from worker.plan_language import CloseGripper, Move, PlanError, Step
 
 
 class Robot(Protocol):
@@ -76,11 +76,17 @@ class SafetyEnvelope:
             return
         for step in steps:
             if isinstance(step, CloseGripper) and step.target in unsure:
-                raise PlanError(FailureReason.UNSAFE_PLAN, f"line {step.line}: {step.target} was seen with "
-                                f"confidence {unsure[step.target]:.2f} < {self.min_confidence}")  # fmt: skip
+                raise PlanError(
+                    FailureReason.UNSAFE_PLAN,
+                    f"line {step.line}: {step.target} was seen with "
+                    f"confidence {unsure[step.target]:.2f} < {self.min_confidence}",
+                )
             if isinstance(step, Move):
                 for o in scene.objects:
                     reach = max(o.size[:2]) / 2 + 0.01
                     if o.name in unsure and math.dist(step.position[:2], o.position[:2]) <= reach:
-                        raise PlanError(FailureReason.UNSAFE_PLAN, f"line {step.line}: the target is on {o.name}, "
-                                        f"seen with confidence {unsure[o.name]:.2f} < {self.min_confidence}")  # fmt: skip
+                        raise PlanError(
+                            FailureReason.UNSAFE_PLAN,
+                            f"line {step.line}: the target is on {o.name}, "
+                            f"seen with confidence {unsure[o.name]:.2f} < {self.min_confidence}",
+                        )

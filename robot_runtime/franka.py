@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from manip.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
 from models.errors import ConfigError
 from models.frames import gripper_quat
 from models.types import SceneState
-from worker.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
 
 GRIPPER_OPEN_M = 0.08
 GRIPPER_SPEED_M_S = 0.1
@@ -46,7 +46,8 @@ class FrankaRobot:
     def __init__(self, host: str, perception: Perception) -> None:
         self.name = f"franka:{host}"
         self.host, self.perception = host, perception
-        self._panda = self._gripper = None
+        self._panda: Any = None  # panda_py.Panda once connected
+        self._gripper: Any = None  # libfranka.Gripper once connected
         self._widths: dict[str, float] = {}
 
     def connect(self) -> None:

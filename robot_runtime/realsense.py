@@ -1,5 +1,5 @@
 """The Franka's eyes: calibrated Intel RealSense cameras (the paper's three D435i) through
-``pyrealsense2``, read into ``worker.perception`` to give the scene state.
+``pyrealsense2``, read into ``manip.perception`` to give the scene state.
 
 UNTESTED: no camera here. Written against pyrealsense2's documented API (``pipeline``,
 ``config.enable_device``/``enable_stream``, ``align``, the colour stream's intrinsics).
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from manip.perception.frames import CameraFrame, Expected, PerceptionError
+from manip.perception.pipeline import perceive
+from manip.perception.segmenters import make_segmenter
 from models.errors import ConfigError
 from models.types import SceneState
-from worker.perception.frames import CameraFrame, Expected, PerceptionError
-from worker.perception.pipeline import perceive
-from worker.perception.segmenters import make_segmenter
 
 
 def _load(path: Path, what: str) -> dict:
@@ -60,8 +60,16 @@ def load_objects(path: Path) -> list[Expected]:
     if not isinstance(rows, list) or not rows:
         raise ConfigError(f"objects file {path}: 'objects' must list at least one object")
     try:
-        return [Expected(r["name"], tuple(r["colour"]) if r.get("colour") else None, tuple(r["size"]),
-                         float(r.get("symmetry_deg", 360)), r.get("kind", "object")) for r in rows]  # fmt: skip
+        return [
+            Expected(
+                r["name"],
+                tuple(r["colour"]) if r.get("colour") else None,
+                tuple(r["size"]),
+                float(r.get("symmetry_deg", 360)),
+                r.get("kind", "object"),
+            )
+            for r in rows
+        ]
     except (KeyError, TypeError) as exc:
         raise ConfigError(
             f"objects file {path}: each object needs name, size (and colour): {exc}"
@@ -102,9 +110,13 @@ class RealSensePerception:
                 )
             intr = colour.profile.as_video_stream_profile().intrinsics
             k = np.array([[intr.fx, 0, intr.ppx], [0, intr.fy, intr.ppy], [0, 0, 1]])
-            return CameraFrame(cam.get("name", str(cam["serial"])), np.asanyarray(colour.get_data()).copy(),
-                               np.asanyarray(depth.get_data()).astype(np.float32) * scale, k,
-                               np.asarray(cam["cam_to_world"], dtype=float))  # fmt: skip
+            return CameraFrame(
+                cam.get("name", str(cam["serial"])),
+                np.asanyarray(colour.get_data()).copy(),
+                np.asanyarray(depth.get_data()).astype(np.float32) * scale,
+                k,
+                np.asarray(cam["cam_to_world"], dtype=float),
+            )
         finally:
             pipe.stop()
 

@@ -1,7 +1,7 @@
 """One deployment episode: observe, ask the model, parse, check the envelope, then move.
 
-The prompt and plan language are the ones the model was trained on (worker.prompt,
-worker.plan_language): what it sees here is exactly what it saw in training.
+The prompt and plan language are the ones the model was trained on (manip.prompt,
+manip.plan_language): what it sees here is exactly what it saw in training.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from manip.plan_language import PlanError, check_plan, parse_plan
+from manip.prompt import render_messages
+from manip.teachers.base import Teacher, TeacherRequest
 from models.errors import ConfigError
 from robot_runtime.base import Robot, SafetyEnvelope
-from worker.plan_language import PlanError, check_plan, parse_plan
-from worker.prompt import render_messages
-from worker.teachers.base import Teacher, TeacherRequest
 
 log = logging.getLogger(__name__)
 

@@ -1,21 +1,22 @@
 """A simulated stand-in for the arm: the ManiSkill backend behind the robot interface, so the
 deployment path (observe -> model -> plan -> envelope -> execute) runs without hardware.
 
-It observes through three simulated RGB-D cameras (``worker.perception``) for every task
+It observes through three simulated RGB-D cameras (``manip.perception``) for every task
 the cameras can see (blazer's own), so no true state reaches the model; ManiSkill's BLM1
 tasks (invisible goal markers) are observed from the simulator's state."""
 
 from __future__ import annotations
 
+from manip.plan_language import Step
+from manip.sim.isolated import IsolatedSimulator
 from models.types import SceneState
-from worker.plan_language import Step
-from worker.sim.isolated import IsolatedSimulator
 
 
 class SimRobot:
-    def __init__(self, task: str = "PickCube-v1", seed: int = 0, robot: str = "panda",
-                 scene: str = "auto") -> None:  # fmt: skip
-        from worker.sim.envs import ENV_TASKS
+    def __init__(
+        self, task: str = "PickCube-v1", seed: int = 0, robot: str = "panda", scene: str = "auto"
+    ) -> None:
+        from manip.sim.tasks import ENV_TASKS
 
         self.name = f"sim:{robot}"
         self.task, self.seed, self.robot = task, seed, robot

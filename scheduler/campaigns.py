@@ -9,13 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from manip.teachers import teacher_name
 from models import jobs
 from models.errors import ConfigError, NotFound
 from models.orm import Campaign, CampaignTask, Job, utcnow
 from models.stats import wilson_interval
 from models.types import CampaignState, JobState, SeedSplit
 from scheduler.spec import CampaignSpec
-from worker.teachers import teacher_name
 
 
 def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
@@ -43,11 +43,15 @@ def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
         for robot in spec.robots:
             session.add(
                 CampaignTask(
-                    campaign_id=campaign.id, task=task, robot=robot,
-                    target_successes=spec.successes, attempt_cap=spec.attempt_cap,
-                    seed_split=spec.seed_split, next_seed=offset,
+                    campaign_id=campaign.id,
+                    task=task,
+                    robot=robot,
+                    target_successes=spec.successes,
+                    attempt_cap=spec.attempt_cap,
+                    seed_split=spec.seed_split,
+                    next_seed=offset,
                 )
-            )  # fmt: skip
+            )
     session.flush()
     return campaign
 
@@ -106,11 +110,17 @@ class TaskProgress:
     def to_json(self) -> dict[str, Any]:
         low, high = wilson_interval(self.successes + self.surplus, self.attempts)
         return {
-            "task": self.task, "robot": self.robot, "successes": self.successes,
-            "target": self.target, "attempts": self.attempts, "attempt_cap": self.cap,
-            "surplus": self.surplus, "success_rate": round(self.rate, 4),
-            "ci95": [round(low, 4), round(high, 4)], "open_jobs": self.open_jobs,
-        }  # fmt: skip
+            "task": self.task,
+            "robot": self.robot,
+            "successes": self.successes,
+            "target": self.target,
+            "attempts": self.attempts,
+            "attempt_cap": self.cap,
+            "surplus": self.surplus,
+            "success_rate": round(self.rate, 4),
+            "ci95": [round(low, 4), round(high, 4)],
+            "open_jobs": self.open_jobs,
+        }
 
 
 def progress(session: Session, campaign: Campaign) -> list[TaskProgress]:
@@ -130,7 +140,7 @@ def progress(session: Session, campaign: Campaign) -> list[TaskProgress]:
             t.attempt_cap,
             open_counts.get(t.id, (0, 0))[0],
             t.surplus_discarded,
-        )  # fmt: skip
+        )
         for t in tasks
     ]
 

@@ -11,6 +11,7 @@ from typing import Protocol
 from models import jobs
 from models.db import session_scope
 from models.errors import BlazerError
+from models.types import CampaignState
 from scheduler.campaigns import get_campaign
 from scheduler.loop import Scheduler
 from scheduler.publishers import InlinePublisher
@@ -22,13 +23,16 @@ log = logging.getLogger(__name__)
 class Retrain(Protocol):
     """Runs a due training run; ``run(name, on_progress)`` runs an evaluation campaign."""
 
-    def __call__(self, run_id: int, *, run: Callable[..., str]) -> object: ...
+    def __call__(self, run_id: int, /, run: Callable[..., str]) -> object: ...
 
 
 def run_embedded(
-    campaign: str, on_progress: Callable[[], None] | None = None, *, exclusive: bool = True,
+    campaign: str,
+    on_progress: Callable[[], None] | None = None,
+    *,
+    exclusive: bool = True,
     retrain: Retrain | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """Run a campaign to the end in this process; returns its final state.
 
     ``exclusive=False`` runs without the scheduler lease (an evaluation campaign inside a
@@ -63,7 +67,7 @@ def run_embedded(
                 )
             with session_scope() as session:
                 state = get_campaign(session, campaign).state
-            if state != "active":
+            if state != CampaignState.ACTIVE.value:
                 return state
     finally:
         runtime.close()

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import jobs, upkeep
-from models.db import dialect_insert, session_scope
+from models.db import dialect_insert, rowcount, session_scope
 from models.errors import BlazerError
 from models.orm import Campaign, Job, SchedulerLease, utcnow
 from models.settings import get_settings
@@ -48,6 +48,10 @@ class Publisher(Protocol):
 
     def live_workers(self) -> int: ...
 
+    def queue_depth(self) -> int | None:
+        """Messages waiting in the broker's queue; None where it cannot say."""
+        ...
+
     def broker_run_id(self) -> str | None: ...
 
 
@@ -71,16 +75,18 @@ class Scheduler:
             dialect_insert(session)(SchedulerLease).values(name=LEASE_NAME).on_conflict_do_nothing()
         )
         now = utcnow()
-        taken = session.execute(
-            update(SchedulerLease)
-            .where(
-                SchedulerLease.name == LEASE_NAME,
-                (SchedulerLease.holder == self.holder)
-                | (SchedulerLease.holder.is_(None))
-                | (SchedulerLease.expires_at < now),
+        taken = rowcount(
+            session.execute(
+                update(SchedulerLease)
+                .where(
+                    SchedulerLease.name == LEASE_NAME,
+                    (SchedulerLease.holder == self.holder)
+                    | (SchedulerLease.holder.is_(None))
+                    | (SchedulerLease.expires_at < now),
+                )
+                .values(holder=self.holder, expires_at=now + timedelta(seconds=LEASE_S))
             )
-            .values(holder=self.holder, expires_at=now + timedelta(seconds=LEASE_S))
-        ).rowcount
+        )
         return bool(taken)
 
     def release_lease(self) -> None:
@@ -178,8 +184,11 @@ class Scheduler:
             n = jobs.requeue_lost(session, older_than=old)
             log.warning(
                 "%d job(s) queued over %.0f s but %d message(s) in the queue; re-publishing %d",
-                waiting, self.settings.queued_check_s, depth, n,
-            )  # fmt: skip
+                waiting,
+                self.settings.queued_check_s,
+                depth,
+                n,
+            )
 
     def queue_bound(self) -> int:
         """Queued jobs to keep: proportional to live workers (the broker is never flooded)
@@ -231,8 +240,12 @@ class Scheduler:
     def _publish(self, ids: list[int]) -> None:
         try:
             self.publisher.publish(ids)
-            log.info("published %d job(s) (%d worker(s), taking %.1f job(s)/s)", len(ids),
-                     self._workers, self._started_per_s)  # fmt: skip
+            log.info(
+                "published %d job(s) (%d worker(s), taking %.1f job(s)/s)",
+                len(ids),
+                self._workers,
+                self._started_per_s,
+            )
         except Exception as exc:  # broker down: the jobs wait as pending for the next tick
             log.warning("publishing %d job(s) failed (%s); will retry", len(ids), exc)
             with session_scope() as session:

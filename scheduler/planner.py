@@ -54,9 +54,11 @@ def plan_campaign(
         if ctask.successes >= ctask.target_successes:
             if n_open:
                 n_open -= jobs.cancel_open(
-                    session, campaign_id=campaign.id, campaign_task_id=ctask.id,
+                    session,
+                    campaign_id=campaign.id,
+                    campaign_task_id=ctask.id,
                     why="task already has its successes",
-                )  # fmt: skip
+                )
             all_finished = all_finished and n_open == 0  # wait for running jobs to stop
             continue
         budget = ctask.attempt_cap - ctask.attempts - open_seeds * samples
@@ -75,11 +77,14 @@ def plan_campaign(
                 break  # the split's seed space is used up
             session.add(
                 Job(
-                    campaign_id=campaign.id, campaign_task_id=ctask.id,
-                    seed_start=ctask.next_seed, seed_count=count,
-                    state=JobState.PENDING.value, priority=campaign.priority,
+                    campaign_id=campaign.id,
+                    campaign_task_id=ctask.id,
+                    seed_start=ctask.next_seed,
+                    seed_count=count,
+                    state=JobState.PENDING.value,
+                    priority=campaign.priority,
                 )
-            )  # fmt: skip
+            )
             ctask.next_seed += count
             want -= count * samples
             budget -= count * samples

@@ -27,9 +27,12 @@ class CeleryPublisher:
     def publish(self, job_ids: list[int]) -> None:
         for job_id in job_ids:
             self.app.send_task(
-                "blazer.rollout", args=[job_id], queue=self.queue,
-                retry=True, retry_policy={"max_retries": 2, "interval_start": 0.5, "interval_step": 1},
-            )  # fmt: skip
+                "blazer.rollout",
+                args=[job_id],
+                queue=self.queue,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0.5, "interval_step": 1},
+            )
 
     def publish_training(self, run_ids: list[int]) -> None:
         from worker.celery_app import TRAIN_QUEUE

@@ -42,7 +42,7 @@ class RetrainPolicy:
 
 def due_retrains(session: Session, campaign: Campaign) -> list[int]:
     """Create a pending TrainingRun when the campaign has K new successes; return their ids."""
-    data = (campaign.spec or {}).get("retrain")
+    data = campaign.typed_spec.retrain
     if not data:
         return []
     policy = RetrainPolicy.from_spec(data)
@@ -53,12 +53,19 @@ def due_retrains(session: Session, campaign: Campaign) -> list[int]:
     )
     last = session.scalar(
         select(func.max(TrainingRun.source_successes)).where(
-            TrainingRun.lineage == policy.lineage, TrainingRun.campaign_id == campaign.id)
-    )  # fmt: skip
+            TrainingRun.lineage == policy.lineage, TrainingRun.campaign_id == campaign.id
+        )
+    )
     if successes - (last or 0) < policy.every:
         return []
-    run_id = create_trigger(session, lineage=policy.lineage, campaign_id=campaign.id,
-                            base=policy.base, successes=int(successes), policy=data)  # fmt: skip
+    run_id = create_trigger(
+        session,
+        lineage=policy.lineage,
+        campaign_id=campaign.id,
+        base=policy.base,
+        successes=int(successes),
+        policy=data,
+    )
     if run_id is None:
         return []  # one is already pending or running for this lineage
     log.warning(

@@ -49,10 +49,22 @@ class Cluster:
     # processes -------------------------------------------------------------------------------
     def start_redis(self) -> None:
         self.redis = subprocess.Popen(
-            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.wait(lambda: _port_open(self.redis_port), 20, "redis to start")
 
     def restart_redis(self) -> None:
@@ -68,9 +80,13 @@ class Cluster:
         name = f"{role}{self._n}"
         log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115  (closed with the process)
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "blazer.cli", *args], cwd=REPO, env={**self.env, **(env or {})},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "blazer.cli", *args],
+            cwd=REPO,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return name
 
     def start_worker(self, *args: str, env: dict | None = None) -> str:

@@ -103,5 +103,9 @@ def run_cli(
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, *(args if python_flags else ("-m", "blazer.cli", *args))],
-        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd or REPO,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd or REPO,
+    )

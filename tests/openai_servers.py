@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
+from manip.teachers.models import smollm2_gguf
 from tests.cluster import free_port
-from worker.teachers.models import smollm2_gguf
 
 
 class LlamaServer:
@@ -27,11 +27,24 @@ class LlamaServer:
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self._log = open(log_path or "/dev/null", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
-             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx),
-             "--model_alias", "smollm2-135m"],
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(smollm2_gguf()),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--n_ctx",
+                str(n_ctx),
+                "--model_alias",
+                "smollm2-135m",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -57,8 +70,15 @@ class ScriptedServer:
     """``fail_first``: answer the first N requests with ``fail_status``; ``stall_s``: hold each
     request that long before answering; ``delay_s``: a normal service time."""
 
-    def __init__(self, completion: str, *, fail_first: int = 0, fail_status: int = 500,
-                 stall_s: float = 0.0, delay_s: float = 0.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        completion: str,
+        *,
+        fail_first: int = 0,
+        fail_status: int = 500,
+        stall_s: float = 0.0,
+        delay_s: float = 0.0,
+    ) -> None:
         self.completion = completion
         self.fail_first, self.fail_status = fail_first, fail_status
         self.stall_s, self.delay_s = stall_s, delay_s
@@ -84,12 +104,26 @@ class ScriptedServer:
                     if n <= server.fail_first:
                         self._send(server.fail_status, {"error": {"message": "scripted failure"}})
                         return
-                    self._send(200, {
-                        "id": f"c{n}", "object": "chat.completion", "model": body["model"],
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": server.completion},
-                                     "finish_reason": "stop"}],
-                        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-                    })  # fmt: skip
+                    self._send(
+                        200,
+                        {
+                            "id": f"c{n}",
+                            "object": "chat.completion",
+                            "model": body["model"],
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": server.completion},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": 100,
+                                "completion_tokens": 20,
+                                "total_tokens": 120,
+                            },
+                        },
+                    )
                 finally:
                     with server._lock:
                         server.in_flight -= 1

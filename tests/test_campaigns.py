@@ -134,8 +134,9 @@ def test_the_queue_follows_the_rate_the_workers_take_jobs(blazer_env):
     """No fixed-tick ceiling: when the workers took jobs since the last tick, the scheduler
     keeps more than the per-worker floor queued, in proportion to that rate."""
     with session_scope() as s:
-        campaigns.create_campaign(s, spec(tasks=["PickCube-v1"], successes=10_000,
-                                          attempt_cap=10_000, block_size=2))  # fmt: skip
+        campaigns.create_campaign(
+            s, spec(tasks=["PickCube-v1"], successes=10_000, attempt_cap=10_000, block_size=2)
+        )
     pub = InlinePublisher(workers=1)
     sched = Scheduler(pub, campaign="c")
     assert sched.tick() and len(pub.ready) == 2  # the floor: 2 per live worker
@@ -153,9 +154,11 @@ def test_planner_counts_samples_per_seed_as_attempts(blazer_env):
     """k samples per seed: a job of s seeds is s*k attempts, and the cap bounds attempts."""
     with session_scope() as s:
         campaigns.create_campaign(
-            s, spec(tasks=["PickCube-v1"], successes=5, attempt_cap=20, block_size=3,
-                    samples_per_seed=4),
-        )  # fmt: skip
+            s,
+            spec(
+                tasks=["PickCube-v1"], successes=5, attempt_cap=20, block_size=3, samples_per_seed=4
+            ),
+        )
     Scheduler(InlinePublisher(workers=8), campaign="c").tick()
     with session_scope() as s:
         planned = sum(s.scalars(select(Job.seed_count)).all())
@@ -207,8 +210,15 @@ def test_embedded_campaign_reaches_exactly_n(blazer_env):
     with session_scope() as s:
         cid = s.scalar(select(Campaign.id).where(Campaign.name == "emb"))
         for ctask in s.scalars(select(CampaignTask).where(CampaignTask.campaign_id == cid)):
-            n = s.scalar(select(func.count()).select_from(Episode).where(
-                Episode.campaign_id == cid, Episode.task == ctask.task, Episode.success.is_(True)))  # fmt: skip
+            n = s.scalar(
+                select(func.count())
+                .select_from(Episode)
+                .where(
+                    Episode.campaign_id == cid,
+                    Episode.task == ctask.task,
+                    Episode.success.is_(True),
+                )
+            )
             assert n == ctask.successes == 3
         assert s.scalar(select(func.count()).select_from(Job).where(Job.state.in_(jobs.OPEN))) == 0
         # every verified episode keeps the task's named checks (PickCube: is_obj_placed, ...)
@@ -232,8 +242,10 @@ def test_embedded_campaign_whose_jobs_raise_ends_failed(blazer_env, tmp_path):
     """The same failure arm without a broker: each job is delivered job_max_deliveries times,
     marked failed with the reason, and the command exits 1 with one line saying why."""
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\ntasks: [PullCube-v1]\nteacher: {kind: openai, model: m}\n"
-                   "successes: 2\nblock_size: 2\n")  # fmt: skip
+    bad.write_text(
+        "name: bad\ntasks: [PullCube-v1]\nteacher: {kind: openai, model: m}\n"
+        "successes: 2\nblock_size: 2\n"
+    )
     out = run_cli("campaign", "run", str(bad))
     assert out.returncode == 1, out.stderr[-2000:]
     assert "campaign 'bad': failed (every job failed" in out.stdout and "base_url" in out.stdout

@@ -29,24 +29,50 @@ def make_campaign(name="c1", target=1000, tasks=("PickCube-v1",)) -> int:
         s.add(c)
         s.flush()
         for t in tasks:
-            s.add(CampaignTask(campaign_id=c.id, task=t, robot="panda", target_successes=target,
-                               attempt_cap=10 * target, next_seed=0))  # fmt: skip
+            s.add(
+                CampaignTask(
+                    campaign_id=c.id,
+                    task=t,
+                    robot="panda",
+                    target_successes=target,
+                    attempt_cap=10 * target,
+                    next_seed=0,
+                )
+            )
         return c.id
 
 
 def rec(cid, seed, success, task="PickCube-v1", reason=FailureReason.TASK_FAILED, teacher="expert"):
     return EpisodeRecord(
-        campaign_id=cid, task=task, robot="panda", seed=seed, attempt=0, teacher=teacher,
-        success=success, failure_reason=None if success else reason, scene={"seed": seed},
-        plan=[{"op": "done"}], completion="```python\ntask_completed()\n```", timings={"motion_s": 0.1},
-    )  # fmt: skip
+        campaign_id=cid,
+        task=task,
+        robot="panda",
+        seed=seed,
+        attempt=0,
+        teacher=teacher,
+        success=success,
+        failure_reason=None if success else reason,
+        scene={"seed": seed},
+        plan=[{"op": "done"}],
+        completion="```python\ntask_completed()\n```",
+        timings={"motion_s": 0.1},
+    )
 
 
 def test_upgrade_downgrade_upgrade(db_url):
     upgrade(db_url)
     tables = set(inspect(get_engine(db_url)).get_table_names())
-    assert {"campaigns", "campaign_tasks", "jobs", "episodes", "episode_stats", "datasets",
-            "dataset_members", "training_runs", "model_versions"} <= tables  # fmt: skip
+    assert {
+        "campaigns",
+        "campaign_tasks",
+        "jobs",
+        "episodes",
+        "episode_stats",
+        "datasets",
+        "dataset_members",
+        "training_runs",
+        "model_versions",
+    } <= tables
     downgrade(db_url)
     assert set(inspect(get_engine(db_url)).get_table_names()) <= {"alembic_version"}
     upgrade(db_url)
@@ -130,8 +156,14 @@ def test_duplicate_probe_uses_the_episode_key_index_without_statistics(pg_env):
     cid = make_campaign(target=10**6, tasks=("PickCube-v1", "PushCube-v1"))
     for start in range(0, 6000, 1000):
         with session_scope() as s:
-            record_episodes(s, [rec(cid, i, False, task=t) for t in ("PickCube-v1", "PushCube-v1")
-                                for i in range(start, start + 1000)])  # fmt: skip
+            record_episodes(
+                s,
+                [
+                    rec(cid, i, False, task=t)
+                    for t in ("PickCube-v1", "PushCube-v1")
+                    for i in range(start, start + 1000)
+                ],
+            )
     raw = pg_env.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(raw) as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
@@ -212,8 +244,17 @@ def test_recording_stops_at_target_successes_but_keeps_every_failure(blazer_env)
 
 def test_stats_match_episodes(blazer_env):
     cid = make_campaign(tasks=("PickCube-v1", "PushCube-v1"))
-    batch = [rec(cid, i, i % 4 == 0, task=t, reason=FailureReason.PARSE_ERROR if i % 2 else FailureReason.MOTION_FAILED)
-             for t in ("PickCube-v1", "PushCube-v1") for i in range(40)]  # fmt: skip
+    batch = [
+        rec(
+            cid,
+            i,
+            i % 4 == 0,
+            task=t,
+            reason=FailureReason.PARSE_ERROR if i % 2 else FailureReason.MOTION_FAILED,
+        )
+        for t in ("PickCube-v1", "PushCube-v1")
+        for i in range(40)
+    ]
     with session_scope() as s:
         record_episodes(s, batch)
         rows = {r.task: r for r in episode_stats(s, "c1")}
@@ -312,15 +353,23 @@ def test_settings_read_each_type_from_the_environment():
     from models.settings import Settings
 
     env = {
-        "BLAZER_EPISODE_TIMEOUT_S": "5.5", "blazer_data_dir": "/tmp/d", "BLAZER_VULKAN_DIR": "",
-        "BLAZER_SAM_CHECKPOINT": "/w/sam.pth", "BLAZER_NO_REEXEC": "Yes",
-        "BLAZER_QUEUE_DEPTH_PER_WORKER": "3", "BLAZER_LOG_LEVEL": "INFO", "PATH": "/bin",
+        "BLAZER_EPISODE_TIMEOUT_S": "5.5",
+        "blazer_data_dir": "/tmp/d",
+        "BLAZER_VULKAN_DIR": "",
+        "BLAZER_SAM_CHECKPOINT": "/w/sam.pth",
+        "BLAZER_NO_REEXEC": "Yes",
+        "BLAZER_QUEUE_DEPTH_PER_WORKER": "3",
+        "BLAZER_LOG_LEVEL": "INFO",
+        "PATH": "/bin",
         "BLAZER_NOT_A_SETTING": "ignored",
-    }  # fmt: skip
+    }
     s = Settings.from_env(env)
     assert (s.episode_timeout_s, s.data_dir, s.vulkan_dir, s.sam_checkpoint) == (
-        5.5, Path("/tmp/d"), None, Path("/w/sam.pth"),
-    )  # fmt: skip
+        5.5,
+        Path("/tmp/d"),
+        None,
+        Path("/w/sam.pth"),
+    )
     assert (s.no_reexec, s.queue_depth_per_worker, s.log_level) == (True, 3, "INFO")
     assert Settings.from_env({}) == Settings()  # unset: every default
     assert Settings.from_env({"BLAZER_NO_REEXEC": "off"}).no_reexec is False

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
+from manip.sim.isolated import sim_environment
 from models.artifacts import ArtifactStore, read_episode
 from models.db import get_engine, session_scope, upgrade
 from models.errors import ConfigError
 from models.orm import Campaign, CampaignTask, Episode, Job
 from models.types import FailureReason, RecordSpec
 from tests.conftest import REPO, _reset_caches, run_cli
-from worker.sim.isolated import sim_environment
 
 LEROBOT_SRC = REPO / ".cache" / "lerobot-0.4.4"
 SPEC = """name: {name}
@@ -49,8 +49,10 @@ def recorded(tmp_path_factory):
     """One embedded (SQLite) campaign: the expert on Panda and the xArm-7 (successes) and
     the noop teacher on Panda (failures), all recorded; one snapshot with both outcomes."""
     tmp = tmp_path_factory.mktemp("demos")
-    env = {"BLAZER_DATABASE_URL": f"sqlite:///{tmp / 'blazer.db'}",
-           "BLAZER_DATA_DIR": str(tmp / "data")}  # fmt: skip
+    env = {
+        "BLAZER_DATABASE_URL": f"sqlite:///{tmp / 'blazer.db'}",
+        "BLAZER_DATA_DIR": str(tmp / "data"),
+    }
     mp = pytest.MonkeyPatch()
     for key, value in env.items():
         mp.setenv(key, value)
@@ -61,8 +63,18 @@ def recorded(tmp_path_factory):
     assert ok.returncode == 0, ok.stderr[-3000:]
     bad = run_cli("campaign", "run", str(write_spec(tmp, "recfail", teacher="noop")), env=env)
     assert bad.returncode == 0, bad.stderr[-3000:]
-    built = run_cli("dataset", "build", "--name", "demos", "--from", "rec", "--from", "recfail",
-                    "--all-outcomes", env=env)  # fmt: skip
+    built = run_cli(
+        "dataset",
+        "build",
+        "--name",
+        "demos",
+        "--from",
+        "rec",
+        "--from",
+        "recfail",
+        "--all-outcomes",
+        env=env,
+    )
     assert built.returncode == 0, built.stdout + built.stderr[-2000:]
     yield tmp, env
     get_engine(env["BLAZER_DATABASE_URL"]).dispose()
@@ -143,10 +155,19 @@ def test_maniskill_h5_export_replays_in_maniskills_own_tool(recorded):
     assert True in ours and False in ours  # the snapshot holds both outcomes
     for extra in ([], ["--use-env-states"]):
         replay = subprocess.run(
-            [sys.executable, "-m", "mani_skill.trajectory.replay_trajectory",
-             "--traj-path", str(out / "PickCube-v1_panda.h5"), *extra],
-            capture_output=True, text=True, env=sim_environment(), timeout=600,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mani_skill.trajectory.replay_trajectory",
+                "--traj-path",
+                str(out / "PickCube-v1_panda.h5"),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            env=sim_environment(),
+            timeout=600,
+        )
         found = re.search(r"Replayed (\d+) episodes, (\d+)/", replay.stdout)
         assert found, replay.stdout[-2000:] + replay.stderr[-2000:]
         assert (int(found[1]), int(found[2])) == (len(ours), sum(ours)), (extra, replay.stdout)
@@ -161,8 +182,11 @@ def lerobot_probe(root: Path) -> dict:
         subprocess.run(["bash", str(REPO / "scripts" / "fetch_lerobot_source.sh")], check=True)
     out = subprocess.run(
         [sys.executable, "-m", "tests.lerobot_probe", str(LEROBOT_SRC), str(root)],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -234,8 +258,11 @@ def test_a_redelivered_job_stores_nothing_twice(recorded):
         # the noop campaign's job: its task is still short of its success, so it is claimed
         job = s.scalars(select(Job).order_by(Job.id.desc())).first()
         s.execute(update(Job).where(Job.id == job.id).values(state="queued", worker=None))
-        s.execute(update(CampaignTask).where(CampaignTask.id == job.campaign_task_id)
-                  .values(attempt_cap=100))  # fmt: skip
+        s.execute(
+            update(CampaignTask)
+            .where(CampaignTask.id == job.campaign_task_id)
+            .values(attempt_cap=100)
+        )
         s.execute(update(Campaign).where(Campaign.id == job.campaign_id).values(state="active"))
         job_id = job.id
     runtime = WorkerRuntime("redeliver")
@@ -251,8 +278,10 @@ def test_a_redelivered_job_stores_nothing_twice(recorded):
 
 @pytest.fixture
 def fresh_db(tmp_path, monkeypatch):
-    env = {"BLAZER_DATABASE_URL": f"sqlite:///{tmp_path / 'blazer.db'}",
-           "BLAZER_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
+    env = {
+        "BLAZER_DATABASE_URL": f"sqlite:///{tmp_path / 'blazer.db'}",
+        "BLAZER_DATA_DIR": str(tmp_path / "data"),
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     _reset_caches()
@@ -338,20 +367,29 @@ def test_a_recording_campaign_through_celery(pg_url, tmp_path, monkeypatch):
     _reset_caches()
     upgrade(pg_url)
     artifacts = tmp_path / "shared-artifacts"
-    c = Cluster(pg_url, tmp_path, BLAZER_ARTIFACTS_URL=f"file://{artifacts}",
-                BLAZER_EPISODE_TIMEOUT_S="60")  # fmt: skip
+    c = Cluster(
+        pg_url, tmp_path, BLAZER_ARTIFACTS_URL=f"file://{artifacts}", BLAZER_EPISODE_TIMEOUT_S="60"
+    )
     c.start_redis()
     try:
-        spec = {"name": "celrec", "tasks": ["PickCube-v1"], "robots": ["xarm6_robotiq"],
-                "successes": 2, "block_size": 1, "record": {"image_size": 32}}  # fmt: skip
+        spec = {
+            "name": "celrec",
+            "tasks": ["PickCube-v1"],
+            "robots": ["xarm6_robotiq"],
+            "successes": 2,
+            "block_size": 1,
+            "record": {"image_size": 32},
+        }
         with session_scope() as s:
             campaigns.create_campaign(s, CampaignSpec.from_dict(spec))
         c.start_worker()
         c.start_scheduler()
         c.wait_done("celrec", 400)
         assert c.campaign_state("celrec") == CampaignState.DONE.value
-        rows = c.sql("SELECT success, traj_uri, traj_key, traj_sha256, traj_steps, worker "
-                     "FROM episodes ORDER BY id")  # fmt: skip
+        rows = c.sql(
+            "SELECT success, traj_uri, traj_key, traj_sha256, traj_steps, worker "
+            "FROM episodes ORDER BY id"
+        )
         assert sum(r[0] for r in rows) == 2, c.logs()
         for _, uri, key, digest, steps, worker in rows:
             assert uri.startswith(f"file://{artifacts}/campaign-") and worker, (uri, worker)
@@ -367,13 +405,19 @@ def test_a_trajectory_recorded_without_cameras_replays_to_a_video(recorded):
     """Its env ran without a renderer (nothing to render); the replay still renders one."""
     tmp, env = recorded
     spec = tmp / "nocam.yaml"
-    spec.write_text(SPEC.format(name="nocam", robots="panda", teacher="expert", cap=1)
-                    .replace("{image_size: 32, fps: 20}", "{cameras: [], fps: 20}"))  # fmt: skip
+    spec.write_text(
+        SPEC.format(name="nocam", robots="panda", teacher="expert", cap=1).replace(
+            "{image_size: 32, fps: 20}", "{cameras: [], fps: 20}"
+        )
+    )
     ran = run_cli("campaign", "run", str(spec), env=env)
     assert ran.returncode == 0, ran.stderr[-2000:]
     with session_scope() as s:
-        row = s.scalars(select(Episode).join(Campaign, Campaign.id == Episode.campaign_id)
-                        .where(Campaign.name == "nocam")).one()  # fmt: skip
+        row = s.scalars(
+            select(Episode)
+            .join(Campaign, Campaign.id == Episode.campaign_id)
+            .where(Campaign.name == "nocam")
+        ).one()
     assert row.success and row.traj_steps, (row.failure_reason, row.failure_detail, row.traj_error)
     video = tmp / "nocam.mp4"
     out = run_cli("episodes", "replay", str(row.id), "--video", str(video), env=env)

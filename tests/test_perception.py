@@ -9,10 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from models.errors import ConfigError
-from tests.conftest import run_cli
-from worker.perception.frames import CameraFrame, Expected, PerceptionError
-from worker.perception.geometry import (
+from manip.perception.frames import CameraFrame, Expected, PerceptionError
+from manip.perception.geometry import (
     Box,
     backproject,
     box_from_points,
@@ -21,10 +19,12 @@ from worker.perception.geometry import (
     min_area_rect,
     table_height,
 )
-from worker.perception.pipeline import perceive
-from worker.perception.report import yaw_error
-from worker.perception.segmenters import OracleSegmenter, make_segmenter
-from worker.sim.isolated import IsolatedSimulator
+from manip.perception.pipeline import perceive
+from manip.perception.report import yaw_error
+from manip.perception.segmenters import OracleSegmenter, make_segmenter
+from manip.sim.isolated import IsolatedSimulator
+from models.errors import ConfigError
+from tests.conftest import run_cli
 
 
 def box_surface(centre, size, yaw_deg, n=4000, seed=0) -> np.ndarray:
@@ -41,8 +41,14 @@ def box_surface(centre, size, yaw_deg, n=4000, seed=0) -> np.ndarray:
     return pts @ rot.T + np.asarray(centre)
 
 
-@pytest.mark.parametrize(("size", "yaw", "symmetry"), [((0.06, 0.04, 0.05), 30.0, 180), ((0.04, 0.04, 0.04), 62.0, 90),
-                                                       ((0.1, 0.03, 0.02), -75.0, 180)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("size", "yaw", "symmetry"),
+    [
+        ((0.06, 0.04, 0.05), 30.0, 180),
+        ((0.04, 0.04, 0.04), 62.0, 90),
+        ((0.1, 0.03, 0.02), -75.0, 180),
+    ],
+)
 def test_a_box_is_recovered_from_noisy_points_with_outliers(size, yaw, symmetry):
     centre = (0.1, -0.05, size[2] / 2)
     pts = box_surface(centre, size, yaw) + np.random.default_rng(1).normal(0, 0.0008, (4000, 3))
@@ -69,8 +75,11 @@ def test_min_area_rect_and_yaw_folding():
 
 
 def test_fusion_takes_the_median_and_the_lowest_bottom():
-    boxes = [Box((0.10, 0.0), 10, (0.04, 0.04), 0.04, 0.0, 100), Box((0.11, 0.0), 12, (0.04, 0.04), 0.04, 0.03, 90),
-             Box((0.30, 0.0), 40, (0.05, 0.04), 0.05, 0.03, 80)]  # fmt: skip
+    boxes = [
+        Box((0.10, 0.0), 10, (0.04, 0.04), 0.04, 0.0, 100),
+        Box((0.11, 0.0), 12, (0.04, 0.04), 0.04, 0.03, 90),
+        Box((0.30, 0.0), 40, (0.05, 0.04), 0.05, 0.03, 80),
+    ]
     fused = fuse(boxes, 90)
     assert fused.xy == pytest.approx((0.11, 0.0)) and fused.yaw_deg == 12
     assert fused.bottom == 0.0 and fused.top == pytest.approx(0.04)  # one view saw the foot
@@ -119,16 +128,28 @@ def test_backprojection_lands_on_the_plane_it_was_rendered_from():
 )
 def test_a_bad_camera_is_one_clear_error(change, message):
     k, pose = camera([0.4, 0.1, 0.5], [0, 0, 0])
-    good = {"name": "left", "rgb": np.zeros((64, 64, 3), np.uint8), "depth": render_plane(k, pose),
-            "intrinsic": k, "cam_to_world": pose}  # fmt: skip
+    good = {
+        "name": "left",
+        "rgb": np.zeros((64, 64, 3), np.uint8),
+        "depth": render_plane(k, pose),
+        "intrinsic": k,
+        "cam_to_world": pose,
+    }
     with pytest.raises(PerceptionError, match=f"camera left: {message}"):
         CameraFrame(**{**good, **change}).check()
 
 
 def test_an_object_no_view_sees_is_reported_missing_not_zero():
     k, pose = camera([0.4, 0.1, 0.5], [0, 0, 0])
-    frame = CameraFrame("front", np.zeros((64, 64, 3), np.uint8), render_plane(k, pose), k, pose,
-                        segmentation=np.zeros((64, 64), np.int32), ids={"cube": 7})  # fmt: skip
+    frame = CameraFrame(
+        "front",
+        np.zeros((64, 64, 3), np.uint8),
+        render_plane(k, pose),
+        k,
+        pose,
+        segmentation=np.zeros((64, 64), np.int32),
+        ids={"cube": 7},
+    )
     result = perceive(
         [frame], [Expected("cube", (255, 0, 0), (0.04, 0.04, 0.04), 90)], OracleSegmenter()
     )
@@ -150,7 +171,7 @@ def sim():
 
 @pytest.mark.parametrize("task", ["PutBlock-v1", "BlockOnColour-v1", "StackBlocks-v1"])
 def test_the_weight_free_segmenter_finds_blocks_in_rendered_scenes(sim, task):
-    from worker.perception.report import compare
+    from manip.perception.report import compare
 
     for seed in (2_000_000_000, 2_000_000_001):
         truth = sim.reset(task, "panda", seed)
@@ -175,8 +196,7 @@ def test_a_missing_camera_leaves_the_others_and_none_is_an_error(sim):
 
 
 def test_sim_perceive_cli():
-    out = run_cli("sim", "perceive", "--task", "RubbishInBin-v1", "--seed", "2000000003",
-                  "--json")  # fmt: skip
+    out = run_cli("sim", "perceive", "--task", "RubbishInBin-v1", "--seed", "2000000003", "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     data = json.loads(out.stdout)
     assert data["segmenter"] == "blocks" and set(data["timings"]) >= {
@@ -222,24 +242,42 @@ def test_eval_puts_true_and_perceived_side_by_side_and_records_what_failed(blaze
     from models.db import session_scope
     from models.orm import Campaign, Episode
 
-    out = run_cli("eval", "--model", "expert", "--tasks", "BlockOnColour-v1", "--episodes", "2",
-                  "--scene", "perceived:blocks", "--out", str(tmp_path))  # fmt: skip
+    out = run_cli(
+        "eval",
+        "--model",
+        "expert",
+        "--tasks",
+        "BlockOnColour-v1",
+        "--episodes",
+        "2",
+        "--scene",
+        "perceived:blocks",
+        "--out",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     with (tmp_path / "table.csv").open() as fh:
         rows = {(r["task"], r["model"]): r for r in csv.DictReader(fh)}
     assert rows[("BlockOnColour-v1", "expert [true]")]["attempts"] == "2"
     assert rows[("BlockOnColour-v1", "expert [perceived:blocks]")]["attempts"] == "2"
     with session_scope() as s:
-        scenes = {name: [e.scene for e in s.scalars(select(Episode).join(Campaign).where(Campaign.name == name))]
-                  for name in s.scalars(select(Campaign.name))}  # fmt: skip
+        scenes = {
+            name: [
+                e.scene
+                for e in s.scalars(select(Episode).join(Campaign).where(Campaign.name == name))
+            ]
+            for name in s.scalars(select(Campaign.name))
+        }
     (seen,) = [v for k, v in scenes.items() if "perceived" in k]
     (true,) = [v for k, v in scenes.items() if "perceived" not in k]
     assert all(sc["table_height"] != 0.0 for sc in seen) and all(
         sc["table_height"] == 0.0 for sc in true
     )
     spec = tmp_path / "sam.yaml"
-    spec.write_text("name: blind\ntasks: [PutBlock-v1]\nsuccesses: 1\nattempt_cap: 2\nblock_size: 2\n"
-                    "scene: perceived:sam\n")  # fmt: skip
+    spec.write_text(
+        "name: blind\ntasks: [PutBlock-v1]\nsuccesses: 1\nattempt_cap: 2\nblock_size: 2\n"
+        "scene: perceived:sam\n"
+    )
     out = run_cli("campaign", "run", str(spec))
     assert out.returncode == 0, out.stderr[-2000:]
     with session_scope() as s:

@@ -9,21 +9,28 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.types import ObjectState, SceneState
-from worker.plan_language import (
+from manip.plan_language import (
     WORKSPACE_MARGIN_M,
     Move,
     PlanError,
     check_plan,
     parse_plan,
 )
+from models.types import ObjectState, SceneState
 
 SCENE = SceneState(
-    task="PickCube-v1", robot="panda", seed=0, description="pick the cube",
+    task="PickCube-v1",
+    robot="panda",
+    seed=0,
+    description="pick the cube",
     objects=(ObjectState("cube", (0.0, 0.05, 0.02), 10.0, (0.04, 0.04, 0.04)),),
-    ee_position=(0.0, 0.0, 0.2), ee_yaw_deg=0.0, gripper_open=True,
-    workspace_min=(-0.615, -0.855, 0.0), workspace_max=(0.24, 0.855, 0.6), table_height=0.0,
-)  # fmt: skip
+    ee_position=(0.0, 0.0, 0.2),
+    ee_yaw_deg=0.0,
+    gripper_open=True,
+    workspace_min=(-0.615, -0.855, 0.0),
+    workspace_max=(0.24, 0.855, 0.6),
+    table_height=0.0,
+)
 FUZZ = settings(
     max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
@@ -53,19 +60,42 @@ def _exprs(inner):
 
 expressions = st.recursive(st.one_of(numbers, names), _exprs, max_leaves=12)
 calls = st.tuples(
-    st.sampled_from(["move_gripper", "execute_trajectory", "open_gripper", "close_gripper",
-                     "task_completed", "print", "exec", "getattr"]),
+    st.sampled_from(
+        [
+            "move_gripper",
+            "execute_trajectory",
+            "open_gripper",
+            "close_gripper",
+            "task_completed",
+            "print",
+            "exec",
+            "getattr",
+        ]
+    ),
     st.lists(expressions, max_size=3),
-    st.lists(st.tuples(st.sampled_from(["yaw", "tilt", "strength", "name", "x"]), expressions),
-             max_size=2),
-).map(lambda t: f"{t[0]}({', '.join([*t[1], *(f'{k}={v}' for k, v in t[2])])})")  # fmt: skip
+    st.lists(
+        st.tuples(st.sampled_from(["yaw", "tilt", "strength", "name", "x"]), expressions),
+        max_size=2,
+    ),
+).map(lambda t: f"{t[0]}({', '.join([*t[1], *(f'{k}={v}' for k, v in t[2])])})")
 statements = st.one_of(
     calls,
     st.tuples(names, expressions).map(lambda t: f"{t[0]} = {t[1]}"),
     st.tuples(names, expressions).map(lambda t: f"{t[0]}[0] = {t[1]}"),
-    st.sampled_from(["import os", "for i in range(3): open_gripper()", "while True: pass",
-                     "def f(): pass", "x += 1", "del x", "global x", "with a: pass", "pass"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "import os",
+            "for i in range(3): open_gripper()",
+            "while True: pass",
+            "def f(): pass",
+            "x += 1",
+            "del x",
+            "global x",
+            "with a: pass",
+            "pass",
+        ]
+    ),
+)
 programs = st.lists(statements, min_size=1, max_size=10).map(
     lambda lines: "```python\n" + "\n".join(lines) + "\n```"
 )

@@ -50,13 +50,18 @@ def create(name: str, n: int, block: int = 2, tasks=TASKS) -> None:
 def assert_exact(c: Cluster, name: str, n: int, tasks=TASKS) -> None:
     rows = c.sql(
         "SELECT e.task, count(*) FILTER (WHERE e.success), count(*), count(DISTINCT (e.seed, e.attempt)) "
-        "FROM episodes e JOIN campaigns c ON c.id = e.campaign_id WHERE c.name = :n GROUP BY e.task", n=name)  # fmt: skip
+        "FROM episodes e JOIN campaigns c ON c.id = e.campaign_id WHERE c.name = :n GROUP BY e.task",
+        n=name,
+    )
     by_task = {task: (succ, total, distinct) for task, succ, total, distinct in rows}
     assert set(by_task) == set(tasks), c.logs()
     for task, (succ, total, distinct) in by_task.items():
         assert succ == n, (task, succ, c.logs())
         assert total == distinct, f"{task}: an episode key was recorded twice"
-    counters = c.sql("SELECT t.task, t.successes, t.attempts - t.surplus_discarded FROM campaign_tasks t JOIN campaigns c ON c.id = t.campaign_id WHERE c.name = :n", n=name)  # fmt: skip
+    counters = c.sql(
+        "SELECT t.task, t.successes, t.attempts - t.surplus_discarded FROM campaign_tasks t JOIN campaigns c ON c.id = t.campaign_id WHERE c.name = :n",
+        n=name,
+    )
     # every attempt that ran is counted; all but surplus successes are stored
     assert {t: (s, a) for t, s, a in counters} == {t: (v[0], v[1]) for t, v in by_task.items()}
     open_jobs = c.sql("SELECT count(*) FROM jobs WHERE state IN ('pending', 'queued', 'running')")[
@@ -70,8 +75,9 @@ def assert_fast_finish(c: Cluster, name: str, limit_s: float = 30.0) -> None:
     (lag,) = c.sql(
         "SELECT extract(epoch FROM c.finished_at - max(e.created_at)) FROM campaigns c "
         "JOIN episodes e ON e.campaign_id = c.id AND e.success WHERE c.name = :n "
-        "GROUP BY c.finished_at", n=name,
-    )[0]  # fmt: skip
+        "GROUP BY c.finished_at",
+        n=name,
+    )[0]
     print(f"{name}: done {float(lag):.1f} s after its last needed success")  # shown with -s
     assert float(lag) <= limit_s, (
         f"{name}: done {float(lag):.1f} s after its last success",
@@ -97,10 +103,10 @@ def test_campaign_completes_with_two_workers(cluster):
     solo_pid = cluster.procs[solo].pid
     assert any(w.startswith(f"blazer-{solo_pid}@") for w in workers), (workers, solo_pid)
     (child,) = psutil.Process(solo_pid).children()
-    assert child.cmdline()[1:3] == ["-m", "worker.sim.server"]
+    assert child.cmdline()[1:3] == ["-m", "manip.sim.server"]
     parent = psutil.Process(cluster.procs[prefork].pid)
     assert parent.cmdline()[1:3] == ["-m", "worker.celery_main"], parent.cmdline()
-    (pool,) = (p for p in parent.children() if "worker.sim.server" not in p.cmdline())
+    (pool,) = (p for p in parent.children() if "manip.sim.server" not in p.cmdline())
 
     def database_libraries(p: psutil.Process) -> set[str]:
         return {m.path for m in p.memory_maps() if "sqlalchemy" in m.path or "psycopg" in m.path}
@@ -174,7 +180,9 @@ def test_database_connections_dropped_mid_campaign(cluster):
         )
         killed = cluster.sql(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = :d AND pid <> pg_backend_pid()", d=dbname)[0][0]  # fmt: skip
+            "WHERE datname = :d AND pid <> pg_backend_pid()",
+            d=dbname,
+        )[0][0]
         assert killed >= 1
         time.sleep(3)
     cluster.wait_done("pgdrop", 400)
@@ -198,8 +206,12 @@ def rabbit_cluster(pg_url, tmp_path, monkeypatch):
     monkeypatch.setenv("BLAZER_DATABASE_URL", pg_url)
     _reset_caches()
     upgrade(pg_url)
-    c = Cluster(pg_url, tmp_path, BLAZER_BROKER_URL=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-                BLAZER_QUEUED_CHECK_S="8")  # fmt: skip
+    c = Cluster(
+        pg_url,
+        tmp_path,
+        BLAZER_BROKER_URL=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+        BLAZER_QUEUED_CHECK_S="8",
+    )
     c.vhost = vhost
     yield c
     c.stop()
@@ -216,14 +228,16 @@ def test_rabbitmq_lost_messages_and_a_broker_restart(rabbit_cluster):
     cluster.start_scheduler()
     cluster.wait(
         lambda: cluster.sql("SELECT count(*) FROM jobs WHERE state = 'queued'")[0][0] >= 2,
-        120, "jobs to be queued",
-    )  # fmt: skip
+        120,
+        "jobs to be queued",
+    )
     time.sleep(1)
     rabbitmqctl("purge_queue", "rollout", "-p", cluster.vhost)  # the messages are gone
     cluster.wait(  # no worker yet: only the queue's depth can tell the jobs are lost
         lambda: "message(s) in the queue; re-publishing" in cluster.log_text("scheduler"),
-        90, "the scheduler to notice the lost messages",
-    )  # fmt: skip
+        90,
+        "the scheduler to notice the lost messages",
+    )
     cluster.start_worker()
     cluster.start_worker()
     cluster.wait(
@@ -262,8 +276,19 @@ def test_postgres_stopped_and_started_under_campaign_run(own_pg_cluster):
     create("pgrestart", 6)
     cluster.start_worker()
     cluster.start_worker()
-    runner = cluster.start("run", "campaign", "run", "--name", "pgrestart",
-                           "--tasks", ",".join(TASKS), "-n", "6", "--block-size", "2")  # fmt: skip
+    runner = cluster.start(
+        "run",
+        "campaign",
+        "run",
+        "--name",
+        "pgrestart",
+        "--tasks",
+        ",".join(TASKS),
+        "-n",
+        "6",
+        "--block-size",
+        "2",
+    )
     cluster.wait(
         lambda: cluster.sql("SELECT count(*) FROM episodes")[0][0] >= 2, 180, "the first episodes"
     )
@@ -336,17 +361,31 @@ def test_a_failure_that_ends_after_the_task_filled_is_still_recorded(cluster):
 @pytest.mark.parametrize(
     ("why", "spec", "worker_env", "words"),
     [
-        ("teacher config raises at construction", {"teacher": {"kind": "openai", "model": "m"}},
-         {}, "needs a base_url"),
+        (
+            "teacher config raises at construction",
+            {"teacher": {"kind": "openai", "model": "m"}},
+            {},
+            "needs a base_url",
+        ),
         ("simulator cannot start", {}, {"BLAZER_SIM_FAULTS": "nostart:*:0"}, "could not start"),
     ],
-)  # fmt: skip
+)
 def test_jobs_that_raise_fail_and_the_campaign_ends_failed(cluster, why, spec, worker_env, words):
     """A job whose run raises is retried, then marked failed with the reason after
     BLAZER_JOB_MAX_DELIVERIES deliveries; a campaign whose jobs all fail ends failed."""
     with session_scope() as s:
-        campaigns.create_campaign(s, CampaignSpec.from_dict(
-            {"name": "broken", "tasks": ["PickCube-v1"], "successes": 2, "block_size": 2, **spec}))  # fmt: skip
+        campaigns.create_campaign(
+            s,
+            CampaignSpec.from_dict(
+                {
+                    "name": "broken",
+                    "tasks": ["PickCube-v1"],
+                    "successes": 2,
+                    "block_size": 2,
+                    **spec,
+                }
+            ),
+        )
     cluster.start_worker(env={"BLAZER_JOB_MAX_DELIVERIES": "2", **worker_env})
     cluster.start_scheduler()
     cluster.wait(lambda: cluster.campaign_state("broken") == "failed", 240, f"failure ({why})")
@@ -365,12 +404,32 @@ def test_retrain_on_the_train_queue_resumes_after_its_worker_is_killed(cluster):
     the queue when its lease runs out and the next worker resumes from the checkpoint: one
     SFT run, one model version, steps not repeated from the start."""
     cluster.env["BLAZER_TRAIN_LEASE_S"] = "60"  # longer than one step on a loaded 2-core machine
-    retrain = {"every": 2, "lineage": "pull", "eval_episodes": 1, "max_new_tokens": 16,
-               "train": {"epochs": 8, "max_steps": 8, "effective_batch": 2, "micro_batch": 2,
-                         "ckpt_every": 1}}  # fmt: skip
+    retrain = {
+        "every": 2,
+        "lineage": "pull",
+        "eval_episodes": 1,
+        "max_new_tokens": 16,
+        "train": {
+            "epochs": 8,
+            "max_steps": 8,
+            "effective_batch": 2,
+            "micro_batch": 2,
+            "ckpt_every": 1,
+        },
+    }
     with session_scope() as s:
-        campaigns.create_campaign(s, CampaignSpec.from_dict(
-            {"name": "loop", "tasks": ["PullCube-v1"], "successes": 2, "block_size": 2, "retrain": retrain}))  # fmt: skip
+        campaigns.create_campaign(
+            s,
+            CampaignSpec.from_dict(
+                {
+                    "name": "loop",
+                    "tasks": ["PullCube-v1"],
+                    "successes": 2,
+                    "block_size": 2,
+                    "retrain": retrain,
+                }
+            ),
+        )
     cluster.start_worker()
     cluster.start_scheduler()
     trainer = cluster.start("trainer", "worker", "--queues", "train", "--loglevel", "INFO")

@@ -6,15 +6,26 @@ import json
 
 import pytest
 
+from manip.plan_language import PlanError, parse_plan
+from manip.teachers.base import Completion
 from models.types import FailureReason, ObjectState, SceneState
 from robot_runtime.base import SafetyEnvelope
 from robot_runtime.runner import deploy_once, make_robot
 from tests.conftest import run_cli
-from worker.plan_language import PlanError, parse_plan
-from worker.teachers.base import Completion
 
-SCENE = SceneState("PickCube-v1", "panda", 0, "pick", (ObjectState("cube", (0.0, 0.0, 0.02), 0.0, (0.04, 0.04, 0.04)),),
-                   (0.0, 0.0, 0.18), 0.0, True, (-0.6, -0.8, 0.0), (0.24, 0.8, 0.6), 0.0)  # fmt: skip
+SCENE = SceneState(
+    "PickCube-v1",
+    "panda",
+    0,
+    "pick",
+    (ObjectState("cube", (0.0, 0.0, 0.02), 0.0, (0.04, 0.04, 0.04)),),
+    (0.0, 0.0, 0.18),
+    0.0,
+    True,
+    (-0.6, -0.8, 0.0),
+    (0.24, 0.8, 0.6),
+    0.0,
+)
 
 
 class Scripted:
@@ -86,7 +97,7 @@ def test_robot_run_on_the_stand_in_sees_through_its_cameras():
     class Recording(Scripted):
         def complete(self, requests):
             seen["scene"] = requests[0].scene
-            from worker.teachers.expert import ExpertTeacher
+            from manip.teachers.expert import ExpertTeacher
 
             return ExpertTeacher().complete(requests)
 

@@ -10,9 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from models.types import FailureReason
-from tests.conftest import run_cli
-from worker.plan_language import (
+from manip.plan_language import (
     CloseGripper,
     Move,
     OpenGripper,
@@ -20,24 +18,44 @@ from worker.plan_language import (
     check_plan,
     parse_plan,
 )
-from worker.prompt import render_messages
-from worker.sim.base import SimConfig, SimulatorError
-from worker.sim.isolated import IsolatedSimulator
-from worker.sim.tasks import TASKS
-from worker.teachers.base import TeacherRequest
-from worker.teachers.expert import ExpertTeacher
+from manip.prompt import render_messages
+from manip.sim.base import SimConfig, SimulatorError
+from manip.sim.isolated import IsolatedSimulator
+from manip.sim.tasks import TASKS
+from manip.teachers.base import TeacherRequest
+from manip.teachers.expert import ExpertTeacher
+from models.types import FailureReason
+from tests.conftest import run_cli
 
 # one seed per task on which ManiSkill's own solution also succeeds
-EXPERT_SEEDS = {"PickCube-v1": 1, "PushCube-v1": 2, "PullCube-v1": 1, "StackCube-v1": 2,
-                "PlaceSphere-v1": 1, "LiftPegUpright-v1": 1}  # fmt: skip
+EXPERT_SEEDS = {
+    "PickCube-v1": 1,
+    "PushCube-v1": 2,
+    "PullCube-v1": 1,
+    "StackCube-v1": 2,
+    "PlaceSphere-v1": 1,
+    "LiftPegUpright-v1": 1,
+}
 
 
-FIXED_FORM = {"PickCube-v1", "PushCube-v1", "PullCube-v1", "StackCube-v1", "PlaceSphere-v1",
-              "LiftPegUpright-v1"}  # fmt: skip
-CORE = {"PutBlock-v1": {"target"}, "StackBlocks-v1": set(), "RubbishInBin-v1": {"bin", "rubbish"},
-        "EmptyContainer-v1": {"container_a", "container_b"}, "InsertInPeg-v1": {"ring", "peg"},
-        "BlockInBasket-v1": {"basket_left", "basket_right"}, "BlockOnColour-v1": {"block"},
-        "ClosestBasket-v1": {"fruit"}}  # fmt: skip
+FIXED_FORM = {
+    "PickCube-v1",
+    "PushCube-v1",
+    "PullCube-v1",
+    "StackCube-v1",
+    "PlaceSphere-v1",
+    "LiftPegUpright-v1",
+}
+CORE = {
+    "PutBlock-v1": {"target"},
+    "StackBlocks-v1": set(),
+    "RubbishInBin-v1": {"bin", "rubbish"},
+    "EmptyContainer-v1": {"container_a", "container_b"},
+    "InsertInPeg-v1": {"ring", "peg"},
+    "BlockInBasket-v1": {"basket_left", "basket_right"},
+    "BlockOnColour-v1": {"block"},
+    "ClosestBasket-v1": {"fruit"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +86,15 @@ def test_scene_state_is_read_from_the_simulator(sim):
 def test_every_task_has_its_objects(sim, task):
     scene = sim.reset(task, "panda", 0)
     names = {o.name for o in scene.objects}
-    expected = {"PickCube-v1": {"cube", "goal"}, "PushCube-v1": {"cube", "goal_region"},
-                "PullCube-v1": {"cube", "goal_region"}, "StackCube-v1": {"cube_a", "cube_b"},
-                "PlaceSphere-v1": {"sphere", "bin"}, "LiftPegUpright-v1": {"peg"},
-                "StackPyramid-v1": {"cube_a", "cube_b", "cube_c"}}  # fmt: skip
+    expected = {
+        "PickCube-v1": {"cube", "goal"},
+        "PushCube-v1": {"cube", "goal_region"},
+        "PullCube-v1": {"cube", "goal_region"},
+        "StackCube-v1": {"cube_a", "cube_b"},
+        "PlaceSphere-v1": {"sphere", "bin"},
+        "LiftPegUpright-v1": {"peg"},
+        "StackPyramid-v1": {"cube_a", "cube_b", "cube_c"},
+    }
     if task in expected:
         assert names == expected[task]
     else:  # blazer's envs: a fixed core and randomised, uniquely named others
@@ -82,8 +105,14 @@ def test_every_task_has_its_objects(sim, task):
 def test_each_primitive_reports_its_outcome(sim):
     scene = sim.reset("PickCube-v1", "panda", 1)
     x, y, z = scene.object("cube").position
-    steps = [Move((x, y, z + 0.05)), Move((x, y, z)), CloseGripper("cube"), Move((x, y, z + 0.1)),
-             OpenGripper(), TaskCompleted()]  # fmt: skip
+    steps = [
+        Move((x, y, z + 0.05)),
+        Move((x, y, z)),
+        CloseGripper("cube"),
+        Move((x, y, z + 0.1)),
+        OpenGripper(),
+        TaskCompleted(),
+    ]
     result = sim.execute(steps)
     assert [s.op for s in result.steps] == ["move", "move", "close", "move", "open", "done"]
     assert all(s.reached for s in result.steps) and all(s.sim_steps > 0 for s in result.steps[:5])
@@ -164,8 +193,10 @@ def test_a_machine_without_the_shared_robot_assets_still_runs_the_panda(tmp_path
     assert out.returncode == 0, out.stderr[-1500:]
     assert json.loads(out.stdout)["success"]
     for robot, folder in (
-        ("xarm6_robotiq", "xarm6"), ("xarm7_robotiq", "xarm6"), ("widowxai", "widowxai")
-    ):  # fmt: skip
+        ("xarm6_robotiq", "xarm6"),
+        ("xarm7_robotiq", "xarm6"),
+        ("widowxai", "widowxai"),
+    ):
         out = run_cli("sim", "try", "--task", "PickCube-v1", "--robot", robot, env=env)
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-1500:]
         assert f"the {robot} robot asset is missing" in out.stderr, out.stderr[-1500:]
@@ -219,7 +250,7 @@ def test_symmetric_objects_have_one_canonical_yaw(sim):
 
 def test_the_widowx_ai_pushes_from_its_nearer_base():
     """The WidowX AI's tool frame (it approaches along x) and its nearer base where the
-    task's layout is out of reach (worker/sim/agents.py): the expert's push succeeds."""
+    task's layout is out of reach (manip/sim/agents.py): the expert's push succeeds."""
     out = run_cli(
         "sim", "try", "--task", "PushCube-v1", "--seed", "0", "--robot", "widowxai", "--json"
     )
@@ -232,8 +263,8 @@ def test_a_scene_reset_then_execute_resets_the_env_once(monkeypatch):
     """The rollout resets a seed to read its scene and again before executing the plan; when
     nothing stepped in between, the second is free (one env.reset per episode, as ManiSkill's
     own solutions do), and after an execution it is a real reset to the same scene."""
-    from worker.sim.isolated import sim_environment
-    from worker.sim.maniskill_backend import ManiSkillBackend
+    from manip.sim.isolated import sim_environment
+    from manip.sim.maniskill_backend import ManiSkillBackend
 
     for name, value in sim_environment().items():
         monkeypatch.setenv(name, value)
@@ -262,8 +293,8 @@ def test_stepping_without_the_per_step_evaluation_leaves_every_state_as_env_step
     on every task (whose expert is repeatable) the expert's episode ends in the same simulator state, bit for bit, and
     with the same verdict as when each step goes through env.step (its evaluate() changes
     nothing)."""
-    import worker.sim.maniskill_backend as backend_module
-    from worker.sim.isolated import sim_environment
+    import manip.sim.maniskill_backend as backend_module
+    from manip.sim.isolated import sim_environment
 
     for name, value in sim_environment().items():
         monkeypatch.setenv(name, value)
@@ -298,9 +329,9 @@ def test_the_expert_is_asked_seed_by_seed_so_each_episode_resets_once(monkeypatc
     """An unbatched teacher (the expert) is asked per seed, so its plan runs on the env as the
     scene reset left it: one env.reset per episode. A batched teacher (an LLM) sees the whole
     block's prompts at once and each episode resets again; the verdicts are the same."""
-    from worker.rollout import Block, run_block
-    from worker.sim.isolated import sim_environment
-    from worker.sim.maniskill_backend import ManiSkillBackend
+    from manip.rollout import Block, run_block
+    from manip.sim.isolated import sim_environment
+    from manip.sim.maniskill_backend import ManiSkillBackend
 
     class BatchedExpert(ExpertTeacher):
         batched = True
@@ -336,16 +367,16 @@ def test_the_worker_and_its_simulator_import_only_their_own_stacks():
         return {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
 
     worker = imported(
-        "import worker.celery_app, worker.tasks, training.tasks, worker.teachers.expert"
+        "import worker.celery_app, worker.tasks, training.tasks, manip.teachers.expert"
     )
     assert not worker & {"numpy", "torch", "transformers", "mani_skill"}
     # the simulator process as its worker starts it: a config handed over, an env reset
-    from worker.sim.isolated import sim_environment
+    from manip.sim.isolated import sim_environment
 
     config = json.dumps(SimConfig.from_settings().to_json())
     code = (
-        "import json, sys; from worker.sim.base import SimConfig; "
-        "from worker.sim.maniskill_backend import ManiSkillBackend; "
+        "import json, sys; from manip.sim.base import SimConfig; "
+        "from manip.sim.maniskill_backend import ManiSkillBackend; "
         f"ManiSkillBackend(SimConfig.from_json(json.loads({config!r}))).reset('PickCube-v1', 'panda', 0); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'pydantic', 'pydantic_settings', 'sqlalchemy', 'mani_skill'}))"
@@ -359,8 +390,8 @@ def test_only_an_env_that_renders_gets_a_renderer(monkeypatch):
     """A plain rollout's env is built without a renderer (less memory, faster resets);
     perceiving that scene moves to a rendering env reset to the same seed, whose truth is
     the scene the rollout read, and the plan then runs on the plain env again."""
-    from worker.sim.isolated import sim_environment
-    from worker.sim.maniskill_backend import ManiSkillBackend
+    from manip.sim.isolated import sim_environment
+    from manip.sim.maniskill_backend import ManiSkillBackend
 
     for name, value in sim_environment().items():
         monkeypatch.setenv(name, value)

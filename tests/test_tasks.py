@@ -12,6 +12,11 @@ import re
 import pytest
 from sqlalchemy import select
 
+from manip.plan_language import parse_plan
+from manip.sim.isolated import IsolatedSimulator
+from manip.sim.tasks import ENV_TASKS, GROUPS, TASKS, UNSEEN
+from manip.teachers.base import TeacherRequest
+from manip.teachers.expert import ExpertTeacher
 from models.db import session_scope
 from models.orm import DatasetMember, Episode
 from models.types import FailureReason
@@ -19,12 +24,6 @@ from tests.conftest import embedded_blazer, run_cli
 from tests.test_reliability import assert_exact, cluster, create  # noqa: F401  (fixture)
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import EvalTable
-from worker.plan_language import parse_plan
-from worker.sim.envs import ENV_TASKS
-from worker.sim.isolated import IsolatedSimulator
-from worker.sim.tasks import GROUPS, TASKS, UNSEEN
-from worker.teachers.base import TeacherRequest
-from worker.teachers.expert import ExpertTeacher
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +78,11 @@ def test_following_other_words_fails_the_named_check(sim, task, swap, failed):
     else:
         prefix = "plate_" if task == "BlockOnColour-v1" else "block_"
         said = re.search(r"the (\w+) (block|plate)", scene.description)[1]
-        other = next(o.name[len(prefix):] for o in scene.objects
-                     if o.name.startswith(prefix) and o.name != prefix + said)  # fmt: skip
+        other = next(
+            o.name[len(prefix) :]
+            for o in scene.objects
+            if o.name.startswith(prefix) and o.name != prefix + said
+        )
         words = scene.description.replace(f"the {said} ", f"the {other} ")
     result = sim.execute(expert(dataclasses.replace(scene, description=words)))
     assert not result.success and result.failure_reason == FailureReason.TASK_FAILED
@@ -91,8 +93,12 @@ def test_following_other_words_fails_the_named_check(sim, task, swap, failed):
 def test_the_fruit_goes_to_the_closest_basket_only(sim):
     scene = sim.reset("ClosestBasket-v1", "panda", 5)
     fruit = scene.object("fruit")
-    far = max((o for o in scene.objects if o.name.startswith("basket_")),
-              key=lambda b: sum((p - q) ** 2 for p, q in zip(b.position[:2], fruit.position[:2], strict=True)))  # fmt: skip
+    far = max(
+        (o for o in scene.objects if o.name.startswith("basket_")),
+        key=lambda b: sum(
+            (p - q) ** 2 for p, q in zip(b.position[:2], fruit.position[:2], strict=True)
+        ),
+    )
     moved = dataclasses.replace(
         scene,
         objects=tuple(o for o in scene.objects if not o.name.startswith("basket_") or o is far),
@@ -121,8 +127,18 @@ def mixed(tmp_path_factory):
     """An embedded (SQLite, in-process) campaign over a seen and an unseen new task."""
     tmp = tmp_path_factory.mktemp("tasks")
     with embedded_blazer(tmp):
-        out = run_cli("campaign", "run", "--name", "mix", "--tasks",
-                      "InsertInPeg-v1,BlockOnColour-v1", "-n", "2", "--block-size", "2")  # fmt: skip
+        out = run_cli(
+            "campaign",
+            "run",
+            "--name",
+            "mix",
+            "--tasks",
+            "InsertInPeg-v1,BlockOnColour-v1",
+            "-n",
+            "2",
+            "--block-size",
+            "2",
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         yield tmp
 
@@ -137,17 +153,32 @@ def test_new_tasks_run_in_an_embedded_campaign_and_snapshots_leave_unseen_out(mi
         plain = build_dataset(s, DatasetSpec("seen", ["mix"]))
         every = build_dataset(s, DatasetSpec("all", ["mix"], include_unseen=True))
         tasks = {
-            ds.name: set(s.scalars(select(Episode.task).join(DatasetMember).where(DatasetMember.dataset_id == ds.id)))
+            ds.name: set(
+                s.scalars(
+                    select(Episode.task)
+                    .join(DatasetMember)
+                    .where(DatasetMember.dataset_id == ds.id)
+                )
+            )
             for ds in (plain, every)
-        }  # fmt: skip
+        }
     assert tasks == {"seen": {"InsertInPeg-v1"}, "all": {"InsertInPeg-v1", "BlockOnColour-v1"}}
     out = run_cli("dataset", "build", "--name", "cli", "--from", "mix", "--include-unseen")
     assert out.returncode == 0 and "4 examples" in out.stdout, out.stderr
 
 
 def test_eval_reports_seen_and_unseen_tasks_apart(mixed, tmp_path):
-    out = run_cli("eval", "--model", "expert", "--tasks", "PutBlock-v1,ClosestBasket-v1",
-                  "--episodes", "2", "--out", str(tmp_path))  # fmt: skip
+    out = run_cli(
+        "eval",
+        "--model",
+        "expert",
+        "--tasks",
+        "PutBlock-v1,ClosestBasket-v1",
+        "--episodes",
+        "2",
+        "--out",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "average (seen)" in out.stdout and "average (unseen)" in out.stdout
     with (tmp_path / "table.csv").open() as fh:

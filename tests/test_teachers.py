@@ -10,22 +10,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from models.db import session_scope
-from models.orm import Episode
-from models.types import FailureReason, SceneState, SeedSplit
-from tests.conftest import run_cli
-from tests.openai_servers import LlamaServer, ScriptedServer
-from worker.prompt import (
+from manip.prompt import (
     FEWSHOT_K,
     PROMPT_VERSIONS,
     fewshot_examples,
     render_messages,
 )
-from worker.sim.isolated import IsolatedSimulator
-from worker.sim.tasks import get_task
-from worker.teachers import make_teacher
-from worker.teachers.base import TeacherRequest
-from worker.teachers.openai_http import OpenAITeacher
+from manip.sim.isolated import IsolatedSimulator
+from manip.sim.tasks import get_task
+from manip.teachers import make_teacher
+from manip.teachers.base import TeacherRequest
+from manip.teachers.openai_http import OpenAITeacher
+from models.db import session_scope
+from models.orm import Episode
+from models.types import FailureReason, SceneState, SeedSplit
+from tests.conftest import run_cli
+from tests.openai_servers import LlamaServer, ScriptedServer
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -78,7 +78,7 @@ def test_fewshot_prompt_shows_verified_expert_plans_of_validation_scenes(scene):
 
 
 def test_fewshot_examples_are_reproduced_by_the_simulator():
-    from worker.fewshot import build_examples
+    from manip.fewshot import build_examples
 
     sim = IsolatedSimulator()
     try:
@@ -170,8 +170,19 @@ def test_llama_cpp_server_answers_through_the_client(llama, scene):
 
 
 def test_sim_try_with_llama_cpp_server(llama):
-    out = run_cli("sim", "try", "--teacher", "openai", "--model", "smollm2-135m",
-                  "--base-url", llama.url, "--max-new-tokens", "64", "--json")  # fmt: skip
+    out = run_cli(
+        "sim",
+        "try",
+        "--teacher",
+        "openai",
+        "--model",
+        "smollm2-135m",
+        "--base-url",
+        llama.url,
+        "--max-new-tokens",
+        "64",
+        "--json",
+    )
     data = json.loads(out.stdout)
     assert data["teacher"] == "openai:smollm2-135m" and data["completion"]
     assert data["prompt_tokens"] > 300
@@ -241,8 +252,8 @@ def test_llamacpp_fewshot_teacher_stops_at_the_closing_fence_and_samples(scene):
 def test_generation_stops_when_the_first_code_block_closes():
     from transformers import AutoTokenizer
 
-    from worker.teachers.hf import BlockClosed
-    from worker.teachers.models import resolve_model
+    from manip.teachers.hf import BlockClosed
+    from manip.teachers.models import resolve_model
 
     tok = AutoTokenizer.from_pretrained(resolve_model("smollm2-135m").base)
     prompt = tok("Plan:\n", return_tensors="pt")["input_ids"]
@@ -259,7 +270,7 @@ def torch_cat(a, b):
 
 
 def test_expert_is_the_baseline_teacher(scene):
-    from worker.teachers.expert import ExpertTeacher
+    from manip.teachers.expert import ExpertTeacher
 
     (c,) = ExpertTeacher().complete([TeacherRequest(scene, [])])
     assert c.text == get_task("PickCube-v1").expert_plan(scene)
@@ -277,10 +288,24 @@ def test_openai_campaign_through_celery_workers(llama, pg_url, tmp_path, monkeyp
     _reset_caches()
     upgrade(pg_url)
     with session_scope() as s:
-        campaigns.create_campaign(s, CampaignSpec.from_dict({
-            "name": "via-http", "tasks": ["PickCube-v1"], "successes": 1, "attempt_cap": 2, "block_size": 1,
-            "teacher": {"kind": "openai", "model": "smollm2-135m", "base_url": llama.url, "max_new_tokens": 48},
-        }))  # fmt: skip
+        campaigns.create_campaign(
+            s,
+            CampaignSpec.from_dict(
+                {
+                    "name": "via-http",
+                    "tasks": ["PickCube-v1"],
+                    "successes": 1,
+                    "attempt_cap": 2,
+                    "block_size": 1,
+                    "teacher": {
+                        "kind": "openai",
+                        "model": "smollm2-135m",
+                        "base_url": llama.url,
+                        "max_new_tokens": 48,
+                    },
+                }
+            ),
+        )
     cluster = Cluster(pg_url, tmp_path)
     try:
         cluster.start_redis()

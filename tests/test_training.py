@@ -14,13 +14,13 @@ import time
 import pytest
 from sqlalchemy import select
 
+from manip.prompt import SYSTEMS
 from models.db import session_scope
 from models.errors import ConfigError
 from models.orm import DatasetMember, Episode, ModelVersion, TrainingRun
 from models.types import SeedSplit
 from tests.conftest import REPO, embedded_blazer, run_cli
 from training.datasets import DatasetSpec, build_dataset, export_dataset
-from worker.prompt import SYSTEMS
 
 FAST_SFT = [
     "--max-steps",
@@ -41,9 +41,22 @@ def env(tmp_path_factory):
     """One SQLite database for the module with expert and failing campaigns on shared seeds."""
     tmp = tmp_path_factory.mktemp("training")
     with embedded_blazer(tmp):
-        for args in (["--name", "gen", "--tasks", "PickCube-v1,PullCube-v1", "-n", "3", "--block-size", "3"],
-                     ["--name", "bad", "--tasks", "PickCube-v1", "--teacher", "noop", "-n", "1", "--block-size", "3"],
-                     ["--name", "held", "--tasks", "PickCube-v1", "-n", "2", "--block-size", "2"]):  # fmt: skip
+        for args in (
+            ["--name", "gen", "--tasks", "PickCube-v1,PullCube-v1", "-n", "3", "--block-size", "3"],
+            [
+                "--name",
+                "bad",
+                "--tasks",
+                "PickCube-v1",
+                "--teacher",
+                "noop",
+                "-n",
+                "1",
+                "--block-size",
+                "3",
+            ],
+            ["--name", "held", "--tasks", "PickCube-v1", "-n", "2", "--block-size", "2"],
+        ):
             spec = None
             if args[1] == "bad":  # a teacher that writes no useful plan: real failures, same seeds
                 spec = tmp / "bad.yaml"
@@ -63,9 +76,11 @@ def env(tmp_path_factory):
 def test_snapshot_balance_dedup_and_split(env):
     with session_scope() as s:
         ds = build_dataset(s, DatasetSpec("eq", ["gen", "held"], balance="equal"))
-        members = s.execute(select(Episode.task, Episode.seed, DatasetMember.weight)
-                            .join(DatasetMember, DatasetMember.episode_id == Episode.id)
-                            .where(DatasetMember.dataset_id == ds.id)).all()  # fmt: skip
+        members = s.execute(
+            select(Episode.task, Episode.seed, DatasetMember.weight)
+            .join(DatasetMember, DatasetMember.episode_id == Episode.id)
+            .where(DatasetMember.dataset_id == ds.id)
+        ).all()
     assert ds.size == 6 and all(
         SeedSplit.of_seed(seed) == SeedSplit.TRAIN for _, seed, _ in members
     )
@@ -111,13 +126,13 @@ def test_sft_loss_falls_adapter_changes_output_and_registers(env):
     assert v.hyperparameters["lora"]["r"] == 64 and v.hyperparameters["lora"]["alpha"] == 64
     assert v.metrics["final_loss"] < v.metrics["first_loss"] * 0.9, v.metrics
     # the adapter loads and changes what the model writes for the same prompt
-    from worker.teachers.base import TeacherRequest
-    from worker.teachers.hf import HFTeacher
+    from manip.teachers.base import TeacherRequest
+    from manip.teachers.hf import HFTeacher
 
     with session_scope() as s:
         ep = s.scalars(select(Episode).where(Episode.success.is_(True))).first()
+    from manip.prompt import render_messages
     from models.types import SceneState
-    from worker.prompt import render_messages
 
     req = [TeacherRequest(None, render_messages(SceneState.from_json(ep.scene)))]
     base = HFTeacher("smollm2-135m", max_new_tokens=24).complete(req)[0].text
@@ -126,8 +141,20 @@ def test_sft_loss_falls_adapter_changes_output_and_registers(env):
 
 
 def test_killed_sft_resumes_from_its_checkpoint(env):
-    args = [sys.executable, "-m", "blazer.cli", "train", "sft", "--dataset", "eq", "--name", "student-r",
-            "--ckpt-every", "1", *FAST_SFT]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "blazer.cli",
+        "train",
+        "sft",
+        "--dataset",
+        "eq",
+        "--name",
+        "student-r",
+        "--ckpt-every",
+        "1",
+        *FAST_SFT,
+    ]
     proc = subprocess.Popen(
         args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -170,8 +197,22 @@ def test_dpo_on_pairs_from_the_same_scenes(env):
         ).returncode
         == 0
     )
-    out = run_cli("train", "dpo", "--dataset", "pairs", "--name", "student-dpo", "--max-steps", "2",
-                  "--effective-batch", "2", "--micro-batch", "1", "--lr", "1e-4")  # fmt: skip
+    out = run_cli(
+        "train",
+        "dpo",
+        "--dataset",
+        "pairs",
+        "--name",
+        "student-dpo",
+        "--max-steps",
+        "2",
+        "--effective-batch",
+        "2",
+        "--micro-batch",
+        "1",
+        "--lr",
+        "1e-4",
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     with session_scope() as s:
         v = s.scalars(select(ModelVersion).where(ModelVersion.name == "student-dpo")).one()
@@ -181,8 +222,21 @@ def test_dpo_on_pairs_from_the_same_scenes(env):
 
 
 def test_eval_table_and_registry(env, tmp_path):
-    out = run_cli("eval", "--model", "student-a", "--model", "expert", "--tasks", "PullCube-v1",
-                  "--episodes", "2", "--max-new-tokens", "32", "--out", str(tmp_path))  # fmt: skip
+    out = run_cli(
+        "eval",
+        "--model",
+        "student-a",
+        "--model",
+        "expert",
+        "--tasks",
+        "PullCube-v1",
+        "--episodes",
+        "2",
+        "--max-new-tokens",
+        "32",
+        "--out",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     rows = list(csv.DictReader((tmp_path / "table.csv").open()))
     cell = {(r["task"], r["model"]): r for r in rows}
@@ -205,18 +259,33 @@ def test_eval_table_and_registry(env, tmp_path):
     assert "student-a" in run_cli("models", "list").stdout
     # eval campaigns used only evaluation seeds
     with session_scope() as s:
-        seeds = s.scalars(select(Episode.seed).where(Episode.teacher == "expert", Episode.task == "PullCube-v1",
-                                                     Episode.seed >= SeedSplit.EVAL.offset)).all()  # fmt: skip
+        seeds = s.scalars(
+            select(Episode.seed).where(
+                Episode.teacher == "expert",
+                Episode.task == "PullCube-v1",
+                Episode.seed >= SeedSplit.EVAL.offset,
+            )
+        ).all()
     assert len(seeds) == 2
 
 
 def test_eval_seeds_are_chosen_and_checked(env, tmp_path):
-    out = run_cli("eval", "--model", "expert", "--tasks", "PickCube-v1",
-                  "--seeds", "2000000100-2000000102", "--out", str(tmp_path))  # fmt: skip
+    out = run_cli(
+        "eval",
+        "--model",
+        "expert",
+        "--tasks",
+        "PickCube-v1",
+        "--seeds",
+        "2000000100-2000000102",
+        "--out",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     with session_scope() as s:
-        seeds = s.scalars(select(Episode.seed).where(Episode.teacher == "expert",
-                                                     Episode.seed >= 2_000_000_100)).all()  # fmt: skip
+        seeds = s.scalars(
+            select(Episode.seed).where(Episode.teacher == "expert", Episode.seed >= 2_000_000_100)
+        ).all()
     assert sorted(seeds) == [2_000_000_100, 2_000_000_101, 2_000_000_102]
     for bad in ("5-9", "2000000009-2000000001", "a-b", "2999999999-3000000000"):
         out = run_cli("eval", "--model", "expert", "--tasks", "PickCube-v1", "--seeds", bad)
@@ -276,8 +345,15 @@ def test_time_budget_fits_the_cosine_schedule(tmp_path):
         time.sleep(0.05)  # a step of known cost
         return (model.w**2).sum()
 
-    config = TrainConfig(lr=0.1, epochs=100, effective_batch=1, micro_batch=1, warmup_steps=1,
-                         max_minutes=0.01, ckpt_every=1000)  # 0.6 s for 1,000 planned steps  # fmt: skip
+    config = TrainConfig(
+        lr=0.1,
+        epochs=100,
+        effective_batch=1,
+        micro_batch=1,
+        warmup_steps=1,
+        max_minutes=0.01,
+        ckpt_every=1000,
+    )  # 0.6 s for 1,000 planned steps
     metrics = train(model, [1.0] * 10, loss_of, config, tmp_path)
     log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert 5 <= metrics["steps"] == metrics["total_steps"] <= 14, metrics

@@ -3,7 +3,7 @@
 ``--balance equal`` gives every source (campaign x task x robot) the same total weight,
 uniform inside it (BLM1's rule p(x) = 1 / (C * |D_i|)); ``proportional`` weighs every
 example the same. Only seeds of the requested split are taken, so a training snapshot can
-never hold an evaluation scene; tasks of the ``unseen`` group (``worker.sim.tasks.GROUPS``)
+never hold an evaluation scene; tasks of the ``unseen`` group (``manip.sim.tasks.GROUPS``)
 are left out unless asked, so a student's score on them measures transfer.
 """
 
@@ -16,16 +16,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from manip.prompt import STUDENT_PROMPT_VERSION, check_version, render_messages
+from manip.sim.tasks import UNSEEN
 from models.errors import ConfigError, NotFound
 from models.orm import Campaign, Dataset, DatasetMember, Episode
 from models.types import SEED_SPLIT_SIZE, SceneState, SeedSplit
-from worker.prompt import STUDENT_PROMPT_VERSION, check_version, render_messages
-from worker.sim.tasks import UNSEEN
 
 BALANCES = ("equal", "proportional")
 
@@ -94,12 +94,12 @@ def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
     sources: dict[tuple, list[int]] = defaultdict(list)
     seen: set[str] = set()
     for eid, cid, task, robot, scene, completion in session.execute(stmt.order_by(Episode.id)):
-        key = hashlib.sha256(
+        pair = hashlib.sha256(
             (json.dumps(scene, sort_keys=True) + "\0" + completion).encode()
         ).hexdigest()
-        if key in seen:
+        if pair in seen:
             continue  # the same (scene, completion) pair twice teaches nothing new
-        seen.add(key)
+        seen.add(pair)
         sources[(cid, task, robot)].append(eid)
     rng = random.Random(spec.seed)
     if spec.per_task is not None:
@@ -112,27 +112,30 @@ def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
             f"no episodes match: campaigns {spec.campaigns}, split {spec.split}, "
             f"success_only={spec.success_only}, include_unseen={spec.include_unseen}"
         )
-    members = []
+    weighted: list[tuple[int, float]] = []
     for key in sorted(sources):
         for eid in sources[key]:
             weight = (
                 1.0 / (len(sources) * len(sources[key])) if spec.balance == "equal" else 1.0 / total
             )
-            members.append((eid, weight))
+            weighted.append((eid, weight))
     digest = hashlib.sha256(
-        json.dumps([spec.__dict__, members], sort_keys=True, default=str).encode()
+        json.dumps([spec.__dict__, weighted], sort_keys=True, default=str).encode()
     ).hexdigest()
     dataset = Dataset(
-        name=spec.name, filter_spec=dict(spec.__dict__), content_hash=digest, size=len(members),
+        name=spec.name,
+        filter_spec=dict(spec.__dict__),
+        content_hash=digest,
+        size=len(weighted),
         prompt_version=spec.prompt_version,
-    )  # fmt: skip
+    )
     session.add(dataset)
     session.flush()
     session.execute(
-        DatasetMember.__table__.insert(),
+        cast(Table, DatasetMember.__table__).insert(),
         [
             {"dataset_id": dataset.id, "episode_id": eid, "weight": w, "split": spec.split}
-            for eid, w in members
+            for eid, w in weighted
         ],
     )
     return dataset

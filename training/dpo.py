@@ -54,10 +54,17 @@ def sequence_logprob(model, ids, labels, mask):
 
 
 def run_dpo(
-    dataset: str, base: str, config: TrainConfig, lora: LoraSettings, *, name: str | None = None,
-    init_adapter: Path | None = None, parent: str | None = None, out_dir: Path | None = None,
+    dataset: str,
+    base: str,
+    config: TrainConfig,
+    lora: LoraSettings,
+    *,
+    name: str | None = None,
+    init_adapter: Path | None = None,
+    parent: str | None = None,
+    out_dir: Path | None = None,
     progress: Callable[[int, int, float], None] | None = None,
-) -> str:  # fmt: skip
+) -> str:
     import torch
 
     with session_scope() as session:
@@ -78,10 +85,12 @@ def run_dpo(
         tokenizer, net = load_base(base)
         model = with_lora(net, lora, init_adapter)
         tok = [
-            (tokenize_example(tokenizer, c["messages"], c["completion"], config.max_len),
-             tokenize_example(tokenizer, r["messages"], r["completion"], config.max_len))
+            (
+                tokenize_example(tokenizer, c["messages"], c["completion"], config.max_len),
+                tokenize_example(tokenizer, r["messages"], r["completion"], config.max_len),
+            )
             for c, r in pairs
-        ]  # fmt: skip
+        ]
         tok = [p for p in tok if p[0] is not None and p[1] is not None]
 
         def loss_of(indices: list[int]):
@@ -98,5 +107,13 @@ def run_dpo(
         metrics["pairs"] = len(tok)
         return metrics
 
-    return tracked_run("dpo", version=version, base=base, dataset_id=dataset_id, hyper=hyper, out=out,
-                       parent=parent, fit=fit)  # fmt: skip
+    return tracked_run(
+        "dpo",
+        version=version,
+        base=base,
+        dataset_id=dataset_id,
+        hyper=hyper,
+        out=out,
+        parent=parent,
+        fit=fit,
+    )

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from manip.sim.tasks import GROUPS
+from manip.teachers import teacher_for_model
 from models.db import session_scope
 from models.errors import ConfigError
 from models.orm import Campaign, CampaignTask, ModelVersion
@@ -26,8 +28,6 @@ from models.types import SEED_SPLIT_SIZE, CampaignState, SeedSplit
 from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
-from worker.sim.tasks import GROUPS
-from worker.teachers import teacher_for_model
 
 EVAL_FIRST = SeedSplit.EVAL.offset
 EVAL_LAST = EVAL_FIRST + SEED_SPLIT_SIZE - 1
@@ -133,11 +133,19 @@ def slug(text: str) -> str:
 
 
 def evaluate(
-    models: list[str], tasks: list[str], episodes: int | None = None, *, seeds: range | None = None,
-    robot: str = "panda", max_new_tokens: int = 384, block_size: int = 8,
-    teachers: dict[str, dict] | None = None, run: Callable[[str], str] = run_campaign,
-    name_prefix: str | None = None, scene: str = "true",
-) -> EvalTable:  # fmt: skip
+    models: list[str],
+    tasks: list[str],
+    episodes: int | None = None,
+    *,
+    seeds: range | None = None,
+    robot: str = "panda",
+    max_new_tokens: int = 384,
+    block_size: int = 8,
+    teachers: dict[str, dict] | None = None,
+    run: Callable[[str], str] = run_campaign,
+    name_prefix: str | None = None,
+    scene: str = "true",
+) -> EvalTable:
     """One evaluation campaign per model on the same seeds (``seeds``, else the first
     ``episodes`` evaluation seeds); ``teachers`` may give a model's teacher config outright.
     With ``name_prefix`` the campaigns have fixed names and an existing one is resumed
@@ -152,11 +160,20 @@ def evaluate(
         label = slug(model) if scene == "true" else f"{slug(model)}-{slug(scene)}"
         name = f"{name_prefix}-{label}" if name_prefix else f"eval-{label}-{stamp}"
         teacher = (teachers or {}).get(model) or teacher_for_model(model, max_new_tokens)
-        spec = CampaignSpec.from_dict({
-            "name": name, "tasks": tasks, "robots": [robot], "teacher": teacher,
-            "successes": len(seeds), "attempt_cap": len(seeds), "seed_split": "eval",
-            "seed_start": seeds.start, "block_size": min(block_size, len(seeds)), "scene": scene,
-        })  # fmt: skip
+        spec = CampaignSpec.from_dict(
+            {
+                "name": name,
+                "tasks": tasks,
+                "robots": [robot],
+                "teacher": teacher,
+                "successes": len(seeds),
+                "attempt_cap": len(seeds),
+                "seed_split": "eval",
+                "seed_start": seeds.start,
+                "block_size": min(block_size, len(seeds)),
+                "scene": scene,
+            }
+        )
         with session_scope() as session:
             existing = session.scalar(select(Campaign.state).where(Campaign.name == name))
             if existing is None:

@@ -24,6 +24,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from manip.prompt import STUDENT_PROMPT_VERSION
+from manip.sim.tasks import BLM1_TASKS, UNSEEN
+from manip.teachers.models import DEFAULT_MODEL
 from models.db import session_scope
 from models.errors import ConfigError, NotFound
 from models.orm import CampaignTask, Dataset
@@ -38,17 +41,13 @@ from training.dpo import run_dpo
 from training.evaluate import EvalTable, evaluate, save_table
 from training.recipes import recipe
 from training.sft import run_sft
-from worker.prompt import STUDENT_PROMPT_VERSION
-from worker.sim.tasks import UNSEEN
-from worker.teachers.models import DEFAULT_MODEL
 
 TEACHERS = ("expert", "fewshot")
 FEWSHOT_PROMPT = "v2fs"
 MIN_PASSES = 240  # example passes SFT makes at least, whatever the dataset's size
 DPO_LR = 1.5e-4  # a tenth of the CPU SFT rate: DPO starts from the trained student
 
-SIX_TASKS = ["PickCube-v1", "PushCube-v1", "PullCube-v1", "StackCube-v1", "PlaceSphere-v1",
-             "LiftPegUpright-v1"]  # fmt: skip
+SIX_TASKS = list(BLM1_TASKS)
 
 
 @dataclass
@@ -94,8 +93,13 @@ class ExperimentConfig:
         if self.teacher == "expert":
             return {"kind": "expert"}
         # llama.cpp runs the same SmolLM2 weights (the GGUF, Q4_1), ~3x faster than transformers
-        return {"kind": "llamacpp", "model": self.base, "prompt": FEWSHOT_PROMPT,
-                "temperature": temperature, "max_new_tokens": self.max_new_tokens}  # fmt: skip
+        return {
+            "kind": "llamacpp",
+            "model": self.base,
+            "prompt": FEWSHOT_PROMPT,
+            "temperature": temperature,
+            "max_new_tokens": self.max_new_tokens,
+        }
 
 
 @dataclass
@@ -117,11 +121,20 @@ def run_experiment(
 
     t0 = time.monotonic()
     gen = f"{cfg.name}-gen"
-    _ensure_campaign(CampaignSpec.from_dict({
-        "name": gen, "tasks": cfg.tasks, "teacher": cfg.teacher_spec(cfg.temperature),
-        "successes": cfg.per_task, "attempt_cap": cfg.attempts, "seed_split": "train",
-        "block_size": 10 if cfg.teacher == "expert" else 4, "samples_per_seed": cfg.samples,
-    }))  # fmt: skip
+    _ensure_campaign(
+        CampaignSpec.from_dict(
+            {
+                "name": gen,
+                "tasks": cfg.tasks,
+                "teacher": cfg.teacher_spec(cfg.temperature),
+                "successes": cfg.per_task,
+                "attempt_cap": cfg.attempts,
+                "seed_split": "train",
+                "block_size": 10 if cfg.teacher == "expert" else 4,
+                "samples_per_seed": cfg.samples,
+            }
+        )
+    )
     stage_s["generate"] = time.monotonic() - t0
 
     t0 = time.monotonic()
@@ -129,10 +142,16 @@ def run_experiment(
     with session_scope() as session:
         ds = session.scalars(select(Dataset).where(Dataset.name == dataset)).one_or_none()
         if ds is None:
-            ds = build_dataset(session, DatasetSpec(dataset, [gen], balance="equal",
-                                                    prompt_version=STUDENT_PROMPT_VERSION))  # fmt: skip
-        data = {"dataset": dataset, "examples": ds.size, "prompt": ds.prompt_version,
-                "generation": _campaign_counts(session, gen)}  # fmt: skip
+            ds = build_dataset(
+                session,
+                DatasetSpec(dataset, [gen], balance="equal", prompt_version=STUDENT_PROMPT_VERSION),
+            )
+        data = {
+            "dataset": dataset,
+            "examples": ds.size,
+            "prompt": ds.prompt_version,
+            "generation": _campaign_counts(session, gen),
+        }
     stage_s["snapshot"] = time.monotonic() - t0
 
     t0 = time.monotonic()
@@ -140,7 +159,8 @@ def run_experiment(
     if _model_metrics(student) is None:
         config, lora = recipe(cfg.recipe, max_minutes=cfg.minutes)
         # a small dataset (an LLM teacher's few successes) still gets MIN_PASSES example passes
-        config.epochs = max(config.epochs, math.ceil(MIN_PASSES / max(1, data["examples"])))
+        examples = int(data["examples"])  # type: ignore[call-overload]
+        config.epochs = max(config.epochs, math.ceil(MIN_PASSES / max(1, examples)))
         run_sft(dataset, cfg.base, config, lora, name=student, progress=progress)
     data["train"] = _model_metrics(student)
     stage_s["train"] = time.monotonic() - t0
@@ -157,15 +177,27 @@ def run_experiment(
         stage_s["dpo"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    table = evaluate(models, cfg.eval_tasks, seeds=cfg.eval_seeds, teachers=teachers,
-                     max_new_tokens=cfg.max_new_tokens, name_prefix=f"{cfg.name}-eval")  # fmt: skip
+    table = evaluate(
+        models,
+        cfg.eval_tasks,
+        seeds=cfg.eval_seeds,
+        teachers=teachers,
+        max_new_tokens=cfg.max_new_tokens,
+        name_prefix=f"{cfg.name}-eval",
+    )
     stage_s["evaluate"] = time.monotonic() - t0
 
     csv_path, png_path = save_table(table, out)
-    summary = {"config": {**asdict(cfg), "eval_seeds": [cfg.eval_seeds.start, cfg.eval_seeds.stop - 1],
-                          "out": str(out)},
-               "data": data, "stage_s": {k: round(v, 1) for k, v in stage_s.items()},
-               "table": table.long_rows()}  # fmt: skip
+    summary = {
+        "config": {
+            **asdict(cfg),
+            "eval_seeds": [cfg.eval_seeds.start, cfg.eval_seeds.stop - 1],
+            "out": str(out),
+        },
+        "data": data,
+        "stage_s": {k: round(v, 1) for k, v in stage_s.items()},
+        "table": table.long_rows(),
+    }
     (out / "experiment.json").write_text(json.dumps(summary, indent=2, default=str))
     return ExperimentResult(table, student, stage_s, data, csv_path, png_path)
 
@@ -176,14 +208,27 @@ def _dpo_stage(cfg: ExperimentConfig, gen: str, student: str, progress) -> str:
     pairs, name = f"{cfg.name}-pairs", f"{cfg.name}-dpo"
     with session_scope() as session:
         if session.scalars(select(Dataset).where(Dataset.name == pairs)).one_or_none() is None:
-            build_dataset(session, DatasetSpec(pairs, [gen], success_only=False,
-                                               prompt_version=STUDENT_PROMPT_VERSION))  # fmt: skip
+            build_dataset(
+                session,
+                DatasetSpec(
+                    pairs, [gen], success_only=False, prompt_version=STUDENT_PROMPT_VERSION
+                ),
+            )
     if _model_metrics(name) is None:
-        config, lora = recipe(cfg.recipe, max_minutes=cfg.dpo_minutes, lr=DPO_LR, epochs=1,
-                              warmup_steps=2)  # fmt: skip
+        config, lora = recipe(
+            cfg.recipe, max_minutes=cfg.dpo_minutes, lr=DPO_LR, epochs=1, warmup_steps=2
+        )
         adapter = find_model_version(student).adapter_path
-        run_dpo(pairs, cfg.base, config, lora, name=name, init_adapter=Path(adapter),
-                parent=student, progress=progress)  # fmt: skip
+        run_dpo(
+            pairs,
+            cfg.base,
+            config,
+            lora,
+            name=name,
+            init_adapter=Path(adapter),
+            parent=student,
+            progress=progress,
+        )
     return name
 
 

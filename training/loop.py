@@ -187,9 +187,16 @@ def _save_checkpoint(
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
-    torch.save({"optimizer": optimizer.state_dict(), "step": step, "total": total, "history": history,
-                "config": asdict(config)},
-               tmp / "trainer_state.pt")  # fmt: skip
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "total": total,
+            "history": history,
+            "config": asdict(config),
+        },
+        tmp / "trainer_state.pt",
+    )
     tmp.replace(path)  # a kill mid-save leaves only a .tmp folder, never a broken checkpoint
     for old in sorted((out_dir / "checkpoints").glob("step-??????"))[: -config.keep_checkpoints]:
         shutil.rmtree(old, ignore_errors=True)

@@ -19,7 +19,7 @@ def load_base(model: str, device: str = "cpu"):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from worker.teachers.models import resolve_model
+    from manip.teachers.models import resolve_model
 
     path = resolve_model(model).base
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -37,7 +37,10 @@ def with_lora(net, lora: LoraSettings, adapter: Path | None = None):
     if adapter is not None:
         return PeftModel.from_pretrained(net, str(adapter), is_trainable=True)
     config = LoraConfig(
-        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-        target_modules=list(lora.target_modules), task_type="CAUSAL_LM",
-    )  # fmt: skip
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(net, config)

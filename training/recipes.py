@@ -26,12 +26,17 @@ RECIPES: dict[str, tuple[TrainConfig, LoraSettings]] = {
     ),
     "cpu": (
         TrainConfig(
-            lr=1.5e-3, epochs=2, effective_batch=4, micro_batch=4, warmup_steps=8,
-            max_minutes=28.0, ckpt_every=10,
+            lr=1.5e-3,
+            epochs=2,
+            effective_batch=4,
+            micro_batch=4,
+            warmup_steps=8,
+            max_minutes=28.0,
+            ckpt_every=10,
         ),
         LoraSettings(r=64, alpha=64, dropout=0.0, target_modules=ALL_LINEAR),
     ),
-}  # fmt: skip
+}
 
 
 def default_recipe() -> str:

@@ -43,14 +43,16 @@ def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[st
         if trigger is None:
             return {"skipped": True}
         campaign = session.get(Campaign, trigger.campaign_id)
-        policy = RetrainPolicy.from_spec(campaign.spec["retrain"])
+        policy = RetrainPolicy.from_spec(campaign.typed_spec.retrain)
         current = current_version(session, policy.lineage)
         current_name = current.name if current else policy.base
         version = (trigger.hyperparameters or {}).get("version")
         if version is None:  # first claim: name the version once, so a resume reuses it
             n = session.scalar(
-                select(func.count()).select_from(ModelVersion).where(ModelVersion.lineage == policy.lineage)
-            )  # fmt: skip
+                select(func.count())
+                .select_from(ModelVersion)
+                .where(ModelVersion.lineage == policy.lineage)
+            )
             version = f"{policy.lineage}-v{n + 1}"
             trigger.hyperparameters = {**(trigger.hyperparameters or {}), "version": version}
         tasks = [
@@ -75,18 +77,36 @@ def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[st
                 )
         config, lora = recipe(policy.recipe, **(policy.train or {}))
         if find_model_version(version) is None:
-            run_sft(ds_name, policy.base, config, lora, name=version,
-                    parent=current.name if current else None, lineage=policy.lineage, progress=beat)  # fmt: skip
+            run_sft(
+                ds_name,
+                policy.base,
+                config,
+                lora,
+                name=version,
+                parent=current.name if current else None,
+                lineage=policy.lineage,
+                progress=beat,
+            )
         run = run or (lambda name, on_progress=None: run_campaign(name, on_progress))
-        table = evaluate([current_name, version], sorted(set(tasks)), policy.eval_episodes,
-                         max_new_tokens=policy.max_new_tokens, run=lambda name: run(name, beat),
-                         name_prefix=f"{version}-eval")  # fmt: skip
+        table = evaluate(
+            [current_name, version],
+            sorted(set(tasks)),
+            policy.eval_episodes,
+            max_new_tokens=policy.max_new_tokens,
+            run=lambda name: run(name, beat),
+            name_prefix=f"{version}-eval",
+        )
         better = table.average(version) > table.average(current_name)
         if better:
             with session_scope() as session:
                 promote(session, version)
-        metrics = {"version": version, "candidate": table.average(version), "current": current_name,
-                   "current_score": table.average(current_name), "promoted": better}  # fmt: skip
+        metrics = {
+            "version": version,
+            "candidate": table.average(version),
+            "current": current_name,
+            "current_score": table.average(current_name),
+            "promoted": better,
+        }
         finish_run(trigger_id, metrics=metrics)
         return metrics
     except LeaseLost as exc:  # the scheduler handed it to another worker: that one finishes it

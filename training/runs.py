@@ -41,9 +41,16 @@ def default_run_dir(kind: str, version_name: str) -> Path:
 
 
 def register_version(
-    name: str, run_id: int, base: str, adapter: Path, dataset_id: int, hyper: dict[str, Any],
-    metrics: dict[str, Any], parent: str | None = None, lineage: str | None = None,
-) -> ModelVersion:  # fmt: skip
+    name: str,
+    run_id: int,
+    base: str,
+    adapter: Path,
+    dataset_id: int,
+    hyper: dict[str, Any],
+    metrics: dict[str, Any],
+    parent: str | None = None,
+    lineage: str | None = None,
+) -> ModelVersion:
     """Register a version. Its lineage: the one given (retraining), else its parent's, else
     a new lineage named after itself."""
     with session_scope() as session:
@@ -56,19 +63,34 @@ def register_version(
                 parent_id, lineage = parent_row.id, lineage or parent_row.lineage
         dataset = session.get(Dataset, dataset_id)
         version = ModelVersion(
-            name=name, base_model=base, adapter_path=str(adapter.resolve()), dataset_id=dataset_id,
-            training_run_id=run_id, parent_id=parent_id, hyperparameters=hyper, metrics=metrics,
-            prompt_version=dataset.prompt_version, lineage=lineage or name,
-        )  # fmt: skip
+            name=name,
+            base_model=base,
+            adapter_path=str(adapter.resolve()),
+            dataset_id=dataset_id,
+            training_run_id=run_id,
+            parent_id=parent_id,
+            hyperparameters=hyper,
+            metrics=metrics,
+            prompt_version=dataset.prompt_version,
+            lineage=lineage or name,
+        )
         session.add(version)
         session.flush()
         return version
 
 
 def tracked_run(
-    kind: str, *, version: str, base: str, dataset_id: int, hyper: dict[str, Any], out: Path,
-    parent: str | None, fit: Callable[[], dict[str, Any]], lineage: str | None = None,
-) -> str:  # fmt: skip
+    kind: str,
+    *,
+    version: str,
+    base: str,
+    dataset_id: int,
+    hyper: dict[str, Any],
+    out: Path,
+    parent: str | None,
+    fit: Callable[[], dict[str, Any]],
+    lineage: str | None = None,
+) -> str:
     """Run ``fit`` under a TrainingRun row; register the adapter it saved as ``version``."""
     run_id = start_run(kind, dataset_id, base, hyper, out)
     try:

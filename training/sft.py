@@ -35,8 +35,11 @@ def tokenize_example(
     """Prompt tokens are masked out of the loss; None if the prompt alone is too long."""
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     prompt = _ids(prompt)
-    full = _ids(tokenizer.apply_chat_template(
-        messages + [{"role": "assistant", "content": completion}], tokenize=True))  # fmt: skip
+    full = _ids(
+        tokenizer.apply_chat_template(
+            messages + [{"role": "assistant", "content": completion}], tokenize=True
+        )
+    )
     if full[: len(prompt)] != prompt or len(prompt) >= max_len:
         return None
     full = full[:max_len]
@@ -112,5 +115,14 @@ def run_sft(
         metrics["examples"] = len(data)
         return metrics
 
-    return tracked_run("sft", version=version, base=base, dataset_id=dataset_id, hyper=hyper, out=out,
-                       parent=parent, lineage=lineage, fit=fit)  # fmt: skip
+    return tracked_run(
+        "sft",
+        version=version,
+        base=base,
+        dataset_id=dataset_id,
+        hyper=hyper,
+        out=out,
+        parent=parent,
+        lineage=lineage,
+        fit=fit,
+    )

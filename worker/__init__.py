@@ -1,1 +1,2 @@
-"""Rollout workers: the Celery app, the rollout pipeline, simulators, teachers, plan language."""
+"""The thin Celery shell: the app, the lean worker process, the tasks, the job runner (claim,
+lease, run, record) and trajectory shards. What an episode is lives in ``manip``."""

@@ -15,16 +15,15 @@ import threading
 import time
 from typing import Any
 
+from manip.rollout import Block, run_block
+from manip.sim import make_simulator
+from manip.teachers import make_teacher
 from models import jobs
 from models.db import session_scope
 from models.errors import DatabaseError
 from models.orm import Campaign, CampaignTask
 from models.recording import record_episodes
 from models.settings import get_settings
-from models.types import RecordSpec
-from worker.rollout import Block, run_block
-from worker.sim import make_simulator
-from worker.teachers import make_teacher
 from worker.trajectories import store_trajectories
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,8 @@ def _fail_delivery(job_id: int, runtime: WorkerRuntime, exc: Exception, records:
         verdict = jobs.fail_delivery(
             session, job_id, runtime.name, error, get_settings().job_max_deliveries
         )
-    log.warning("job %s %s (%d episodes kept)", job_id, verdict, result.inserted)
-    return verdict
+    log.warning("job %s %s (%d episodes kept)", job_id, verdict.value, result.inserted)
+    return verdict.value
 
 
 def default_worker_name() -> str:
@@ -124,16 +123,23 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
             return "skipped"
         campaign = session.get(Campaign, job.campaign_id)
         ctask = session.get(CampaignTask, job.campaign_task_id)
-        block = Block(campaign.id, ctask.task, ctask.robot,
-                      list(range(job.seed_start, job.seed_start + job.seed_count)), job.id,
-                      samples=campaign.samples_per_seed,
-                      record=RecordSpec.from_spec(campaign.spec.get("record")),
-                      scene=campaign.spec.get("scene", "true"))  # fmt: skip
+        spec = campaign.typed_spec
+        seeds = list(range(job.seed_start, job.seed_start + job.seed_count))
+        block = Block(
+            campaign.id,
+            ctask.task,
+            ctask.robot,
+            seeds,
+            job.id,
+            samples=spec.samples_per_seed,
+            record=spec.record_spec,
+            scene=spec.scene,
+        )
         delivery = job.deliveries
-        sim_kind = campaign.spec.get("simulator", "maniskill")
+        sim_kind = spec.simulator
         teacher_kind, teacher_config = campaign.teacher_kind, dict(campaign.teacher_config)
 
-    last_beat = {"beat": jobs.Beat.OK, "at": time.monotonic()}  # the claim just checked
+    last_beat: dict[str, Any] = {"beat": jobs.Beat.OK, "at": time.monotonic()}  # claim checked
 
     def keep_going(successes: int) -> bool:
         if time.monotonic() - last_beat["at"] < HEARTBEAT_EVERY_S:
@@ -160,9 +166,13 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
     outcomes: list = []
     try:
         run_block(
-            block, runtime.simulator(sim_kind), runtime.teacher(teacher_kind, teacher_config),
-            worker_name=runtime.name, keep_going=keep_going, outcomes=outcomes,
-        )  # fmt: skip
+            block,
+            runtime.simulator(sim_kind),
+            runtime.teacher(teacher_kind, teacher_config),
+            worker_name=runtime.name,
+            keep_going=keep_going,
+            outcomes=outcomes,
+        )
     except DatabaseError:
         raise  # the task retries: the database is restarting
     except Exception as exc:  # the job cannot run here (bad teacher config, no simulator)
@@ -191,6 +201,13 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
                 raise
             log.warning("job %s: database unavailable, retrying the record", job_id)
             time.sleep(2.0)
-    log.info("job %s %s: %d new episodes, %d successes, %d duplicates, %d surplus",
-             job_id, outcome, result.inserted, result.successes, result.duplicates, result.surplus)  # fmt: skip
+    log.info(
+        "job %s %s: %d new episodes, %d successes, %d duplicates, %d surplus",
+        job_id,
+        outcome,
+        result.inserted,
+        result.successes,
+        result.duplicates,
+        result.surplus,
+    )
     return outcome

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from manip.rollout import Block, EpisodeOutcome
 from models.artifacts import ArtifactError, ArtifactStore
 from models.db import session_scope
 from models.errors import DatabaseError
 from models.orm import Episode
 from models.settings import get_settings
-from worker.rollout import Block, EpisodeOutcome
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,11 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from blazer.commands.stats import print_stats
@@ -38,10 +39,16 @@ def _spec_from(
     if not name or not tasks:
         raise ConfigError("give a SPEC file, or --name and --tasks")
     return CampaignSpec.from_dict(
-        {"name": name, "tasks": tasks.split(","), "robots": robots.split(","),
-         "teacher": {"kind": teacher}, "successes": successes, "block_size": block_size},
+        {
+            "name": name,
+            "tasks": tasks.split(","),
+            "robots": robots.split(","),
+            "teacher": {"kind": teacher},
+            "successes": successes,
+            "block_size": block_size,
+        },
         source="flags",
-    )  # fmt: skip
+    )
 
 
 SPEC_ARG = typer.Argument(None, help="Campaign spec YAML (or use the flags).")
@@ -55,23 +62,35 @@ BLOCK_OPT = typer.Option(8, help="Seeds per job.")
 
 @app.command("create")
 def create(
-    spec: Path = SPEC_ARG, name: str = NAME_OPT, tasks: str = TASKS_OPT, robots: str = ROBOTS_OPT,
-    teacher: str = TEACHER_OPT, successes: int = N_OPT, block_size: int = BLOCK_OPT,
-) -> None:  # fmt: skip
+    spec: Path = SPEC_ARG,
+    name: str = NAME_OPT,
+    tasks: str = TASKS_OPT,
+    robots: str = ROBOTS_OPT,
+    teacher: str = TEACHER_OPT,
+    successes: int = N_OPT,
+    block_size: int = BLOCK_OPT,
+) -> None:
     """Validate a spec and record the campaign (the scheduler then runs it)."""
     parsed = _spec_from(spec, name, tasks, robots, teacher, successes, block_size)
     ensure_writable_schema()
     with session_scope() as session:
         campaign = campaigns.create_campaign(session, parsed)
-        typer.echo(f"created campaign {campaign.name!r} (id {campaign.id}): "
-                   f"{len(parsed.tasks) * len(parsed.robots)} task lines x {parsed.successes} successes")  # fmt: skip
+        typer.echo(
+            f"created campaign {campaign.name!r} (id {campaign.id}): "
+            f"{len(parsed.tasks) * len(parsed.robots)} task lines x {parsed.successes} successes"
+        )
 
 
 @app.command("run")
 def run(
-    spec: Path = SPEC_ARG, name: str = NAME_OPT, tasks: str = TASKS_OPT, robots: str = ROBOTS_OPT,
-    teacher: str = TEACHER_OPT, successes: int = N_OPT, block_size: int = BLOCK_OPT,
-) -> None:  # fmt: skip
+    spec: Path = SPEC_ARG,
+    name: str = NAME_OPT,
+    tasks: str = TASKS_OPT,
+    robots: str = ROBOTS_OPT,
+    teacher: str = TEACHER_OPT,
+    successes: int = N_OPT,
+    block_size: int = BLOCK_OPT,
+) -> None:
     """Create (or resume) a campaign and run it to completion with live progress."""
     parsed = _spec_from(spec, name, tasks, robots, teacher, successes, block_size)
     ensure_writable_schema()
@@ -95,10 +114,15 @@ def run(
 def run_with_progress(name: str) -> str:
     """Run a campaign here (embedded) or drive the scheduler (broker), drawing progress bars."""
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
-               TextColumn("{task.fields[info]}"), TimeRemainingColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as bars:
-        rows: dict[str, int] = {}
+        rows: dict[str, TaskID] = {}
         started = time.monotonic()
 
         def refresh() -> None:
@@ -132,9 +156,15 @@ def status(name: str, as_json: bool = typer.Option(False, "--json", help="Print 
     )
     table = Table("task", "robot", "successes", "attempts", "rate", "95% CI", "open jobs")
     for t in data["tasks"]:
-        table.add_row(t["task"], t["robot"], f"{t['successes']}/{t['target']}", f"{t['attempts']}/{t['attempt_cap']}",
-                      f"{100 * t['success_rate']:.1f}%", f"{100 * t['ci95'][0]:.1f}-{100 * t['ci95'][1]:.1f}%",
-                      str(t["open_jobs"]))  # fmt: skip
+        table.add_row(
+            t["task"],
+            t["robot"],
+            f"{t['successes']}/{t['target']}",
+            f"{t['attempts']}/{t['attempt_cap']}",
+            f"{100 * t['success_rate']:.1f}%",
+            f"{100 * t['ci95'][0]:.1f}-{100 * t['ci95'][1]:.1f}%",
+            str(t["open_jobs"]),
+        )
     Console().print(table)
     if data["error"]:
         typer.echo(f"failed: {data['error']}")
@@ -221,7 +251,9 @@ def demo(
 ) -> None:
     """A small campaign on the embedded default: 3 tasks x 10 successes, scripted expert."""
     spec = CampaignSpec.load(DEMO_SPEC) if DEMO_SPEC.exists() else None
-    data = spec.to_json() if spec else {"tasks": ["PickCube-v1", "PushCube-v1", "StackCube-v1"]}
+    data: dict[str, Any] = (
+        spec.to_json() if spec else {"tasks": ["PickCube-v1", "PushCube-v1", "StackCube-v1"]}
+    )
     data.update(
         name=name or time.strftime("demo-%Y%m%d-%H%M%S"), successes=successes, attempt_cap=None
     )

@@ -114,8 +114,8 @@ def replay(
     video: str = typer.Option(None, "--video", help="Write the replay's cameras to this mp4."),
 ) -> None:
     """Re-run a recorded episode from its trajectory; say whether the outcome reproduces."""
+    from manip.sim.replay import replay_episode
     from models.orm import Episode
-    from worker.sim.replay import replay_episode
 
     ensure_schema()
     with session_scope() as session:

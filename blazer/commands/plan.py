@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
+from manip.plan_language import PlanError, check_plan, check_workspace, parse_plan
+from manip.sim.robots import default_workspace
 from models.errors import ConfigError
-from worker.plan_language import PlanError, check_plan, check_workspace, parse_plan
-from worker.sim.robots import default_workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -30,7 +30,7 @@ def check(
         if task is None:  # no scene: the robot's reach still bounds every target
             check_workspace(steps, *default_workspace(robot))
         else:
-            from worker.sim import make_simulator
+            from manip.sim import make_simulator
 
             sim = make_simulator("maniskill")
             try:

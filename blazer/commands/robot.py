@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from manip.teachers import make_teacher, teacher_for_model
 from robot_runtime.base import SafetyEnvelope
 from robot_runtime.runner import deploy_once, make_robot
-from worker.teachers import make_teacher, teacher_for_model
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -43,6 +44,7 @@ def run(
     if robot == "franka":
         from robot_runtime.franka import SceneFile
 
+        perception: Any  # a RealSensePerception or a SceneFile
         if cameras is not None:
             from robot_runtime.realsense import RealSensePerception
 
@@ -57,7 +59,9 @@ def run(
     config = teacher_for_model(model, max_new_tokens)
     teacher = make_teacher(config.pop("kind"), config)
     result = deploy_once(arm, teacher, SafetyEnvelope(margin_m=margin))
-    data = result.__dict__ | {"success": getattr(arm, "task_success", lambda: None)(),
-                              "scene": getattr(arm, "scene_source", "perception")}  # fmt: skip
+    data = result.__dict__ | {
+        "success": getattr(arm, "task_success", lambda: None)(),
+        "scene": getattr(arm, "scene_source", "perception"),
+    }
     typer.echo(json.dumps(data, indent=2))
     raise typer.Exit(0 if result.finished and data["success"] is not False else 1)

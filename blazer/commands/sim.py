@@ -8,10 +8,10 @@ import json
 import typer
 
 from blazer.commands.teacher_options import teacher_from_flags
+from manip.rollout import Block, run_block
+from manip.sim import make_simulator
+from manip.sim.tasks import check_task_robot
 from models.errors import ConfigError
-from worker.rollout import Block, run_block
-from worker.sim import make_simulator
-from worker.sim.tasks import check_task_robot
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -77,11 +77,11 @@ def replay_h5(ctx: typer.Context, traj_path: str) -> None:
     import subprocess
     import sys
 
-    from worker.sim.isolated import REPO_ROOT, sim_environment
+    from manip.sim.isolated import REPO_ROOT, sim_environment
 
     code = (
-        "import sys; from worker.sim.maniskill_backend import setup_assets; setup_assets(); "
-        "from worker.sim import agents; agents.register(); "
+        "import sys; from manip.sim.assets import setup_assets; setup_assets(); "
+        "from manip.sim import agents; agents.register(); "
         "from mani_skill.trajectory import replay_trajectory as r; "
         "r.main(r.parse_args(sys.argv[1:]))"
     )
@@ -99,13 +99,18 @@ def perceive(
     task: str = typer.Option("PutBlock-v1", help="Task id (one of blazer's own: tasks list)."),
     seed: int = typer.Option(0, help="Scene seed."),
     robot: str = typer.Option("panda", help="Robot uid."),
-    segmenter: str = typer.Option("blocks", help="blocks (no weights), sam (BLAZER_SAM_CHECKPOINT) or oracle (the simulator's masks: geometry alone)."),
-    size: int = typer.Option(None, help="Camera image side in pixels (default BLAZER_PERCEPTION_IMAGE_SIZE, 256)."),
+    segmenter: str = typer.Option(
+        "blocks",
+        help="blocks (no weights), sam (BLAZER_SAM_CHECKPOINT) or oracle (the simulator's masks: geometry alone).",
+    ),
+    size: int = typer.Option(
+        None, help="Camera image side in pixels (default BLAZER_PERCEPTION_IMAGE_SIZE, 256)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-) -> None:  # fmt: skip
+) -> None:
     """Reset TASK with SEED, perceive it through three RGB-D cameras, print true vs perceived."""
-    from worker.perception.report import compare
-    from worker.perception.segmenters import SEGMENTERS
+    from manip.perception.report import compare
+    from manip.perception.segmenters import SEGMENTERS
 
     check_task_robot(task, robot)
     if segmenter not in SEGMENTERS:
@@ -117,9 +122,17 @@ def perceive(
     finally:
         sim.close()
     rows = compare(truth, perceived, report)
-    out = {"task": task, "seed": seed, "robot": robot, "segmenter": report["segmenter"],
-           "views": report["views"], "table_z": report["table_z"], "objects": rows,
-           "missing": report["missing"], "timings": report["timings"]}  # fmt: skip
+    out = {
+        "task": task,
+        "seed": seed,
+        "robot": robot,
+        "segmenter": report["segmenter"],
+        "views": report["views"],
+        "table_z": report["table_z"],
+        "objects": rows,
+        "missing": report["missing"],
+        "timings": report["timings"],
+    }
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
@@ -136,7 +149,9 @@ def perceive(
             continue
         p, e = r["perceived"], r["error"]
         pos = [round(v, 4) for v in p["position"]]
-        typer.echo(f"  {'':<16} seen  {pos} yaw {p['yaw_deg']:7.2f} size {[round(v, 3) for v in p['size']]}"
-                   f"  error {e['centre_cm']:.2f} cm, {e['yaw_deg']:.1f} deg, size {e['size_cm']:.2f} cm;"
-                   f" confidence {r['confidence']:.2f}")  # fmt: skip
+        typer.echo(
+            f"  {'':<16} seen  {pos} yaw {p['yaw_deg']:7.2f} size {[round(v, 3) for v in p['size']]}"
+            f"  error {e['centre_cm']:.2f} cm, {e['yaw_deg']:.1f} deg, size {e['size_cm']:.2f} cm;"
+            f" confidence {r['confidence']:.2f}"
+        )
     typer.echo("timings: " + ", ".join(f"{k} {v:.3f}" for k, v in out["timings"].items()))

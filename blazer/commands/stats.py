@@ -51,7 +51,14 @@ def print_stats(rows) -> None:
         low, high = r.interval
         fails = ", ".join(f"{k}={v}" for k, v in sorted(r.failures.items()))
         table.add_row(
-            r.campaign, r.task, r.robot, r.teacher, str(r.attempts), str(r.successes),
-            f"{100 * r.rate:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%", fails,
-        )  # fmt: skip
+            r.campaign,
+            r.task,
+            r.robot,
+            r.teacher,
+            str(r.attempts),
+            str(r.successes),
+            f"{100 * r.rate:.1f}%",
+            f"{100 * low:.1f}-{100 * high:.1f}%",
+            fails,
+        )
     Console(width=160).print(table)

@@ -16,8 +16,8 @@ def list_tasks(
 ) -> None:
     """Every task: its group (``unseen`` ones are kept out of training snapshots), the robots
     it runs on, and its instruction ({...} marks words drawn per episode)."""
+    from manip.sim.tasks import GROUPS, ROBOTS, TASKS
     from models.errors import ConfigError
-    from worker.sim.tasks import GROUPS, ROBOTS, TASKS
 
     if group is not None and group not in set(GROUPS.values()):
         raise ConfigError(f"unknown group {group!r}; groups: train, unseen")
@@ -26,9 +26,9 @@ def list_tasks(
             "id": task,
             "group": GROUPS[task],
             "robots": list(ROBOTS[task]),
-            "description": module.DESCRIPTION,
-        }  # fmt: skip
-        for task, module in TASKS.items()
+            "description": record.description,
+        }
+        for task, record in TASKS.items()
         if group in (None, GROUPS[task])
     ]
     if as_json:
@@ -39,5 +39,5 @@ def list_tasks(
 
     table = Table("id", "group", "robots", "description")
     for r in rows:
-        table.add_row(r["id"], r["group"], ", ".join(r["robots"]), r["description"])
+        table.add_row(str(r["id"]), str(r["group"]), ", ".join(r["robots"]), str(r["description"]))
     Console().print(table)

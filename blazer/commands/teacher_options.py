@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.teachers import make_teacher
+from manip.teachers import make_teacher
 
 
 def teacher_config(

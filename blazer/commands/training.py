@@ -37,9 +37,15 @@ def dataset_build(
     ),
     split: str = typer.Option("train", help="Seed split: train, val or eval."),
     seed: int = typer.Option(0, help="Seed for the per-task sample."),
-    prompt: str = typer.Option("v2", help="Prompt version the examples are rendered with (v1 teacher, v2 student)."),
-    include_unseen: bool = typer.Option(False, "--include-unseen", help="Also take tasks of the unseen group (kept for evaluation by default)."),
-) -> None:  # fmt: skip
+    prompt: str = typer.Option(
+        "v2", help="Prompt version the examples are rendered with (v1 teacher, v2 student)."
+    ),
+    include_unseen: bool = typer.Option(
+        False,
+        "--include-unseen",
+        help="Also take tasks of the unseen group (kept for evaluation by default).",
+    ),
+) -> None:
     """Snapshot episodes into a dataset: members, filter and content hash, deduplicated."""
     from training.datasets import DatasetSpec, build_dataset
 
@@ -113,15 +119,30 @@ def _reexec_with_malloc_settings() -> None:
 
 
 def _progress_bar():
-    return Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-                    TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(), console=Console(stderr=True))  # fmt: skip
+    return Progress(
+        TextColumn("training"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
 
 
 def _config(
     epochs, lr, effective_batch, micro_batch, max_steps, max_len, ckpt_every, seed, **extra
 ) -> TrainConfig:
-    return TrainConfig(lr=lr, epochs=epochs, effective_batch=effective_batch, micro_batch=micro_batch,
-                       max_steps=max_steps, max_len=max_len, ckpt_every=ckpt_every, seed=seed, extra=extra)  # fmt: skip
+    return TrainConfig(
+        lr=lr,
+        epochs=epochs,
+        effective_batch=effective_batch,
+        micro_batch=micro_batch,
+        max_steps=max_steps,
+        max_len=max_len,
+        ckpt_every=ckpt_every,
+        seed=seed,
+        extra=extra,
+    )
 
 
 EFF = typer.Option(24, help="Effective batch via gradient accumulation (BLAZER: 24).")
@@ -139,19 +160,26 @@ def train_sft(
     base: str = typer.Option("smollm2-135m", help="Base model: alias, folder or hub id."),
     name: str = typer.Option(None, help="Model version name (default: <dataset>-sft)."),
     parent: str = typer.Option(None, help="Parent model version (lineage)."),
-    out: Path = typer.Option(None, help="Run folder (default under the data dir); rerun to resume."),
-    recipe: str = typer.Option("auto", help="auto (paper on a CUDA GPU, else cpu), paper or cpu; flags below override it."),
-    minutes: float = typer.Option(None, help="Training-time budget; the schedule is fitted into it (cpu: 28)."),
+    out: Path = typer.Option(
+        None, help="Run folder (default under the data dir); rerun to resume."
+    ),
+    recipe: str = typer.Option(
+        "auto", help="auto (paper on a CUDA GPU, else cpu), paper or cpu; flags below override it."
+    ),
+    minutes: float = typer.Option(
+        None, help="Training-time budget; the schedule is fitted into it (cpu: 28)."
+    ),
     epochs: int = typer.Option(None, help="Epochs (paper 5, cpu 2)."),
     lr: float = typer.Option(None, help="Peak learning rate, cosine (paper 2e-5, cpu 1.5e-3)."),
     effective_batch: int = typer.Option(None, help="Effective batch (paper 24, cpu 4)."),
     micro_batch: int = typer.Option(None, help="Examples per forward pass (4)."),
-    max_steps: int = MAX_STEPS, max_len: int = typer.Option(None, help="Tokens per example (1024)."),
+    max_steps: int = MAX_STEPS,
+    max_len: int = typer.Option(None, help="Tokens per example (1024)."),
     ckpt_every: int = typer.Option(None, help="Checkpoint every N steps; a rerun resumes."),
     lora_r: int = typer.Option(None, help="LoRA rank (64)."),
     lora_alpha: int = typer.Option(None, help="LoRA alpha (paper 16, cpu 64)."),
     seed: int = typer.Option(None, help="Seed (0)."),
-) -> None:  # fmt: skip
+) -> None:
     """LoRA SFT on a snapshot with a named recipe; registers a model version."""
     _reexec_with_malloc_settings()
     from training.recipes import recipe as make_recipe
@@ -159,14 +187,31 @@ def train_sft(
 
     ensure_schema()
     config, lora = make_recipe(
-        recipe, max_minutes=minutes, epochs=epochs, lr=lr, effective_batch=effective_batch,
-        micro_batch=micro_batch, max_steps=max_steps, max_len=max_len, ckpt_every=ckpt_every,
-        seed=seed, lora_r=lora_r, lora_alpha=lora_alpha,
-    )  # fmt: skip
+        recipe,
+        max_minutes=minutes,
+        epochs=epochs,
+        lr=lr,
+        effective_batch=effective_batch,
+        micro_batch=micro_batch,
+        max_steps=max_steps,
+        max_len=max_len,
+        ckpt_every=ckpt_every,
+        seed=seed,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+    )
     with _progress_bar() as bars:
         bar = bars.add_task("sft", total=None, loss=float("nan"))
-        version = run_sft(dataset, base, config, lora, name=name, parent=parent,
-                          out_dir=out, progress=lambda s, t, loss: bars.update(bar, completed=s, total=t, loss=loss))  # fmt: skip
+        version = run_sft(
+            dataset,
+            base,
+            config,
+            lora,
+            name=name,
+            parent=parent,
+            out_dir=out,
+            progress=lambda s, t, loss: bars.update(bar, completed=s, total=t, loss=loss),
+        )
     _print_version(version)
 
 
@@ -174,16 +219,24 @@ def train_sft(
 def train_dpo(
     dataset: str = typer.Option(..., help="Dataset snapshot built with --all-outcomes."),
     base: str = typer.Option("smollm2-135m", help="Base model."),
-    init_adapter: Path = typer.Option(None, help="Start from this LoRA adapter (e.g. an SFT result)."),
+    init_adapter: Path = typer.Option(
+        None, help="Start from this LoRA adapter (e.g. an SFT result)."
+    ),
     name: str = typer.Option(None, help="Model version name (default: <dataset>-dpo)."),
     parent: str = typer.Option(None, help="Parent model version."),
     out: Path = typer.Option(None, help="Run folder; rerun to resume."),
     beta: float = typer.Option(0.1, help="DPO beta."),
-    epochs: int = typer.Option(1, help="Epochs."), lr: float = typer.Option(5e-6, help="Peak learning rate."),
-    effective_batch: int = EFF, micro_batch: int = typer.Option(2, help="Pairs per forward pass."),
-    max_steps: int = MAX_STEPS, max_len: int = MAX_LEN, ckpt_every: int = CKPT,
-    lora_r: int = RANK, lora_alpha: int = ALPHA, seed: int = SEED,
-) -> None:  # fmt: skip
+    epochs: int = typer.Option(1, help="Epochs."),
+    lr: float = typer.Option(5e-6, help="Peak learning rate."),
+    effective_batch: int = EFF,
+    micro_batch: int = typer.Option(2, help="Pairs per forward pass."),
+    max_steps: int = MAX_STEPS,
+    max_len: int = MAX_LEN,
+    ckpt_every: int = CKPT,
+    lora_r: int = RANK,
+    lora_alpha: int = ALPHA,
+    seed: int = SEED,
+) -> None:
     """DPO on (success, failure) pairs of the same scene; registers a model version."""
     _reexec_with_malloc_settings()
     from training.dpo import run_dpo
@@ -194,9 +247,17 @@ def train_dpo(
     )
     with _progress_bar() as bars:
         bar = bars.add_task("dpo", total=None, loss=float("nan"))
-        version = run_dpo(dataset, base, config, LoraSettings(r=lora_r, alpha=lora_alpha), name=name,
-                          init_adapter=init_adapter, parent=parent, out_dir=out,
-                          progress=lambda s, t, loss: bars.update(bar, completed=s, total=t, loss=loss))  # fmt: skip
+        version = run_dpo(
+            dataset,
+            base,
+            config,
+            LoraSettings(r=lora_r, alpha=lora_alpha),
+            name=name,
+            init_adapter=init_adapter,
+            parent=parent,
+            out_dir=out,
+            progress=lambda s, t, loss: bars.update(bar, completed=s, total=t, loss=loss),
+        )
     _print_version(version)
 
 
@@ -215,13 +276,18 @@ def evaluate_command(
     tasks: str = typer.Option(
         "PickCube-v1,PushCube-v1,PullCube-v1,StackCube-v1,PlaceSphere-v1,LiftPegUpright-v1",
         help="Comma-separated tasks.",
-    ),  # fmt: skip
-    episodes: int = typer.Option(100, help="Episodes per task and model: the first N evaluation seeds."),
+    ),
+    episodes: int = typer.Option(
+        100, help="Episodes per task and model: the first N evaluation seeds."
+    ),
     seeds: str = typer.Option(None, help="Evaluation seeds A-B (inclusive) instead of --episodes."),
     max_new_tokens: int = typer.Option(384, help="Token limit for LLM teachers."),
     out: Path = typer.Option(None, help="Folder for table.csv and table.png."),
-    scene: str = typer.Option("true", help="true, or perceived[:blocks|oracle|sam]: each model also on the scene three simulated RGB-D cameras see (true vs perceived side by side)."),
-) -> None:  # fmt: skip
+    scene: str = typer.Option(
+        "true",
+        help="true, or perceived[:blocks|oracle|sam]: each model also on the scene three simulated RGB-D cameras see (true vs perceived side by side).",
+    ),
+) -> None:
     """Evaluate models on held-out seeds: the paper's Table I (tasks x models), CSV and PNG."""
     from scheduler.spec import CampaignSpec
     from training.evaluate import evaluate, parse_eval_seeds, save_table, side_by_side
@@ -233,8 +299,17 @@ def evaluate_command(
     )  # bad flags fail first
     ensure_writable_schema()
     scenes = ["true"] if scene == "true" else ["true", scene]
-    tables = {s: evaluate(list(model), task_list, episodes, seeds=seed_range,
-                          max_new_tokens=max_new_tokens, scene=s) for s in scenes}  # fmt: skip
+    tables = {
+        s: evaluate(
+            list(model),
+            task_list,
+            episodes,
+            seeds=seed_range,
+            max_new_tokens=max_new_tokens,
+            scene=s,
+        )
+        for s in scenes
+    }
     table = tables["true"] if len(tables) == 1 else side_by_side(tables)
     print_table(table)
     csv_path, png_path = save_table(table, out)
@@ -262,8 +337,15 @@ def models_list() -> None:
     with session_scope() as session:
         for v in session.scalars(select(ModelVersion).order_by(ModelVersion.id)):
             avg = (v.metrics or {}).get("eval", {}).get("average")
-            table.add_row(str(v.id), v.name, v.base_model, str(v.dataset_id), str(v.parent_id or ""),
-                          "yes" if v.promoted else "", "" if avg is None else f"{100 * avg:.1f}%")  # fmt: skip
+            table.add_row(
+                str(v.id),
+                v.name,
+                v.base_model,
+                str(v.dataset_id),
+                str(v.parent_id or ""),
+                "yes" if v.promoted else "",
+                "" if avg is None else f"{100 * avg:.1f}%",
+            )
     Console(width=160).print(table)
 
 

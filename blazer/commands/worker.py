@@ -46,10 +46,13 @@ def worker(
     # a unique node name per process: workers on one host must not share a control queue
     hostname = f"blazer-{os.getpid()}@{socket.gethostname()}"
     options = {
-        "queues": queues.split(","), "pool_cls": pool, "concurrency": concurrency,
-        "hostname": hostname, "loglevel": loglevel.upper(),
+        "queues": queues.split(","),
+        "pool_cls": pool,
+        "concurrency": concurrency,
+        "hostname": hostname,
+        "loglevel": loglevel.upper(),
         "max_tasks_per_child": max_tasks_per_child or get_settings().max_tasks_per_child,
-    }  # fmt: skip
+    }
     # Become a lean process (same pid) that runs Celery: the pool forks from a parent without
     # this CLI's, Celery's CLI's or the database's modules (less memory per pool process)
     sys.stdout.flush()

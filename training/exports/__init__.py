@@ -8,6 +8,7 @@ sampling weight (``--balance equal`` = BLM1's p = 1/(C·|D_i|) per task x robot)
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,10 +52,17 @@ def recorded_demos(
             continue
         uri, key, digest = ep.traj_uri, ep.traj_key, ep.traj_sha256
         groups[(ep.task, ep.robot)].append(
-            Demo(ep.id, ep.task, ep.robot, ep.seed, ep.success, weight,
-                 (ep.scene or {}).get("description", ep.task),
-                 lambda uri=uri, key=key, digest=digest: read_episode(uri, key, digest))
-        )  # fmt: skip
+            Demo(
+                ep.id,
+                ep.task,
+                ep.robot,
+                ep.seed,
+                ep.success,
+                weight,
+                (ep.scene or {}).get("description", ep.task),
+                functools.partial(read_episode, uri, key, digest),
+            )
+        )
     if on_episode is not None:
         total = sum(len(g) for g in groups.values())
         for demo in (d for g in groups.values() for d in g):

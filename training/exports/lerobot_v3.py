@@ -188,12 +188,14 @@ def _write_dataset(robot: str, demos: list[Demo], root: Path) -> None:
             key = f"observation.images.{cam}"
             stats[key] = _stats(imgs, image=True)
             start = video_t.get(key, 0.0)
-            record.update({
-                f"videos/{key}/chunk_index": 0,
-                f"videos/{key}/file_index": 0,
-                f"videos/{key}/from_timestamp": start,
-                f"videos/{key}/to_timestamp": start + n / fps,
-            })  # fmt: skip
+            record.update(
+                {
+                    f"videos/{key}/chunk_index": 0,
+                    f"videos/{key}/file_index": 0,
+                    f"videos/{key}/from_timestamp": start,
+                    f"videos/{key}/to_timestamp": start + n / fps,
+                }
+            )
             video_t[key] = start + n / fps
             frames_by_cam.setdefault(key, []).append(imgs)
         record["meta/episodes/chunk_index"] = 0
@@ -202,9 +204,15 @@ def _write_dataset(robot: str, demos: list[Demo], root: Path) -> None:
             for name, value in s.items():
                 record[f"stats/{feat}/{name}"] = np.asarray(value).tolist()
             ep_stats.setdefault(feat, []).append(s)
-        record.update({"blazer/episode_id": demo.episode_id, "blazer/seed": demo.seed,
-                       "blazer/task": demo.task, "blazer/success": demo.success,
-                       "blazer/weight": demo.weight})  # fmt: skip
+        record.update(
+            {
+                "blazer/episode_id": demo.episode_id,
+                "blazer/seed": demo.seed,
+                "blazer/task": demo.task,
+                "blazer/success": demo.success,
+                "blazer/weight": demo.weight,
+            }
+        )
         episodes.append(record)
         index += n
     assert features is not None and fps is not None
@@ -246,11 +254,14 @@ def _features(names, n_arm, frame, images, fps) -> dict[str, Any]:
     features: dict[str, Any] = {
         "observation.state": {"dtype": "float32", "shape": [len(names)], "names": list(names)},
         "observation.velocity": {"dtype": "float32", "shape": [len(names)], "names": list(names)},
-        "observation.ee_pose": {"dtype": "float32", "shape": [7],
-                                "names": ["x", "y", "z", "qw", "qx", "qy", "qz"]},
+        "observation.ee_pose": {
+            "dtype": "float32",
+            "shape": [7],
+            "names": ["x", "y", "z", "qw", "qx", "qy", "qz"],
+        },
         "action": {"dtype": "float32", "shape": [frame["action"].shape[1]], "names": action_names},
         "next.success": {"dtype": "bool", "shape": [1], "names": None},
-    }  # fmt: skip
+    }
     for cam, imgs in images.items():
         h, w = imgs.shape[1:3]
         features[f"observation.images.{cam}"] = {
@@ -258,11 +269,16 @@ def _features(names, n_arm, frame, images, fps) -> dict[str, Any]:
             "shape": [h, w, 3],
             "names": ["height", "width", "channels"],
             "info": {
-                "video.height": h, "video.width": w, "video.codec": "h264",
-                "video.pix_fmt": "yuv420p", "video.is_depth_map": False,
-                "video.fps": int(round(fps)), "video.channels": 3, "has_audio": False,
+                "video.height": h,
+                "video.width": w,
+                "video.codec": "h264",
+                "video.pix_fmt": "yuv420p",
+                "video.is_depth_map": False,
+                "video.fps": int(round(fps)),
+                "video.channels": 3,
+                "has_audio": False,
             },
-        }  # fmt: skip
+        }
     features.update(DEFAULT_FEATURES)
     return features
 

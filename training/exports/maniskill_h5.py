@@ -42,16 +42,18 @@ def write_maniskill_h5(groups: dict[tuple[str, str], list[Demo]], out: Path) -> 
                 g.create_dataset("success", data=success)
                 for key, series in ep.group("env_states").items():
                     g.create_dataset(f"env_states/{key}", data=series.astype(np.float32))
-                episodes.append({
-                    "episode_id": i,
-                    "episode_seed": demo.seed,
-                    "control_mode": meta["control_mode"],
-                    "elapsed_steps": int(ep.steps),
-                    "success": bool(demo.success),
-                    "reset_kwargs": {"seed": demo.seed},
-                    "blazer_episode_id": demo.episode_id,
-                    "weight": demo.weight,
-                })  # fmt: skip
+                episodes.append(
+                    {
+                        "episode_id": i,
+                        "episode_seed": demo.seed,
+                        "control_mode": meta["control_mode"],
+                        "elapsed_steps": int(ep.steps),
+                        "success": bool(demo.success),
+                        "reset_kwargs": {"seed": demo.seed},
+                        "blazer_episode_id": demo.episode_id,
+                        "weight": demo.weight,
+                    }
+                )
         tmp.replace(stem.with_suffix(".h5"))
         data = {
             "env_info": env_info,

@@ -1,0 +1,409 @@
+"""ManiSkill 3 backend: CPU physics, state observations, primitives via mplib motion planning.
+
+Runs inside the simulator child process (``manip.sim.server``); the worker talks to it
+through ``manip.sim.isolated.IsolatedSimulator`` so a crash or hang costs one episode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+from typing import Any
+
+import numpy as np
+
+from manip.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompleted
+from manip.sim import agents, envs
+from manip.sim.assets import setup_assets
+from manip.sim.base import ExecutionResult, SimConfig, StepOutcome
+from manip.sim.recorder import CameraError, EpisodeRecorder, camera_sensors
+from manip.sim.robots import Robot, get_robot
+from manip.sim.tasks import Task, check_task_robot, describe, get_task
+from models.errors import ConfigError
+from models.frames import gripper_quat, yaw_of_quat
+from models.types import FailureReason, RecordSpec, SceneState
+
+log = logging.getLogger(__name__)
+
+MAX_EPISODE_STEPS = 5000
+GRIPPER_STEPS = 6  # sim steps to open or close, as ManiSkill's solutions use
+CONVERGE_STEPS = 15  # extra steps at a move's end for the arm to catch up
+SETTLE_STEPS = 40  # idle steps after the plan for the scene to come to rest
+SETTLE_CHECK_EVERY = 5
+RRT_PLANNING_TIME_S = 1.0
+REACH_TOLERANCE_M = 0.02
+SCREW_QPOS_STEP = 0.1
+
+
+def _point(v, digits: int) -> tuple[float, float, float]:
+    return (round(float(v[0]), digits), round(float(v[1]), digits), round(float(v[2]), digits))
+
+
+def _render_backend() -> str:
+    """ManiSkill asks for a CUDA renderer by default and warns on every env without one."""
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def _return_freed_heap() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim); elsewhere a no-op."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def step_without_evaluate(env, action: np.ndarray) -> None:
+    """One control step of a ManiSkill env without the task evaluation ``env.step`` runs after
+    every step for its info. Verdicts come from one ``evaluate()`` when the plan is done, and
+    that per-step evaluation is ~40% of ManiSkill's own solve() time (bench_expert.py). The
+    same actions give the same states, bit for bit (a test compares them with env.step's)."""
+    env._step_action(action)
+    env._elapsed_steps += 1
+
+
+class ManiSkillBackend:
+    """One env and planner per (task, robot), reused across seeds."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig.from_settings()
+        setup_assets(self.config)
+        import gymnasium as gym
+        import mani_skill.envs  # noqa: F401  (registers the tasks)
+
+        agents.register()
+        envs.register()
+        self._gym = gym
+        # (task, robot, agent uid, image size, renderer) -> (env, planner or None)
+        self._envs: dict[tuple, tuple] = {}
+        self._current: tuple | None = None
+        self._seed: int | None = None
+        self._steps = 0  # control steps since the last env.reset
+        self._task: Task | None = None
+        self._recorder: EpisodeRecorder | None = None
+        self._record: RecordSpec | None = None
+
+    # lifecycle ------------------------------------------------------------------------------
+    def _env(self, task: str, robot: str, record: RecordSpec | None = None, render: bool = False):
+        """One env per (task, agent, image size, renderer): a recording run with a wrist
+        camera uses the robot's ``*_wristcam`` agent (same arm, a camera on the hand). Only
+        an env that records or perceives gets a renderer: without one it holds ~70 MB less."""
+        wrist = record is not None and "wrist" in record.cameras
+        uid = get_robot(robot).wristcam if wrist else robot
+        size = record.image_size if record is not None and record.cameras else None
+        render = render or record is not None  # a recording's replay may render a video
+        key = (task, robot, uid, size, render)
+        if key not in self._envs:
+            check_task_robot(task, robot)
+            if missing := agents.missing_asset(robot):
+                raise ConfigError(missing)
+            extra: dict[str, Any] = (
+                {"sensor_configs": {"width": size, "height": size}} if size else {}
+            )
+            try:
+                env = self._gym.make(
+                    task,
+                    obs_mode="none",  # poses come from the actors; cameras render on demand
+                    reward_mode="none",  # verdicts come from evaluate(); a dense reward per step cost ~15%
+                    control_mode="pd_joint_pos",
+                    robot_uids=uid,
+                    render_mode=None,
+                    render_backend=_render_backend() if render else "none",
+                    max_episode_steps=MAX_EPISODE_STEPS,
+                    **extra,
+                )
+            except RuntimeError as exc:
+                if "vk::" in str(exc) or "Vulkan" in str(exc):
+                    raise CameraError(
+                        f"camera could not render: no Vulkan device ({exc}); install the CPU "
+                        "driver with scripts/install_vulkan.sh or set VK_ICD_FILENAMES"
+                    ) from None
+                raise
+            self._envs[key] = (env, None)
+        return key
+
+    def _planner(self, key):
+        env, planner = self._envs[key]
+        if planner is None:
+            import mplib
+
+            agent = env.unwrapped.agent
+            robot = agent.robot
+            planner = mplib.Planner(
+                urdf=agent.urdf_path,
+                srdf=agent.urdf_path.replace(".urdf", ".srdf"),
+                user_link_names=[link.get_name() for link in robot.get_links()],
+                user_joint_names=[j.get_name() for j in robot.get_active_joints()],
+                move_group=get_robot(key[1]).move_group,
+            )
+            self._envs[key] = (env, planner)
+            _return_freed_heap()  # building the env and its planner leaves ~14 MB of it free
+        return planner
+
+    def reset(
+        self,
+        task: str,
+        robot: str,
+        seed: int,
+        record: RecordSpec | None = None,
+        render: bool = False,
+    ) -> SceneState:
+        key = self._env(task, robot, record, render)
+        env, _ = self._envs[key]
+        planner = self._planner(key)
+        # The rollout resets a seed for its scene, then again before executing the plan; when
+        # nothing stepped the env in between, it is still in that seed's initial state
+        if not (self._current == key and self._seed == int(seed) and self._steps == 0):
+            env.reset(seed=int(seed))
+            base = env.unwrapped.agent.robot.pose
+            planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))
+        self._current = key
+        self._task = get_task(task)
+        self._robot: Robot = get_robot(robot)
+        self._gripper = self._robot.gripper_open
+        self._steps = 0
+        self._seed = int(seed)
+        self._recorder = None
+        if record is not None:
+            self._recorder = EpisodeRecorder(
+                env, record, camera_sensors(env, record), len(planner.joint_vel_limits)
+            )  # its first state is taken when execute starts: a scene-only reset renders nothing
+        return self.scene_state(task, robot, seed)
+
+    def close(self) -> None:
+        for env, _ in self._envs.values():
+            env.close()
+        self._envs.clear()
+
+    # perception -----------------------------------------------------------------------------
+    def perceive(
+        self, segmenter: str = "blocks", size: int | None = None, drop: tuple[str, ...] = ()
+    ):
+        """The current scene as three calibrated RGB-D cameras see it (``manip.perception``);
+        the truth stays with the simulator. Returns (perceived scene, report)."""
+        from manip.perception.pipeline import perceive
+        from manip.perception.segmenters import make_segmenter
+        from manip.sim.perception_rig import capture, expected_objects
+
+        if self._current is None:
+            raise ConfigError("perceive needs a reset scene first")
+        if not self._current[-1]:  # built without a renderer: the same seed in one that has one
+            if self._steps:
+                raise ConfigError("perceive needs the scene as reset, before any step")
+            self.reset(self._current[0], self._current[1], self._seed, render=True)
+        env, _ = self._envs[self._current]
+        size = size or self.config.perception_image_size
+        seg = make_segmenter(segmenter)
+        frames, render_s = capture(env, size, drop)
+        expected, _ = expected_objects(env)
+        result = perceive(frames, expected, seg)
+        truth = self.scene_state(self._current[0], self._current[1], self._seed)
+        report = {
+            "segmenter": seg.name,
+            "views": [f.name for f in frames],
+            "table_z": result.table_z,
+            "objects": {n: o.to_json() for n, o in result.objects.items()},
+            "missing": result.missing,
+            "symmetry": {e.name: e.symmetry_deg for e in expected},
+            "timings": {"render_s": round(render_s, 4), **result.timings},
+        }
+        return result.scene(truth, expected), report
+
+    # scene ----------------------------------------------------------------------------------
+    def scene_state(self, task: str, robot: str, seed: int) -> SceneState:
+        env, _ = self._envs[self._current]
+        u = env.unwrapped
+        tcp = u.agent.tcp.pose
+        table = u.table_scene
+        top = float(table.table.pose.p[0, 2]) + float(table.table_height)
+        tx, ty = float(table.table.pose.p[0, 0]), float(table.table.pose.p[0, 1])
+        bx, by = (float(v) for v in u.agent.robot.pose.p[0, :2])
+        reach = get_robot(robot).reach_m
+        lo = (
+            max(tx - table.table_length / 2, bx),
+            max(ty - table.table_width / 2, by - reach),
+            top,
+        )
+        hi = (
+            min(tx + table.table_length / 2, bx + reach),
+            min(ty + table.table_width / 2, by + reach),
+            top + 0.6,
+        )
+        p = tcp.p[0].tolist()
+        return SceneState(
+            task=task,
+            robot=robot,
+            seed=int(seed),
+            description=describe(task, u),
+            objects=tuple(self._task.scene_objects(u)),
+            ee_position=(round(p[0], 4), round(p[1], 4), round(p[2], 4)),
+            ee_yaw_deg=round(yaw_of_quat(tcp.q[0].tolist()), 2),
+            gripper_open=True,
+            workspace_min=_point(lo, 3),
+            workspace_max=_point(hi, 3),
+            table_height=round(top, 4),
+        )
+
+    # execution ------------------------------------------------------------------------------
+    def execute(self, steps: list[Step]) -> ExecutionResult:
+        try:
+            result = self._execute(steps)
+        except CameraError as exc:  # the run cannot be recorded as asked: say so, keep going
+            self._recorder = None
+            return ExecutionResult(
+                success=False,
+                failure_reason=FailureReason.SIM_ERROR,
+                detail=str(exc),
+                sim_steps=self._steps,
+                record_error=str(exc),
+            )
+        if self._recorder is not None:
+            result.trajectory, result.record_error = self._finish_recording(result)
+        return result
+
+    def _finish_recording(self, result: ExecutionResult) -> tuple[dict | None, str | None]:
+        env, _ = self._envs[self._current]
+        recorder, self._recorder = self._recorder, None
+        meta = {
+            "env_id": env.unwrapped.spec.id,
+            "env_kwargs": dict(env.unwrapped.spec.kwargs),
+            "max_episode_steps": MAX_EPISODE_STEPS,
+            "control_mode": "pd_joint_pos",
+            "control_freq": env.unwrapped.control_freq,
+            "seed": self._seed,
+            "robot": self._current[1],
+            "robot_uid": self._current[2],
+            "joint_names": [j.get_name() for j in env.unwrapped.agent.robot.get_active_joints()],
+            "n_arm": recorder.n_arm,
+            "success": result.success,
+            "failure_reason": result.failure_reason.value if result.failure_reason else None,
+        }
+        try:
+            path, steps = recorder.finish(meta)
+        except OSError as exc:  # a full or unwritable spool: the verdict stands, the data not
+            return None, f"could not write the episode file: {exc.strerror or exc}"
+        return {"path": path, "steps": steps}, None
+
+    def _execute(self, steps: list[Step]) -> ExecutionResult:
+        result = ExecutionResult(success=False)
+        if self._recorder is not None:
+            self._recorder.observe(self._gripper)  # the reset state, step 0
+        for step in steps:
+            outcome = self._do(step)
+            result.steps.append(outcome)
+            if not outcome.reached:
+                reason = (
+                    FailureReason.PLAN_UNREACHABLE
+                    if "no motion plan" in outcome.detail
+                    else FailureReason.MOTION_FAILED
+                )
+                result.failure_reason, result.detail = reason, f"line {step.line}: {outcome.detail}"
+                result.sim_steps = self._steps
+                result.checks = self._evaluate()
+                return result
+            if isinstance(step, TaskCompleted):
+                break
+        result.checks = self._settle()
+        result.success = bool(result.checks.get("success", False))
+        if not result.success:
+            failed = [k for k, v in result.checks.items() if k != "success" and not v]
+            result.failure_reason = FailureReason.TASK_FAILED
+            result.detail = "task check failed" + (f": {', '.join(failed)} false" if failed else "")
+        result.sim_steps = self._steps
+        return result
+
+    def _do(self, step: Step) -> StepOutcome:
+        before = self._steps
+        if isinstance(step, Move):
+            ok, detail = self._move(step)
+        elif isinstance(step, OpenGripper):
+            self._gripper = self._robot.gripper_open
+            ok, detail = self._hold(GRIPPER_STEPS), "opened"
+        elif isinstance(step, CloseGripper):
+            self._gripper = self._robot.gripper_closed * float(step.strength)
+            ok, detail = self._hold(GRIPPER_STEPS), "closed"
+        else:
+            ok, detail = True, "task completed"
+        return StepOutcome(step.op, step.line, ok, detail, self._steps - before)
+
+    def _move(self, step: Move) -> tuple[bool, str]:
+        env, planner = self._envs[self._current]
+        quat = gripper_quat(step.yaw_deg, step.tilt_deg)
+        if self._robot.tcp_in_plan_frame is not None:
+            from transforms3d.quaternions import qmult
+
+            quat = qmult(quat, self._robot.tcp_in_plan_frame)
+        target = np.hstack([np.array(step.position), quat])
+        qpos = env.unwrapped.agent.robot.get_qpos()[0].numpy()
+        dt = env.unwrapped.control_timestep
+        try:
+            plan = planner.plan_screw(target, qpos, qpos_step=SCREW_QPOS_STEP, time_step=dt)
+            if plan["status"] != "Success":
+                plan = planner.plan_qpos_to_pose(
+                    target, qpos, time_step=dt, planning_time=RRT_PLANNING_TIME_S, wrt_world=True
+                )
+        except RuntimeError as exc:  # e.g. toppra's "Fail to parameterize path": no usable plan
+            plan = {"status": str(exc)}
+        if plan["status"] != "Success":
+            return False, f"no motion plan to {list(step.position)} ({plan['status']})"
+        n_arm = len(planner.joint_vel_limits)
+        path = plan["position"]
+        for q in path:
+            if not self._step(self._action(q[:n_arm])):
+                return False, f"episode step limit {MAX_EPISODE_STEPS} reached"
+        goal = np.array(step.position)
+        err = self._tcp_error(goal)
+        for _ in range(CONVERGE_STEPS):  # the PD controller trails the path's last waypoint
+            if err <= REACH_TOLERANCE_M / 4 or not self._step(self._action(path[-1][:n_arm])):
+                break
+            err = self._tcp_error(goal)
+        if err > REACH_TOLERANCE_M:
+            return False, f"stopped {err * 100:.1f} cm from the target (blocked?)"
+        return True, f"reached in {len(plan['position'])} steps"
+
+    def _action(self, arm_qpos: np.ndarray) -> np.ndarray:
+        """The pd_joint_pos action: arm joint targets, then the gripper command. The WidowX
+        AI's arm controller also drives its finger carriage: it gets the gripper's target."""
+        parts: list[Any] = [arm_qpos]
+        if self._robot.carriage_m is not None:
+            lo, hi = self._robot.carriage_m
+            parts.append([lo + (self._gripper + 1.0) / 2.0 * (hi - lo)])
+        return np.hstack([*parts, [self._gripper]])
+
+    def _tcp_error(self, goal: np.ndarray) -> float:
+        env, _ = self._envs[self._current]
+        return float(np.linalg.norm(env.unwrapped.agent.tcp.pose.p[0].numpy() - goal))
+
+    def _hold(self, n: int) -> bool:
+        env, planner = self._envs[self._current]
+        n_arm = len(planner.joint_vel_limits)
+        qpos = env.unwrapped.agent.robot.get_qpos()[0].numpy()[:n_arm]
+        return all(self._step(self._action(qpos)) for _ in range(n))
+
+    def _step(self, action: np.ndarray) -> bool:
+        if self._steps >= MAX_EPISODE_STEPS:
+            return False
+        env, _ = self._envs[self._current]
+        if self._recorder is not None:  # a recording keeps each step's evaluation (its info)
+            self._recorder.step(action, env.step(action)[-1], self._gripper)
+        else:  # env.step less the evaluate() whose info nobody reads
+            step_without_evaluate(env.unwrapped, action)
+        self._steps += 1
+        return True
+
+    def _settle(self) -> dict[str, bool]:
+        checks = self._evaluate()
+        for _ in range(0, SETTLE_STEPS, SETTLE_CHECK_EVERY):
+            if checks.get("success"):
+                break
+            if not self._hold(SETTLE_CHECK_EVERY):
+                break
+            checks = self._evaluate()
+        return checks
+
+    def _evaluate(self) -> dict[str, bool]:
+        env, _ = self._envs[self._current]
+        return {
+            k: bool(v[0]) if hasattr(v, "__len__") else bool(v)
+            for k, v in env.unwrapped.evaluate().items()
+        }

@@ -1,0 +1,30 @@
+"""PushCube-v1: push the cube along +x into the goal region."""
+
+from __future__ import annotations
+
+from manip.sim.tasks.common import bind_point, code_block, const, cube_and_goal_region, offset
+from models.types import ObjectState, SceneState
+
+DESCRIPTION = "Push the cube across the table until it is inside the goal region."
+CLEARANCE_M = 0.03  # fingertips this far behind the cube's face
+SHORT_OF_GOAL_M = 0.05  # stop short of the goal centre (well inside its radius): reach limit
+
+
+def scene_objects(env) -> list[ObjectState]:
+    return cube_and_goal_region(env)
+
+
+def expert_plan(scene: SceneState) -> str:
+    cube = scene.object("cube")
+    behind = cube.size[0] / 2 + CLEARANCE_M
+    return code_block(
+        [
+            bind_point("cube", cube),
+            bind_point("goal", scene.object("goal_region")),
+            "close_gripper()",
+            f"move_gripper({offset('cube', dx=-behind, dz=0.08)})",
+            f"move_gripper({offset('cube', dx=-behind)})",
+            f"move_gripper([goal[0] - {const(behind + SHORT_OF_GOAL_M)}, cube[1], cube[2]])",
+            "task_completed()",
+        ]
+    )
