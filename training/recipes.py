@@ -39,6 +39,10 @@ RECIPES: dict[str, tuple[TrainConfig, LoraSettings]] = {
 }
 
 
+# `blazer train dpo`'s defaults: a low rate for one pass over the pairs, beta 0.1 (DPO's usual)
+DPO_DEFAULTS = TrainConfig(lr=5e-6, epochs=1, micro_batch=2, extra={"beta": 0.1})
+
+
 def default_recipe() -> str:
     """``paper`` where a CUDA GPU is present, else ``cpu``."""
     import torch

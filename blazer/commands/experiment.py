@@ -10,30 +10,40 @@ import typer
 
 from blazer.commands.training import _progress_bar, _reexec_with_malloc_settings, print_table
 from models.db import ensure_writable_schema
+from training.experiment import ExperimentConfig
+
+D = ExperimentConfig()  # every flag's default is the config's
 
 
 def experiment(
     name: str = typer.Option(
-        "blazer-exp", help="Prefix of the campaign, dataset and model it makes; reuse it to resume."
+        D.name, help="Prefix of the campaign, dataset and model it makes; reuse it to resume."
     ),
-    per_task: int = typer.Option(50, help="Verified teacher successes per task (training seeds)."),
+    per_task: int = typer.Option(
+        D.per_task, help="Verified teacher successes per task (training seeds)."
+    ),
     teacher: str = typer.Option(
-        "expert",
+        D.teacher,
         help="expert (Result 1) or fewshot (Result 2: the base model with worked examples, sampled).",
     ),
-    samples: int = typer.Option(1, help="Teacher samples per training seed (fewshot: e.g. 4)."),
-    temperature: float = typer.Option(0.7, help="The few-shot teacher's sampling temperature."),
+    samples: int = typer.Option(
+        D.samples, help="Teacher samples per training seed (fewshot: e.g. 4)."
+    ),
+    temperature: float = typer.Option(
+        D.temperature, help="The few-shot teacher's sampling temperature."
+    ),
     attempts: int = typer.Option(
         None, help="Attempt cap per task for the teacher campaign (default 20 x --per-task)."
     ),
     dpo_minutes: float = typer.Option(
-        0.0, help="> 0: also train SFT+DPO on success/failure pairs of the same scenes."
+        D.dpo_minutes, help="> 0: also train SFT+DPO on success/failure pairs of the same scenes."
     ),
     minutes: float = typer.Option(
-        28.0, help="SFT training-time budget in minutes (<= 30 on 2 CPU cores)."
+        D.minutes, help="SFT training-time budget in minutes (<= 30 on 2 CPU cores)."
     ),
     eval_seeds: str = typer.Option(
-        "2000000000-2000000049", help="Held-out evaluation seeds A-B (inside the eval split)."
+        f"{D.eval_seeds.start}-{D.eval_seeds.stop - 1}",
+        help="Held-out evaluation seeds A-B (inside the eval split).",
     ),
     tasks: str = typer.Option(
         None, help="Comma-separated tasks (default: the six ManiSkill tasks)."
@@ -43,13 +53,15 @@ def experiment(
         "--unseen",
         help="Also evaluate on the unseen tasks (tasks list --group unseen); the student never trains on them.",
     ),
-    recipe: str = typer.Option("auto", help="Training recipe: auto, cpu or paper."),
-    max_new_tokens: int = typer.Option(320, help="Token limit when the models are evaluated."),
+    recipe: str = typer.Option(D.recipe, help="Training recipe: auto, cpu or paper."),
+    max_new_tokens: int = typer.Option(
+        D.max_new_tokens, help="Token limit when the models are evaluated."
+    ),
     out: Path = typer.Option(None, help="Folder for table.csv, table.png and experiment.json."),
 ) -> None:
     """Reproduce a BLAZER result: teacher data -> student (SmolLM2-135M + LoRA) -> Table I."""
     from training.evaluate import parse_eval_seeds
-    from training.experiment import ExperimentConfig, run_experiment
+    from training.experiment import run_experiment
 
     seeds = parse_eval_seeds(eval_seeds, "--eval-seeds")  # a bad range fails before any work
     cfg = ExperimentConfig(

@@ -18,6 +18,7 @@ from models.orm import Dataset, ModelVersion
 from models.settings import get_settings
 from training.loop import TrainConfig
 from training.lora import LoraSettings
+from training.recipes import DPO_DEFAULTS, RECIPES
 
 dataset_app = typer.Typer(no_args_is_help=True)
 train_app = typer.Typer(no_args_is_help=True)
@@ -145,13 +146,28 @@ def _config(
     )
 
 
-EFF = typer.Option(24, help="Effective batch via gradient accumulation (BLAZER: 24).")
+def _per_recipe(attr: str) -> str:
+    """A TrainConfig or LoraSettings field's value in each recipe ("paper 5, cpu 2"; one value
+    when they agree), so a flag's help never repeats a default by hand."""
+    values = {
+        name: getattr(lora if attr.startswith("lora_") else config, attr.removeprefix("lora_"))
+        for name, (config, lora) in RECIPES.items()
+    }
+    if len(set(values.values())) == 1:
+        return str(next(iter(values.values())))
+    return ", ".join(f"{name} {value}" for name, value in values.items())
+
+
+DPO_LORA = LoraSettings()
+EFF = typer.Option(DPO_DEFAULTS.effective_batch, help="Effective batch via gradient accumulation.")
 MAX_STEPS = typer.Option(None, help="Stop after this many optimizer steps.")
-MAX_LEN = typer.Option(1024, help="Tokens per example.")
-CKPT = typer.Option(50, help="Checkpoint every N steps (resume picks up the latest).")
-RANK = typer.Option(64, help="LoRA rank (BLAZER: 64).")
-ALPHA = typer.Option(16, help="LoRA alpha (BLAZER: 16).")
-SEED = typer.Option(0, help="Seed.")
+MAX_LEN = typer.Option(DPO_DEFAULTS.max_len, help="Tokens per example.")
+CKPT = typer.Option(
+    DPO_DEFAULTS.ckpt_every, help="Checkpoint every N steps (resume picks up the latest)."
+)
+RANK = typer.Option(DPO_LORA.r, help="LoRA rank.")
+ALPHA = typer.Option(DPO_LORA.alpha, help="LoRA alpha.")
+SEED = typer.Option(DPO_DEFAULTS.seed, help="Seed.")
 
 
 @train_app.command("sft")
@@ -167,18 +183,25 @@ def train_sft(
         "auto", help="auto (paper on a CUDA GPU, else cpu), paper or cpu; flags below override it."
     ),
     minutes: float = typer.Option(
-        None, help="Training-time budget; the schedule is fitted into it (cpu: 28)."
+        None,
+        help=f"Training-time budget, minutes; the schedule is fitted into it ({_per_recipe('max_minutes')}).",
     ),
-    epochs: int = typer.Option(None, help="Epochs (paper 5, cpu 2)."),
-    lr: float = typer.Option(None, help="Peak learning rate, cosine (paper 2e-5, cpu 1.5e-3)."),
-    effective_batch: int = typer.Option(None, help="Effective batch (paper 24, cpu 4)."),
-    micro_batch: int = typer.Option(None, help="Examples per forward pass (4)."),
+    epochs: int = typer.Option(None, help=f"Epochs ({_per_recipe('epochs')})."),
+    lr: float = typer.Option(None, help=f"Peak learning rate, cosine ({_per_recipe('lr')})."),
+    effective_batch: int = typer.Option(
+        None, help=f"Effective batch ({_per_recipe('effective_batch')})."
+    ),
+    micro_batch: int = typer.Option(
+        None, help=f"Examples per forward pass ({_per_recipe('micro_batch')})."
+    ),
     max_steps: int = MAX_STEPS,
-    max_len: int = typer.Option(None, help="Tokens per example (1024)."),
-    ckpt_every: int = typer.Option(None, help="Checkpoint every N steps; a rerun resumes."),
-    lora_r: int = typer.Option(None, help="LoRA rank (64)."),
-    lora_alpha: int = typer.Option(None, help="LoRA alpha (paper 16, cpu 64)."),
-    seed: int = typer.Option(None, help="Seed (0)."),
+    max_len: int = typer.Option(None, help=f"Tokens per example ({_per_recipe('max_len')})."),
+    ckpt_every: int = typer.Option(
+        None, help=f"Checkpoint every N steps ({_per_recipe('ckpt_every')}); a rerun resumes."
+    ),
+    lora_r: int = typer.Option(None, help=f"LoRA rank ({_per_recipe('lora_r')})."),
+    lora_alpha: int = typer.Option(None, help=f"LoRA alpha ({_per_recipe('lora_alpha')})."),
+    seed: int = typer.Option(None, help=f"Seed ({_per_recipe('seed')})."),
 ) -> None:
     """LoRA SFT on a snapshot with a named recipe; registers a model version."""
     _reexec_with_malloc_settings()
@@ -225,11 +248,11 @@ def train_dpo(
     name: str = typer.Option(None, help="Model version name (default: <dataset>-dpo)."),
     parent: str = typer.Option(None, help="Parent model version."),
     out: Path = typer.Option(None, help="Run folder; rerun to resume."),
-    beta: float = typer.Option(0.1, help="DPO beta."),
-    epochs: int = typer.Option(1, help="Epochs."),
-    lr: float = typer.Option(5e-6, help="Peak learning rate."),
+    beta: float = typer.Option(DPO_DEFAULTS.extra["beta"], help="DPO beta."),
+    epochs: int = typer.Option(DPO_DEFAULTS.epochs, help="Epochs."),
+    lr: float = typer.Option(DPO_DEFAULTS.lr, help="Peak learning rate."),
     effective_batch: int = EFF,
-    micro_batch: int = typer.Option(2, help="Pairs per forward pass."),
+    micro_batch: int = typer.Option(DPO_DEFAULTS.micro_batch, help="Pairs per forward pass."),
     max_steps: int = MAX_STEPS,
     max_len: int = MAX_LEN,
     ckpt_every: int = CKPT,

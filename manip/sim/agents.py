@@ -54,14 +54,6 @@ def register() -> None:
             )
         ]
 
-    @register_agent()
-    class XArm6RobotiqWristCam(XArm6Robotiq):
-        uid = "xarm6_robotiq_wristcam"
-
-        @property
-        def _sensor_configs(self):
-            return wrist_camera(self)
-
     if missing_asset("xarm7_robotiq") is None:
 
         @register_agent()
@@ -106,7 +98,7 @@ def _place(u) -> None:
     robot = robot_of_uid(uid)
     if robot is None:
         return
-    if uid in robot.blazer_agents:
+    if uid in robot.placed_by_blazer:
         u.agent.reset(u.agent.keyframes["rest"].qpos)
         u.agent.robot.set_pose(sapien.Pose(list(robot.base)))
     task = u.spec.id if u.spec is not None else None

@@ -31,9 +31,9 @@ class Robot:
     # the file it needs under ManiSkill's asset folder when mani-skill does not ship it (the
     # shared assets supply it); None: shipped
     asset: str | None = None
-    # agent uids blazer registers with ManiSkill (manip.sim.agents): ManiSkill's table scene
-    # does not place them, so blazer puts them at ``base`` in their ``rest`` keyframe
-    blazer_agents: tuple[str, ...] = ()
+    # agent uids ManiSkill's table scene does not place (blazer's own agents, and ManiSkill's
+    # xArm-6 wrist-camera variant): blazer puts them at ``base`` in their ``rest`` keyframe
+    placed_by_blazer: tuple[str, ...] = ()
     base: Vec3 = (0.0, 0.0, 0.0)
     # the base where a task's layout is out of the arm's reach from ``base`` (every task but
     # those in ``own_layout``); None: it reaches ManiSkill's layouts from where it stands
@@ -70,7 +70,7 @@ ROBOTS: dict[str, Robot] = {
             XARM_TABLE,
             asset=XARM6_URDF,
             base=XARM_BASE,
-            blazer_agents=("xarm6_robotiq_wristcam",),
+            placed_by_blazer=("xarm6_robotiq_wristcam",),
         ),
         # the xArm-7 arm with the xArm-6 asset's Robotiq gripper (manip.sim.agents builds it)
         Robot(
@@ -84,7 +84,7 @@ ROBOTS: dict[str, Robot] = {
             asset=XARM6_URDF,
             base=XARM_BASE,
             pick_cube_layout="xarm6_robotiq",
-            blazer_agents=("xarm7_robotiq", "xarm7_robotiq_wristcam"),
+            placed_by_blazer=("xarm7_robotiq", "xarm7_robotiq_wristcam"),
         ),
         # ManiSkill lays out only PickCube for the WidowX AI (cube 0.37 m from its base); the
         # other tasks put their objects around x = 0, 0.5-0.75 m from a base at x = -0.615,
