@@ -20,6 +20,65 @@ SIMULATORS = ("maniskill", "noop")
 LIMITS = {"successes": 100_000_000, "block_size": 1_000, "samples_per_seed": 64}
 MAX_ATTEMPT_CAP = 2**31 - 1
 DEFAULT_ATTEMPTS_PER_SUCCESS = 20
+# what a task's line may set apart from the campaign's (the bootstrap's sampling rule uses them)
+TASK_OVERRIDES = ("samples_per_seed", "temperature", "attempt_cap", "successes")
+
+
+@dataclass
+class BootstrapPolicy:
+    """The ``bootstrap:`` block: this campaign is round 0 of a self-improving lineage.
+
+    Each round's verified plans (all rounds so far, no expert text) train a new version from
+    the base model; it is compared with the incumbent on validation seeds and promoted only
+    when a one-sided exact sign test on the seeds where the two disagree gives p <= ``alpha``;
+    the promoted version is the teacher of the next round. It stops after ``rounds`` rounds
+    or at the first round that does not promote.
+    """
+
+    lineage: str
+    round: int = 0  # which round this campaign is (the rounds after 0 are made by training)
+    rounds: int = 4
+    base: str = "smollm2-135m"
+    scenes: int = 40  # training scenes per task and round (fresh seeds every round)
+    samples: int = 2  # teacher samples per scene (the sampling rule raises it where it fails)
+    temperature: float = 0.5
+    # sampling goes where the model fails: the next round's samples (``samples`` per scene
+    # and task on average: the same budget) are shared out by weight 1 + 3 (1 - p), p the
+    # incumbent's validation rate on the task (at most max_samples), and its temperature is
+    # temperature + 0.3 (1 - p) (at most 1.0)
+    focus: bool = True
+    max_samples: int = 8
+    minutes: float = 12.0  # SFT training-time budget per round
+    val_seeds: int = 10  # validation seeds per task (promotion only)
+    heldout_seeds: int = 25  # evaluation seeds per task (the curve; never used to promote)
+    alpha: float = 0.1  # the promotion test's level
+    max_new_tokens: int = 320
+    recipe: str = "auto"
+    train: dict[str, Any] | None = None  # recipe overrides, e.g. {"max_steps": 4} in tests
+
+    @classmethod
+    def from_spec(cls, data: Any) -> BootstrapPolicy:
+        if not isinstance(data, dict):
+            raise ConfigError("spec: 'bootstrap' must be a mapping with at least a lineage")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"spec: unknown bootstrap field(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        try:
+            policy = cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"spec: bootstrap: {exc}") from None
+        if not isinstance(policy.lineage, str) or not policy.lineage.strip():
+            raise ConfigError("spec: bootstrap.lineage must be a non-empty name")
+        for key in ("rounds", "scenes", "samples", "max_samples", "val_seeds", "heldout_seeds"):
+            if not _positive_int(getattr(policy, key)):
+                raise ConfigError(f"spec: bootstrap.{key} must be a positive integer")
+        if not 0 < policy.alpha < 1:
+            raise ConfigError("spec: bootstrap.alpha must be between 0 and 1")
+        return policy
 
 
 @dataclass
@@ -42,6 +101,9 @@ class CampaignSpec:
     # the prompt's scene: "true" (the simulator's state) or "perceived[:segmenter]" (three
     # simulated RGB-D cameras through manip.perception; the simulator still judges success)
     scene: str = "true"
+    # per task: {samples_per_seed, temperature, attempt_cap, successes} apart from the above
+    task_overrides: dict[str, dict[str, Any]] | None = None
+    bootstrap: dict[str, Any] | None = None  # BootstrapPolicy: round 0 of a lineage
 
     def validate(self) -> Self:
         """Raise ConfigError naming the bad field; fill defaults. (The registry checks are
@@ -88,7 +150,58 @@ class CampaignSpec:
             if self.simulator != "maniskill":
                 raise ConfigError("spec: 'record' needs the maniskill simulator")
             self.record = record.to_json()
+        self._check_overrides()
+        if self.bootstrap is not None:
+            policy = BootstrapPolicy.from_spec(self.bootstrap)
+            if self.retrain is not None:
+                raise ConfigError("spec: a campaign has either a retrain or a bootstrap block")
+            # a round samples every scene k times and keeps every verified plan
+            if policy.round == 0:
+                self.samples_per_seed = policy.samples
+                self.successes = self.attempt_cap = policy.scenes * policy.samples
         return self
+
+    def _check_overrides(self) -> None:
+        for task, over in (self.task_overrides or {}).items():
+            if task not in self.tasks or not isinstance(over, dict):
+                raise ConfigError(f"spec: task_overrides: {task!r} is not one of the tasks")
+            unknown = sorted(set(over) - set(TASK_OVERRIDES))
+            if unknown:
+                raise ConfigError(
+                    f"spec: task_overrides.{task}: unknown {', '.join(unknown)}; "
+                    f"known: {', '.join(TASK_OVERRIDES)}"
+                )
+            samples = over.get("samples_per_seed", 1)
+            if not _positive_int(samples) or samples > LIMITS["samples_per_seed"]:
+                raise ConfigError(f"spec: task_overrides.{task}.samples_per_seed: {samples!r}")
+            temperature = over.get("temperature", 0.0)
+            if not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
+                raise ConfigError(f"spec: task_overrides.{task}.temperature must be 0-2")
+            successes = over.get("successes", self.successes)
+            cap = over.get("attempt_cap", self.attempt_cap)
+            if not _positive_int(successes) or not _positive_int(cap) or successes > cap:
+                raise ConfigError(
+                    f"spec: task_overrides.{task}: successes and attempt_cap must be positive, "
+                    "successes <= attempt_cap"
+                )
+
+    # per task -------------------------------------------------------------------------------
+    def for_task(self, task: str, key: str) -> Any:
+        """A task's value of ``key``: its override, else the campaign's."""
+        over = (self.task_overrides or {}).get(task, {})
+        if key == "temperature":
+            return over.get(key, self.teacher.get("temperature"))
+        return over.get(key, getattr(self, key))
+
+    def teacher_config_for(self, task: str) -> dict[str, Any]:
+        """The teacher config a task's jobs use (its temperature override applied)."""
+        config = self.teacher_config
+        temperature = (self.task_overrides or {}).get(task, {}).get("temperature")
+        return config if temperature is None else {**config, "temperature": temperature}
+
+    @property
+    def bootstrap_policy(self) -> BootstrapPolicy | None:
+        return None if self.bootstrap is None else BootstrapPolicy.from_spec(self.bootstrap)
 
     # typed reads ---------------------------------------------------------------------------
     @property

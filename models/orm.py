@@ -65,10 +65,6 @@ class Campaign(Base):
         """The stored spec as its one data type, defaults included."""
         return CampaignSpec.from_stored(self.spec)
 
-    @property
-    def samples_per_seed(self) -> int:
-        return self.typed_spec.samples_per_seed
-
 
 class CampaignTask(Base):
     """One (task, robot) line of a campaign, with its success target and seed cursor."""

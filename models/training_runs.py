@@ -27,7 +27,14 @@ class LeaseLost(Exception):
 
 
 def create_trigger(
-    session: Session, *, lineage: str, campaign_id: int, base: str, successes: int, policy: dict
+    session: Session,
+    *,
+    lineage: str,
+    campaign_id: int,
+    base: str,
+    successes: int,
+    policy: dict,
+    kind: str = "sft",
 ) -> int | None:
     """A pending retrain for ``lineage``, unless one is already open; its id or None."""
     busy = session.scalar(
@@ -38,7 +45,7 @@ def create_trigger(
     if busy:
         return None
     run = TrainingRun(
-        kind="sft",
+        kind=kind,
         base_model=base,
         state=TrainingRunState.PENDING.value,
         lineage=lineage,

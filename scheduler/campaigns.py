@@ -46,8 +46,8 @@ def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
                     campaign_id=campaign.id,
                     task=task,
                     robot=robot,
-                    target_successes=spec.successes,
-                    attempt_cap=spec.attempt_cap,
+                    target_successes=spec.for_task(task, "successes"),
+                    attempt_cap=spec.for_task(task, "attempt_cap"),
                     seed_split=spec.seed_split,
                     next_seed=offset,
                 )

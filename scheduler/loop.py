@@ -25,7 +25,7 @@ from models.orm import Campaign, Job, SchedulerLease, utcnow
 from models.settings import get_settings
 from models.types import CampaignState, JobState
 from scheduler.planner import WINDOW_JOBS_PER_TASK, plan_campaign
-from scheduler.retrain_policy import due_retrains, stale_retrains
+from scheduler.retrain_policy import due_bootstrap, due_retrains, stale_retrains
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class Scheduler:
                     log.info("campaign %s: planned %d job(s)", campaign.name, planned)
                 if campaign.state != CampaignState.ACTIVE.value:
                     log.info("campaign %s: %s", campaign.name, campaign.state)
-                retrains += due_retrains(session, campaign)
+                retrains += due_retrains(session, campaign) + due_bootstrap(session, campaign)
             upkeep.analyze_if_grown(session, {"jobs": None})  # planned and moved every tick
         if retrains:
             self.publisher.publish_training(retrains)

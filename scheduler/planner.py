@@ -44,12 +44,13 @@ def plan_campaign(
         return 0
     open_counts = jobs.open_seed_counts(session, campaign.id)
     broken = jobs.failed_tasks(session, campaign.id)
-    samples = campaign.samples_per_seed  # episodes per seed
+    spec = campaign.typed_spec
     created, all_finished = 0, True
     tasks = session.scalars(
         select(CampaignTask).where(CampaignTask.campaign_id == campaign.id).with_for_update()
     ).all()
     for ctask in tasks:
+        samples = spec.for_task(ctask.task, "samples_per_seed")  # episodes per seed
         n_open, open_seeds = open_counts.get(ctask.id, (0, 0))
         if ctask.successes >= ctask.target_successes:
             if n_open:

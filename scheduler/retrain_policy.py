@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from models.errors import ConfigError
 from models.orm import Campaign, CampaignTask, TrainingRun
 from models.training_runs import create_trigger, requeue_stale
+from models.types import CampaignState
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,36 @@ def due_retrains(session: Session, campaign: Campaign) -> list[int]:
         return []  # one is already pending or running for this lineage
     log.warning(
         "retrain due for lineage %s at %d successes (run %d)", policy.lineage, successes, run_id
+    )
+    return [run_id]
+
+
+def due_bootstrap(session: Session, campaign: Campaign) -> list[int]:
+    """A bootstrap round's campaign that just finished hands its lineage a training run (the
+    round's snapshot, fine-tune, validation, promotion, next round: training.bootstrap)."""
+    policy = campaign.typed_spec.bootstrap_policy
+    if policy is None or campaign.state != CampaignState.DONE.value:
+        return []
+    if session.scalar(select(TrainingRun.id).where(TrainingRun.campaign_id == campaign.id)):
+        return []
+    successes = session.scalar(
+        select(func.coalesce(func.sum(CampaignTask.successes), 0)).where(
+            CampaignTask.campaign_id == campaign.id
+        )
+    )
+    run_id = create_trigger(
+        session,
+        lineage=policy.lineage,
+        campaign_id=campaign.id,
+        base=policy.base,
+        successes=int(successes),
+        policy=campaign.typed_spec.bootstrap,
+        kind="bootstrap",
+    )
+    if run_id is None:
+        return []
+    log.warning(
+        "bootstrap %s: round %d done, training run %d", policy.lineage, policy.round, run_id
     )
     return [run_id]
 

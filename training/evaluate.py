@@ -145,12 +145,14 @@ def evaluate(
     run: Callable[[str], str] = run_campaign,
     name_prefix: str | None = None,
     scene: str = "true",
+    seed_split: str = "eval",
 ) -> EvalTable:
     """One evaluation campaign per model on the same seeds (``seeds``, else the first
     ``episodes`` evaluation seeds); ``teachers`` may give a model's teacher config outright.
     With ``name_prefix`` the campaigns have fixed names and an existing one is resumed
     (or just read, when it is done) instead of run again. ``scene`` is the prompt's scene
-    (``true`` or ``perceived[:segmenter]``); the simulator judges success on the truth."""
+    (``true`` or ``perceived[:segmenter]``); the simulator judges success on the truth.
+    ``seed_split``: ``eval`` (held-out) or ``val`` (a bootstrap's promotion decision)."""
     seeds = seeds if seeds is not None else default_eval_seeds(episodes or 0)
     if len(seeds) == 0:
         raise ConfigError("evaluation needs at least one seed")
@@ -168,7 +170,7 @@ def evaluate(
                 "teacher": teacher,
                 "successes": len(seeds),
                 "attempt_cap": len(seeds),
-                "seed_split": "eval",
+                "seed_split": seed_split,
                 "seed_start": seeds.start,
                 "block_size": min(block_size, len(seeds)),
                 "scene": scene,
@@ -188,7 +190,7 @@ def evaluate(
             ).all()
             table.successes[model] = {t.task: t.successes for t in lines}
             table.attempts[model] = {t.task: t.attempts for t in lines}
-            if scene == "true":  # a model's registry score is on the true scene
+            if scene == "true" and seed_split == "eval":  # registry scores: true scene, held out
                 _store_metrics(session, model, table)
     return table
 

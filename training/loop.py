@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from manip.teachers.gguf_adapter import export_gguf_adapter
+
 log = logging.getLogger(__name__)
 # steps run before a wall-clock budget fixes the schedule's length; the pace is taken from
 # all but the first (which pays for allocator and kernel warm-up: 2x a later step on a CPU)
@@ -158,6 +160,8 @@ def train(
             break
     metrics_file.close()
     model.save_pretrained(str(out_dir / "adapter"))
+    if getattr(model.config, "model_type", None) == "llama":  # llama.cpp can serve it too
+        export_gguf_adapter(out_dir / "adapter", model.config.to_dict())
     losses = [h["loss"] for h in history]
     return {
         "steps": len(history),

@@ -1,5 +1,5 @@
-"""The Celery task of the ``train`` queue: a retraining run (snapshot, SFT, evaluation,
-promotion). It lives with training; the scheduler sends it by name (``blazer.train``).
+"""The Celery task of the ``train`` queue: a retraining run or a bootstrap round (snapshot,
+SFT, evaluation, promotion). It lives with training; the scheduler sends it by name (``blazer.train``).
 Its code is imported when a run starts (see ``worker.tasks``)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from worker.celery_app import app
 @app.task(name="blazer.train", bind=True, acks_late=True)
 def train(self, run_id: int) -> dict:
     from scheduler.embedded import run_embedded
-    from training.retrain import run_retrain
+    from training.triggers import run_training
 
-    return run_retrain(
+    return run_training(
         run_id,
         run=lambda name, on_progress=None: run_embedded(name, on_progress, exclusive=False),
         worker=f"train-{self.request.hostname}-{os.getpid()}",

@@ -23,6 +23,7 @@ from models.db import session_scope
 from models.errors import DatabaseError
 from models.orm import Campaign, CampaignTask
 from models.recording import record_episodes
+from models.registry import current_version
 from models.settings import get_settings
 from worker.trajectories import store_trajectories
 
@@ -33,6 +34,7 @@ RECORD_RETRY_S = 120.0  # keep trying to record a finished block while the datab
 # cancelled) at most this often; the lease itself is renewed by LeaseKeeper. Short episodes
 # (a no-op simulator runs thousands a second) would otherwise spend their time on beats.
 HEARTBEAT_EVERY_S = 1.0
+TEACHERS_KEPT = 2  # loaded teachers a worker keeps (a bootstrap lineage moves to new versions)
 
 
 def _fail_delivery(job_id: int, runtime: WorkerRuntime, exc: Exception, records: list) -> str:
@@ -46,6 +48,16 @@ def _fail_delivery(job_id: int, runtime: WorkerRuntime, exc: Exception, records:
         )
     log.warning("job %s %s (%d episodes kept)", job_id, verdict.value, result.inserted)
     return verdict.value
+
+
+def resolve_lineage(session, config: dict[str, Any]) -> dict[str, Any]:
+    """A teacher config whose ``model`` names a lineage asks the lineage's promoted version,
+    looked up as each job runs (a bootstrap round's teacher is the latest promotion)."""
+    model = config.get("model")
+    if not model:
+        return config
+    version = current_version(session, model)
+    return config if version is None else {**config, "model": version.name}
 
 
 def default_worker_name() -> str:
@@ -97,6 +109,9 @@ class WorkerRuntime:
     def teacher(self, kind: str, config: dict[str, Any]):
         key = kind + json.dumps(config, sort_keys=True)
         if key not in self._teachers:
+            while len(self._teachers) >= TEACHERS_KEPT:  # a lineage's old versions go
+                _, old = self._teachers.popitem()
+                old.close()
             self._teachers[key] = make_teacher(kind, config)
         return self._teachers[key]
 
@@ -131,13 +146,14 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
             ctask.robot,
             seeds,
             job.id,
-            samples=spec.samples_per_seed,
+            samples=spec.for_task(ctask.task, "samples_per_seed"),
             record=spec.record_spec,
             scene=spec.scene,
         )
         delivery = job.deliveries
         sim_kind = spec.simulator
-        teacher_kind, teacher_config = campaign.teacher_kind, dict(campaign.teacher_config)
+        teacher_kind, teacher_config = campaign.teacher_kind, spec.teacher_config_for(ctask.task)
+        teacher_config = resolve_lineage(session, teacher_config)
 
     last_beat: dict[str, Any] = {"beat": jobs.Beat.OK, "at": time.monotonic()}  # claim checked
 

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy import select
 
 from blazer.commands.stats import print_stats
 from models.db import ensure_schema, ensure_writable_schema, session_scope
@@ -22,7 +23,7 @@ from models.types import CampaignState
 from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
-from training.retrain import run_retrain
+from training.triggers import run_training
 
 app = typer.Typer(no_args_is_help=True)
 log = logging.getLogger(__name__)
@@ -102,13 +103,46 @@ def run(
             if campaign.state == CampaignState.PAUSED.value:
                 campaigns.set_state(session, parsed.name, CampaignState.ACTIVE)
             typer.echo(f"resuming campaign {parsed.name!r} ({campaign.state})")
-    final = run_with_progress(parsed.name)
-    with session_scope() as session:
-        print_stats(episode_stats(session, parsed.name))
-        error = campaigns.get_campaign(session, parsed.name).error
-    typer.echo(f"campaign {parsed.name!r}: {final}" + (f" ({error})" if error else ""))
-    if final == CampaignState.FAILED.value:
-        raise typer.Exit(1)
+    current: str | None = parsed.name
+    while current is not None:  # a bootstrap lineage: round after round
+        final = run_with_progress(current)
+        with session_scope() as session:
+            print_stats(episode_stats(session, current))
+            error = campaigns.get_campaign(session, current).error
+        typer.echo(f"campaign {current!r}: {final}" + (f" ({error})" if error else ""))
+        if final == CampaignState.FAILED.value:
+            raise typer.Exit(1)
+        current = next_round(current) if parsed.bootstrap else None
+
+
+def next_round(campaign: str) -> str | None:
+    """The campaign of the lineage's next round once this round's training run has ended
+    (waiting for a ``train`` worker when a broker is configured); None when the lineage
+    stops here (rounds done, or the candidate was not promoted)."""
+    from models.orm import Campaign, TrainingRun
+    from models.types import TrainingRunState
+
+    ended = (TrainingRunState.DONE.value, TrainingRunState.FAILED.value)
+    while True:
+        with session_scope() as session:
+            run = session.scalars(
+                select(TrainingRun)
+                .join(Campaign, Campaign.id == TrainingRun.campaign_id)
+                .where(Campaign.name == campaign, TrainingRun.kind == "bootstrap")
+            ).first()
+            state, metrics, error = (run.state, run.metrics, run.error) if run else (None, {}, None)
+        if state in ended:
+            break
+        time.sleep(2.0)  # the train worker is at it (or the scheduler has yet to hand it out)
+    if state == TrainingRunState.FAILED.value:
+        raise ConfigError(f"bootstrap round of {campaign} failed: {error}")
+    nxt = (metrics or {}).get("next_campaign")
+    typer.echo(
+        f"round {metrics.get('round')}: {metrics.get('version')} "
+        f"{'promoted' if metrics.get('promoted') else 'not promoted'}"
+        + (f"; next round {nxt}" if nxt else "; the lineage stops here")
+    )
+    return nxt
 
 
 def run_with_progress(name: str) -> str:
@@ -137,7 +171,7 @@ def run_with_progress(name: str) -> str:
                 bars.update(rows[key], completed=p.successes, info=info)
 
         refresh()
-        state = run_campaign(name, on_progress=refresh, retrain=run_retrain)
+        state = run_campaign(name, on_progress=refresh, retrain=run_training)
         refresh()
     return state
 

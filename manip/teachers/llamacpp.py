@@ -15,8 +15,11 @@ import time
 from manip.plan_language import first_block_closed
 from manip.prompt import PROMPT_VERSION
 from manip.teachers.base import Completion, TeacherRequest
+from manip.teachers.gguf_adapter import gguf_adapter
 from manip.teachers.models import DEFAULT_MODEL, smollm2_gguf
 from manip.teachers.naming import teacher_name
+from models.errors import ConfigError
+from models.registry import find_model_version
 
 
 class LlamaCppTeacher:
@@ -34,11 +37,18 @@ class LlamaCppTeacher:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        path = str(smollm2_gguf()) if model == DEFAULT_MODEL else model
+        path, lora, prompt_version = _model_files(model)
         self.name = teacher_name("llamacpp", {"model": model})
-        self.prompt_version = PROMPT_VERSION
+        self.prompt_version = prompt_version
         threads = threads or len(os.sched_getaffinity(0))
-        self.llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, seed=seed, verbose=False)
+        self.llm = Llama(
+            model_path=path,
+            lora_path=lora,
+            n_ctx=n_ctx,
+            n_threads=threads,
+            seed=seed,
+            verbose=False,
+        )
         meta = self.llm.metadata
         eos = self.llm.detokenize([self.llm.token_eos()]).decode(errors="replace")
         self.template = Jinja2ChatFormatter(
@@ -83,3 +93,25 @@ class LlamaCppTeacher:
 
     def close(self) -> None:
         self.llm = None
+
+
+def _model_files(model: str) -> tuple[str, str | None, str]:
+    """(base GGUF, LoRA GGUF or None, prompt version) for a model name: the built-in
+    SmolLM2, a registered version of it (its adapter as GGUF, its training prompt), or a
+    GGUF file."""
+    if model == DEFAULT_MODEL:
+        return str(smollm2_gguf()), None, PROMPT_VERSION
+    version = find_model_version(model)
+    if version is None:
+        if not model.endswith(".gguf"):
+            raise ConfigError(
+                f"llamacpp teacher: {model!r} is neither {DEFAULT_MODEL}, a registered model "
+                "version, nor a .gguf file"
+            )
+        return model, None, PROMPT_VERSION
+    if version.base_model != DEFAULT_MODEL or not version.adapter_path:
+        raise ConfigError(
+            f"llamacpp teacher: model version {version.name} is not a LoRA adapter on "
+            f"{DEFAULT_MODEL}; ask it through the hf teacher"
+        )
+    return str(smollm2_gguf()), str(gguf_adapter(version.adapter_path)), version.prompt_version
