@@ -236,9 +236,13 @@ def _round(
 
     t0 = time.monotonic()
     inc_label = incumbent or f"{policy.base}-fewshot"
+    serving = {k: v for k, v in spec.teacher.items() if k == "threads"}  # round 0's
     teachers = {
-        inc_label: student_teacher(incumbent, policy) if incumbent else base_teacher(policy),
-        version: student_teacher(version, policy),
+        inc_label: {
+            **(student_teacher(incumbent, policy) if incumbent else base_teacher(policy)),
+            **serving,
+        },
+        version: {**student_teacher(version, policy), **serving},
     }
     val = evaluate(
         [inc_label, version],

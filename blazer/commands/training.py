@@ -398,3 +398,24 @@ def models_promote(name: str) -> None:
     with session_scope() as session:
         v = promote(session, name)
         typer.echo(f"promoted {name!r} (lineage {v.lineage})")
+
+
+@models_app.command("lineage")
+def models_lineage(
+    name: str,
+    out: Path = typer.Option(None, help="Folder for lineage.csv and lineage.png."),
+) -> None:
+    """A bootstrap lineage round by round: data, steps, minutes, the teacher's rate on its
+    training scenes, validation and held-out success per task (95% intervals), promotion."""
+    from training.lineage import lineage_rounds, lineage_table, save_lineage
+
+    ensure_schema()
+    with session_scope() as session:
+        rounds = lineage_rounds(session, name)
+    rows = lineage_table(rounds)
+    table = Table(*rows[0])
+    for row in rows[1:]:
+        table.add_row(*row)
+    Console(width=220).print(table)
+    csv_path, png_path = save_lineage(rounds, out or get_settings().data_dir / "lineages" / name)
+    typer.echo(f"wrote {csv_path} and {png_path}")
