@@ -358,4 +358,4 @@ def test_time_budget_fits_the_cosine_schedule(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert 5 <= metrics["steps"] == metrics["total_steps"] <= 14, metrics
     assert log[-1]["lr"] < 0.1 * 0.05 and log[1]["lr"] > 0.09  # decayed over the fitted length
-    assert log[-1]["elapsed_s"] < 0.6 * 1.5
+    assert log[-1]["elapsed_s"] < 0.6  # a time budget is a promise: the steps end inside it

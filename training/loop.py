@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # steps run before a wall-clock budget fixes the schedule's length; the pace is taken from
 # all but the first (which pays for allocator and kernel warm-up: 2x a later step on a CPU)
 BUDGET_PROBE_STEPS = 4
+BUDGET_MARGIN = 0.02  # of a time budget kept back for the pace to change
 
 
 @dataclass
@@ -118,6 +119,7 @@ def train(
     model.train()
     # elapsed_s counts training time across resumes: a budget covers the whole run
     started = time.monotonic() - (history[-1]["elapsed_s"] if history else 0.0)
+    save_s = 0.0  # the last checkpoint save's time: the final save costs about as much
     for step in range(start_step, total):
         lr = cosine_lr(step, total, config.lr, warmup)
         for group in optimizer.param_groups:
@@ -143,24 +145,30 @@ def train(
             "elapsed_s": round(time.monotonic() - started, 2),
         }
         history.append(record)
-        if config.max_minutes is not None and step + 1 == start_step + BUDGET_PROBE_STEPS:
-            fitted = _fit_to_budget(config.max_minutes * 60, history, start_step, step + 1)
+        if config.max_minutes is not None and step + 1 >= start_step + BUDGET_PROBE_STEPS:
+            # refitted every step at the pace so far (checkpoint saves included), keeping back
+            # the final save's time: the steps end inside the budget, never past it
+            budget_s = config.max_minutes * 60 * (1 - BUDGET_MARGIN) - save_s
+            fitted = _fit_to_budget(budget_s, history, start_step, step + 1)
             if fitted < total:
-                log.warning(
-                    "time budget %.1f min: %d of %d steps", config.max_minutes, fitted, total
-                )
+                if step + 1 == start_step + BUDGET_PROBE_STEPS:
+                    log.warning(
+                        "time budget %.1f min: %d of %d steps", config.max_minutes, fitted, total
+                    )
                 total = fitted
         metrics_file.write(json.dumps(record) + "\n")
         metrics_file.flush()
         if progress is not None:
             progress(step + 1, total, loss_sum)
         if (step + 1) % config.ckpt_every == 0 and step + 1 < total:
+            t0 = time.monotonic()
             _save_checkpoint(model, optimizer, config, step + 1, history, out_dir, total)
+            save_s = time.monotonic() - t0
         if step + 1 >= total:
             break
     metrics_file.close()
     model.save_pretrained(str(out_dir / "adapter"))
-    if getattr(model.config, "model_type", None) == "llama":  # llama.cpp can serve it too
+    if getattr(getattr(model, "config", None), "model_type", None) == "llama":  # for llama.cpp
         export_gguf_adapter(out_dir / "adapter", model.config.to_dict())
     losses = [h["loss"] for h in history]
     return {
@@ -175,7 +183,7 @@ def train(
 
 def _fit_to_budget(budget_s: float, history: list[dict], start_step: int, step: int) -> int:
     """Steps that fit in ``budget_s`` of training time, at the pace this process measured
-    after its first step."""
+    since its first step (a slower later pace shortens the schedule)."""
     first_s = history[start_step]["elapsed_s"]
     now_s = history[step - 1]["elapsed_s"]
     pace_s = (now_s - first_s) / (step - start_step - 1)
