@@ -41,7 +41,10 @@ WORKSPACE_MARGIN_M = 0.02
 
 MATH_FUNCTIONS = {"cos": math.cos, "sin": math.sin}  # degrees in, pure, bounded output
 
-FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+# One way to split the header's blanks (a ``[ \t]*`` on each side of an optional word made
+# "```" + many spaces quadratic): linear in the completion's length.
+FENCE = re.compile(r"```[ \t]*(?:(?:python|py)[ \t]*)?\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+NON_DECIMAL_INT = re.compile(r"0[xob]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ def parse_plan(completion: str) -> list[Step]:
             FailureReason.PARSE_ERROR,
             f"code block is {len(code)} characters; the limit is {MAX_CODE_CHARS}",
         )
-    _check_ascii_names(code)
+    _check_tokens(code)
     try:
         tree = ast.parse(code, mode="exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
@@ -143,10 +146,18 @@ def parse_plan(completion: str) -> list[Step]:
     return _Walker().run(tree)
 
 
-def _check_ascii_names(code: str) -> None:
-    """Refuse look-alike identifiers: ast would NFKC-normalise 'ｍove_gripper' to a primitive."""
+def _check_tokens(code: str) -> None:
+    """Refuse look-alike identifiers (ast would NFKC-normalise 'ｍove_gripper' to a primitive)
+    and hex, octal and binary integers (their size escapes the decimal bound: 0x + 5,000 f's
+    is an int too long for even an error message)."""
     try:
         for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type == tokenize.NUMBER and NON_DECIMAL_INT.match(tok.string):
+                raise PlanError(
+                    FailureReason.PARSE_ERROR,
+                    f"line {tok.start[0]}: hex, octal and binary numbers are not allowed; "
+                    "write decimal numbers",
+                )
             if tok.type == tokenize.NAME and not tok.string.isascii():
                 raise PlanError(
                     FailureReason.PARSE_ERROR,
@@ -341,9 +352,9 @@ class _Walker:
         if isinstance(v, bool) or v is None or v is Ellipsis:
             raise _refuse(node, f"literal {v!r} is not allowed; use numbers, strings and lists")
         if isinstance(v, int | float):
-            if isinstance(v, int) and abs(v) > 10**6:
+            if isinstance(v, int) and abs(v) > 10**6:  # never str(v): it may be too long to print
                 raise _refuse(
-                    node, f"number {str(v)[:20]}... is too large", FailureReason.UNSAFE_PLAN
+                    node, f"a {v.bit_length()}-bit integer is too large", FailureReason.UNSAFE_PLAN
                 )
             return self._finite(node, float(v))
         if isinstance(v, str):

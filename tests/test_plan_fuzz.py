@@ -40,6 +40,10 @@ numbers = st.one_of(
     st.integers(-5, 5).map(str),
     st.floats(-2, 2, allow_nan=False).map(lambda v: f"{v:.3f}"),
     st.sampled_from(["1e308", "-1e400", "float('nan')", "10**10", "0.0", "True", "None"]),
+    # non-decimal integers, short and far past str(int)'s 4,300-digit limit
+    st.tuples(st.sampled_from(["0x", "0X", "0o", "0b"]), st.integers(1, 6000)).map(
+        lambda t: t[0] + ("1" if t[0][1] in "bB" else "7") * t[1]
+    ),
 )
 
 

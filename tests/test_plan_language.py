@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import time
 
 import pytest
 
 from manip.plan_language import (
+    MAX_COMPLETION_CHARS,
     CloseGripper,
     Move,
     OpenGripper,
@@ -222,3 +224,26 @@ def test_a_hostile_scene_does_not_change_what_the_plan_language_accepts():
     assert verdict(grasp, HOSTILE_SCENE) == "accepted"
     assert verdict(grasp, plain) == FailureReason.PARSE_ERROR.value  # no such object there
     assert glob.glob(MARKER.format(id="*")) == [], "a hostile completion was executed"
+
+
+@pytest.mark.parametrize("literal", ["0x" + "f" * 5000, "0o17", "0B101", "0xFF"])
+def test_non_decimal_integers_are_refused_in_one_line(literal):
+    with pytest.raises(PlanError, match="hex, octal and binary numbers are not allowed"):
+        parse_plan(f"```python\nx = {literal}\nmove_gripper([x, 0, 0.1])\n```")
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "```" + " " * (MAX_COMPLETION_CHARS - 3),
+        "```python" + " \t" * ((MAX_COMPLETION_CHARS - 10) // 2),
+        "```py " * (MAX_COMPLETION_CHARS // 6),
+    ],
+)
+def test_finding_the_code_block_is_linear(completion):
+    """The longest completion allowed is searched in well under 50 ms (the old pattern took
+    ~7 s on "```" followed by 64,000 spaces)."""
+    start = time.perf_counter()
+    with pytest.raises(PlanError):
+        parse_plan(completion)
+    assert time.perf_counter() - start < 0.05
