@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from models.errors import ConfigError
+from models.names import check_name
 from models.types import SEED_SPLIT_SIZE, RecordSpec, SeedSplit
 
 SIMULATORS = ("maniskill", "noop")
@@ -73,6 +74,7 @@ class BootstrapPolicy:
             raise ConfigError(f"spec: bootstrap: {exc}") from None
         if not isinstance(policy.lineage, str) or not policy.lineage.strip():
             raise ConfigError("spec: bootstrap.lineage must be a non-empty name")
+        check_name("bootstrap lineage", policy.lineage)
         for key in ("rounds", "scenes", "samples", "max_samples", "val_seeds", "heldout_seeds"):
             if not _positive_int(getattr(policy, key)):
                 raise ConfigError(f"spec: bootstrap.{key} must be a positive integer")
@@ -110,6 +112,7 @@ class CampaignSpec:
         ``scheduler.spec``'s.)"""
         if not isinstance(self.name, str) or not self.name.strip():
             raise ConfigError("spec: 'name' must be a non-empty string")
+        check_name("campaign", self.name)
         if not self.tasks:
             raise ConfigError("spec: 'tasks' must list at least one task")
         if not self.robots:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.errors import ConfigError
+from models.names import check_name
 from models.orm import Campaign, CampaignTask, TrainingRun
 from models.training_runs import create_trigger, requeue_stale
 from models.types import CampaignState
@@ -38,6 +39,7 @@ class RetrainPolicy:
             raise ConfigError(f"spec: retrain: {exc}") from None
         if policy.every <= 0 or not policy.lineage:
             raise ConfigError("spec: retrain needs every > 0 and a lineage name")
+        check_name("retrain lineage", policy.lineage)
         return policy
 
 

@@ -292,3 +292,37 @@ def test_retrain_trigger_lease_hands_a_dead_workers_run_out_once(blazer_env):
     with session_scope() as s:
         assert claim_trigger(s, rid, "w3", lease_s=60) is None
         assert s.get(TrainingRun, rid).state == "done"
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../../tmp/x", "a/b", "..", ".hidden", "x" * 201, "a b", "ok..no"]
+)
+def test_a_name_that_would_leave_the_data_folder_is_one_line(name):
+    """Every name that becomes a path is checked in one place (models.names)."""
+    from models.names import check_name
+    from scheduler.retrain_policy import RetrainPolicy
+    from training.datasets import DatasetSpec
+    from training.runs import default_run_dir
+
+    for make in (
+        lambda: check_name("thing", name),
+        lambda: RetrainPolicy.from_spec({"every": 1, "lineage": name}),
+        lambda: DatasetSpec(name, ["c"]).validate(),
+        lambda: default_run_dir("sft", name),
+        lambda: spec(name="c", bootstrap={"lineage": name}),
+    ):
+        with pytest.raises(ConfigError, match="not allowed|non-empty"):
+            make()
+    if name:
+        with pytest.raises(ConfigError, match="not allowed|non-empty"):
+            spec(name=name)
+
+
+def test_a_retrain_lineage_out_of_the_data_folder_is_refused_on_the_command_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: c\ntasks: [PickCube-v1]\nretrain: {every: 1, lineage: ../../../../tmp/x}\n"
+    )
+    out = run_cli("campaign", "create", str(bad), env={"BLAZER_DATA_DIR": str(tmp_path)})
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "retrain lineage name '../../../../tmp/x' is not allowed" in out.stderr

@@ -359,3 +359,49 @@ def test_time_budget_fits_the_cosine_schedule(tmp_path):
     assert 5 <= metrics["steps"] == metrics["total_steps"] <= 14, metrics
     assert log[-1]["lr"] < 0.1 * 0.05 and log[1]["lr"] > 0.09  # decayed over the fitted length
     assert log[-1]["elapsed_s"] < 0.6  # a time budget is a promise: the steps end inside it
+
+
+def test_resume_takes_the_newest_complete_checkpoint_only(tmp_path):
+    from training.loop import latest_checkpoint
+
+    ckpts = tmp_path / "checkpoints"
+    for name, complete in [
+        ("step-000002", True),
+        ("step-000010", True),
+        ("step-000012.tmp", True),  # a save killed before its rename
+        ("step-000014", False),  # no trainer state: not a checkpoint
+    ]:
+        (ckpts / name).mkdir(parents=True)
+        if complete:
+            (ckpts / name / "trainer_state.pt").write_bytes(b"x")
+    assert latest_checkpoint(tmp_path) == ckpts / "step-000010"
+    assert latest_checkpoint(tmp_path / "none") is None
+
+
+class _Planted:
+    """A pickle that would write a file when loaded by an unsafe torch.load."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_planted_trainer_state_runs_no_code(tmp_path):
+    import pickle
+
+    import torch
+
+    from training.loop import TrainConfig, train
+
+    ckpt = tmp_path / "checkpoints" / "step-000004"
+    ckpt.mkdir(parents=True)
+    marker = tmp_path / "pwned"
+    torch.save(
+        {"step": 4, "history": [], "optimizer": _Planted(str(marker))}, ckpt / "trainer_state.pt"
+    )
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(pickle.UnpicklingError):
+        train(model, [1.0], lambda idx: model.weight.sum(), TrainConfig(epochs=1), tmp_path)
+    assert not marker.exists()

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from manip.prompt import STUDENT_PROMPT_VERSION, check_version, render_messages
 from manip.sim.tasks import UNSEEN
 from models.errors import ConfigError, NotFound
+from models.names import check_name
 from models.orm import Campaign, Dataset, DatasetMember, Episode
 from models.types import SEED_SPLIT_SIZE, SceneState, SeedSplit
 
@@ -43,6 +44,7 @@ class DatasetSpec:
     include_unseen: bool = False  # tasks of the ``unseen`` group are for evaluation only
 
     def validate(self) -> DatasetSpec:
+        check_name("dataset", self.name)
         if self.balance not in BALANCES:
             raise ConfigError(
                 f"--balance must be one of {', '.join(BALANCES)}, got {self.balance!r}"

@@ -29,6 +29,7 @@ from manip.sim.tasks import BLM1_TASKS, UNSEEN
 from manip.teachers.models import DEFAULT_MODEL
 from models.db import session_scope
 from models.errors import ConfigError, NotFound
+from models.names import check_name
 from models.orm import CampaignTask, Dataset
 from models.registry import find_model_version
 from models.settings import get_settings
@@ -74,6 +75,7 @@ class ExperimentConfig:
         return [*self.tasks, *extra]
 
     def validate(self) -> ExperimentConfig:
+        check_name("experiment", self.name)
         if self.teacher not in TEACHERS:
             raise ConfigError(
                 f"--teacher must be one of {', '.join(TEACHERS)}, got {self.teacher!r}"

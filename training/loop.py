@@ -75,8 +75,14 @@ def epoch_order(weights: Sequence[float], epochs: int, seed: int) -> list[int]:
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:
-    ckpts = sorted((out_dir / "checkpoints").glob("step-*"))
-    return ckpts[-1] if ckpts else None
+    """The newest complete checkpoint: ``step-NNNNNN`` with its trainer state (a killed save
+    leaves ``step-NNNNNN.tmp``, which is never resumed from)."""
+    ckpts = [
+        p
+        for p in (out_dir / "checkpoints").glob("step-*")
+        if p.name[5:].isdigit() and (p / "trainer_state.pt").is_file()
+    ]
+    return max(ckpts, key=lambda p: int(p.name[5:])) if ckpts else None
 
 
 def train(
@@ -108,7 +114,8 @@ def train(
     start_step, history = 0, []
     ckpt = latest_checkpoint(out_dir)
     if ckpt is not None:
-        state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
+        # plain data (tensors, numbers, lists, dicts): a planted pickle runs no code here
+        state = torch.load(ckpt / "trainer_state.pt", weights_only=True)
         _load_adapter_weights(model, ckpt)
         optimizer.load_state_dict(state["optimizer"])
         start_step, history = state["step"], state["history"]

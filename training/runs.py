@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from models.db import session_scope
+from models.names import check_name
 from models.orm import Dataset, ModelVersion
 from models.settings import get_settings
 from models.training_runs import finish_run, start_run
@@ -37,6 +38,7 @@ def _is_glibc() -> bool:
 
 
 def default_run_dir(kind: str, version_name: str) -> Path:
+    check_name("model version", version_name)
     return (get_settings().data_dir / "runs" / f"{kind}-{version_name}").resolve()
 
 

@@ -81,6 +81,9 @@ def dataset_export(
     from training.datasets import export_dataset
 
     ensure_schema()
+    from models.names import check_name
+
+    check_name("dataset", name)
     out = out or get_settings().data_dir / "exports" / (f"{name}.jsonl" if fmt == "jsonl" else name)
     seen = [0]
 
@@ -407,8 +410,10 @@ def models_lineage(
 ) -> None:
     """A bootstrap lineage round by round: data, steps, minutes, the teacher's rate on its
     training scenes, validation and held-out success per task (95% intervals), promotion."""
+    from models.names import check_name
     from training.lineage import lineage_rounds, lineage_table, save_lineage
 
+    check_name("lineage", name)
     ensure_schema()
     with session_scope() as session:
         rounds = lineage_rounds(session, name)
