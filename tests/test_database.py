@@ -439,3 +439,19 @@ def test_every_command_in_the_table_builds_with_its_options():
         assert command.params or getattr(command, "commands", None), name
     assert "check" in group.get_command(None, "plan").commands
     assert group.get_command(None, "nope") is None
+
+
+def test_model_text_is_shown_as_written_never_obeyed(blazer_env):
+    """A completion holding rich markup or terminal escapes: the table shows the markup as
+    text (``[/bold]`` used to crash it) and no control character reaches the terminal."""
+    import dataclasses
+
+    cid = make_campaign()
+    hostile = "[/bold][red]x\x1b[2J\x1b]0;owned\x07\rdone"
+    with session_scope() as s:
+        record_episodes(s, [dataclasses.replace(rec(cid, 1, False), completion=hostile)])
+    for fmt in ("table", "csv"):
+        out = run_cli("episodes", "query", "--full", "--format", fmt, env={"COLUMNS": "400"})
+        assert out.returncode == 0, out.stderr
+        assert "\x1b" not in out.stdout and "\x07" not in out.stdout and "\r" not in out.stdout
+        assert "[/bold][red]x" in out.stdout, out.stdout

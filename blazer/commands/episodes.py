@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from blazer.commands.text import for_rich, printable
 from models.db import ensure_schema, session_scope
 from models.errors import ConfigError
 from models.queries import EPISODE_COLUMNS, FULL_COLUMNS, EpisodeFilter, stream_episodes
@@ -67,12 +68,19 @@ def query(
             writer.writeheader()
             for row in rows:
                 writer.writerow(
-                    {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+                    {
+                        k: json.dumps(v)
+                        if isinstance(v, dict | list)
+                        else printable(v)
+                        if isinstance(v, str)
+                        else v
+                        for k, v in row.items()
+                    }
                 )
         else:
             table = Table(*shown)
             for row in rows:
-                table.add_row(*("" if row[n] is None else str(row[n]) for n in shown))
+                table.add_row(*("" if row[n] is None else for_rich(str(row[n])) for n in shown))
             if rows.n:
                 Console().print(table)
     # the count goes to stderr for machine formats, so their stdout stays parseable

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from blazer.commands.text import printable
 from manip.plan_language import PlanError, check_plan, check_workspace, parse_plan
 from manip.sim.robots import default_workspace
 from models.errors import ConfigError
@@ -38,7 +39,7 @@ def check(
             finally:
                 sim.close()
     except PlanError as exc:
-        typer.echo(f"refused ({exc.reason.value}): {exc.message}")
+        typer.echo(f"refused ({exc.reason.value}): {printable(exc.message)}")
         raise typer.Exit(1) from None
     for step in steps:
         typer.echo(f"line {step.line:>3}: {step}")

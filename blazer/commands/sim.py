@@ -8,6 +8,7 @@ import json
 import typer
 
 from blazer.commands.teacher_options import teacher_from_flags
+from blazer.commands.text import printable
 from manip.rollout import Block, run_block
 from manip.sim import make_simulator
 from manip.sim.tasks import check_task_robot
@@ -47,7 +48,7 @@ def try_episode(
         typer.echo(f"== scene ({task}, {robot}, seed {seed})")
         typer.echo(json.dumps(rec.scene, indent=1) if rec.scene else "(no scene)")
         typer.echo("== completion")
-        typer.echo(rec.completion or "(none)")
+        typer.echo(printable(rec.completion) if rec.completion else "(none)")
         typer.echo("== plan")
         for step in rec.plan or []:
             typer.echo(f"  {step}")
