@@ -10,6 +10,7 @@ pending/queued --cancel--> cancelled   (task full or campaign cancelled)
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -121,15 +122,19 @@ def heartbeat(
     return Beat.OK
 
 
-def renew_leases(session: Session, worker: str, lease_s: float) -> int:
-    """A live worker process keeps the leases of the jobs it runs fresh (a thread beside the
-    job, every lease/4): a process that dies stops renewing, and its job is reclaimed within
-    one short lease instead of after the longest episode."""
+def renew_leases(session: Session, worker: str, lease_s: float, job_ids: Iterable[int]) -> int:
+    """A live worker process keeps the leases of the jobs it is running fresh (a thread beside
+    the job, every lease/4): a process that dies stops renewing, and its job is reclaimed within
+    one short lease instead of after the longest episode. Only ``job_ids``, the jobs its code
+    is inside now: a job whose run raised is never renewed again, so its lease runs out."""
+    ids = list(job_ids)
+    if not ids:
+        return 0
     return (
         rowcount(
             session.execute(
                 update(Job)
-                .where(Job.worker == worker, Job.state == JobState.RUNNING.value)
+                .where(Job.id.in_(ids), Job.worker == worker, Job.state == JobState.RUNNING.value)
                 .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
             )
         )

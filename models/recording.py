@@ -69,6 +69,7 @@ def record_episodes(
     """
     groups: dict[GroupKey, list[EpisodeRecord]] = defaultdict(list)
     for rec in records:
+        rec = rec.storable()
         groups[(rec.campaign_id, rec.task, rec.robot)].append(rec)
     if not groups:
         return RecordResult()

@@ -6,7 +6,7 @@ They are plain dataclasses that travel as JSON (Celery messages, database JSON c
 from __future__ import annotations
 
 import enum
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Any
 
@@ -216,6 +216,34 @@ class EpisodeRecord:
             "success" if self.success else (self.failure_reason or FailureReason.TASK_FAILED).value
         )
 
+    def storable(self) -> EpisodeRecord:
+        """This record as both databases store it: no NUL character in any text or JSON
+        string (PostgreSQL's COPY and jsonb refuse it; it becomes U+FFFD), text no longer than
+        its column, and a count that is not an integer in its column's range left out (a
+        server's ``"prompt_tokens": "12"``). A value that cannot be stored never fails the
+        block it came in."""
+        changes: dict[str, Any] = {}
+        for f in fields(self):
+            value, col = getattr(self, f.name), f.metadata["column"]
+            kind, _, size = col.sql.partition(":")
+            if value is None or kind == "boolean" or isinstance(value, enum.Enum):
+                continue
+            if kind in ("string", "text") and isinstance(value, str):
+                fixed: Any = value.replace("\x00", "\ufffd")
+                if size and len(fixed) > int(size):
+                    fixed = fixed[: int(size)]
+            elif kind in ("integer", "bigint") and f.name not in EPISODE_KEY:
+                bound = 2**31 if kind == "integer" else 2**63
+                ok = isinstance(value, int) and not isinstance(value, bool)
+                fixed = value if ok and -bound <= value < bound else None
+            elif kind == "json":
+                fixed = _without_nul(value)
+            else:
+                continue
+            if fixed is not value:
+                changes[f.name] = fixed
+        return replace(self, **changes) if changes else self
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["failure_reason"] = self.failure_reason.value if self.failure_reason else None
@@ -296,3 +324,14 @@ class RecordSpec:
         data = asdict(self)
         data["cameras"] = list(self.cameras)
         return data
+
+
+def _without_nul(value: Any) -> Any:
+    """A JSON value with every NUL in its strings (keys included) made U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value

@@ -25,6 +25,7 @@ from models.orm import Campaign, CampaignTask
 from models.recording import record_episodes
 from models.registry import current_version
 from models.settings import get_settings
+from models.types import EpisodeRecord, FailureReason
 from worker.trajectories import store_trajectories
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,39 @@ def _fail_delivery(job_id: int, runtime: WorkerRuntime, exc: Exception, records:
     """Keep the episodes that finished; count the delivery; fail the job after the last."""
     error = f"{exc.__class__.__name__}: {exc}"[:2000]
     log.error("job %s raised: %s", job_id, error)
+    try:
+        with session_scope() as session:
+            result = record_episodes(session, records)
+    except DatabaseError:
+        raise
+    except Exception as record_exc:  # they cannot be stored as they are: keep what they were
+        log.exception("job %s: episodes not storable; recording them bare", job_id)
+        with session_scope() as session:
+            result = record_episodes(session, [_bare(r, record_exc) for r in records])
     with session_scope() as session:
-        result = record_episodes(session, records)
         verdict = jobs.fail_delivery(
             session, job_id, runtime.name, error, get_settings().job_max_deliveries
         )
     log.warning("job %s %s (%d episodes kept)", job_id, verdict.value, result.inserted)
     return verdict.value
+
+
+def _bare(record: EpisodeRecord, exc: Exception) -> EpisodeRecord:
+    """An episode whose values could not be stored, kept as the attempt it was: its key,
+    teacher and outcome, a sim_error with the reason, none of the text that failed."""
+    return EpisodeRecord(
+        campaign_id=record.campaign_id,
+        task=record.task,
+        robot=record.robot,
+        seed=record.seed,
+        attempt=record.attempt,
+        teacher=record.teacher[:200],
+        success=False,
+        failure_reason=FailureReason.SIM_ERROR,
+        failure_detail=f"episode not storable: {exc.__class__.__name__}: {exc}"[:1000],
+        worker=record.worker,
+        job_id=record.job_id,
+    )
 
 
 def resolve_lineage(session, config: dict[str, Any]) -> dict[str, Any]:
@@ -69,9 +96,10 @@ class LeaseKeeper(threading.Thread):
     job is doing (a long teacher call, a slow episode), so a lease can be short: when the
     process dies the renewals stop and the job goes back to the queue within one lease."""
 
-    def __init__(self, worker: str) -> None:
+    def __init__(self, worker: str, active: set[int]) -> None:
         super().__init__(name=f"lease-keeper-{worker}", daemon=True)
         self.worker = worker
+        self.active = active  # the runtime's: jobs whose code is running now
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -79,7 +107,7 @@ class LeaseKeeper(threading.Thread):
         while not self.stopped.wait(lease_s / 4):
             try:
                 with session_scope() as session:
-                    jobs.renew_leases(session, self.worker, lease_s)
+                    jobs.renew_leases(session, self.worker, lease_s, set(self.active))
             except DatabaseError as exc:  # the database is away: the next round tries again
                 log.warning("lease renewal failed (%s)", exc)
 
@@ -92,11 +120,12 @@ class WorkerRuntime:
         self._simulators: dict[str, Any] = {}
         self._teachers: dict[str, Any] = {}
         self._keeper: LeaseKeeper | None = None
+        self.active: set[int] = set()  # jobs execute_job is inside of (their leases renew)
 
     def keep_leases(self) -> None:
         """Start the lease keeper (once, in the process that runs the jobs)."""
         if self._keeper is None or not self._keeper.is_alive():
-            self._keeper = LeaseKeeper(self.name)
+            self._keeper = LeaseKeeper(self.name, self.active)
             self._keeper.start()
 
     def simulator(self, kind: str):
@@ -128,7 +157,16 @@ class WorkerRuntime:
 
 
 def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
-    """Run one job to the end; returns what happened (done, skipped, stopped, released, lost)."""
+    """Run one job to the end; returns what happened (done, skipped, stopped, released, lost,
+    retry, failed). Its lease is renewed only while this runs."""
+    runtime.active.add(job_id)
+    try:
+        return _execute(job_id, runtime)
+    finally:
+        runtime.active.discard(job_id)
+
+
+def _execute(job_id: int, runtime: WorkerRuntime) -> str:
     lease_s = get_settings().job_lease_s
     runtime.keep_leases()
     with session_scope() as session:
@@ -195,7 +233,12 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
         finished = [o for o in outcomes if o.finished]
         store_trajectories(block, finished, delivery)
         return _fail_delivery(job_id, runtime, exc, [o.record for o in finished])
-    store_trajectories(block, outcomes, delivery)
+    try:
+        store_trajectories(block, outcomes, delivery)
+    except Exception as exc:  # an artifact store that raised what it should not: keep the rows
+        log.exception("job %s: trajectories not stored", job_id)
+        for o in outcomes:
+            o.record.traj_error = f"trajectory not stored: {exc.__class__.__name__}: {exc}"[:500]
     records = [o.record for o in outcomes]
     beat = last_beat["beat"]
     deadline = time.monotonic() + RECORD_RETRY_S
@@ -217,6 +260,8 @@ def execute_job(job_id: int, runtime: WorkerRuntime) -> str:
                 raise
             log.warning("job %s: database unavailable, retrying the record", job_id)
             time.sleep(2.0)
+        except Exception as exc:  # a value the database refused: the block's job fails over
+            return _fail_delivery(job_id, runtime, exc, records)
     log.info(
         "job %s %s: %d new episodes, %d successes, %d duplicates, %d surplus",
         job_id,

@@ -58,11 +58,13 @@ class IsolatedSimulator:
         self.config = config or SimConfig.from_settings()
         self._proc: subprocess.Popen | None = None
         self._recording = False
+        self._buf = b""  # what the child wrote past the last full reply line
         self.restarts = 0
 
     def _start(self) -> subprocess.Popen:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
+        self._buf = b""
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "manip.sim.server", json.dumps(self.config.to_json())],
             stdin=subprocess.PIPE,
@@ -81,10 +83,14 @@ class IsolatedSimulator:
         return self._proc
 
     def _read(self, timeout_s: float, what: str) -> dict:
+        """The child's next reply line, read from the pipe's descriptor with a deadline: a
+        child that hangs mid-line still times out, and one that dies after half a line is a
+        sim_error (never a JSON error that would fail the block)."""
         proc = self._proc
         assert proc is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
         deadline = time.monotonic() + timeout_s
-        while True:
+        while b"\n" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0:
                 self._kill()
@@ -92,18 +98,33 @@ class IsolatedSimulator:
                     FailureReason.TIMEOUT,
                     f"simulator did not answer {what} within {timeout_s:.0f} s; killed",
                 )
-            ready, _, _ = select.select([proc.stdout], [], [], min(left, 1.0))
-            if ready:
-                line = proc.stdout.readline()
-                if line:
-                    return json.loads(line)
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:  # end of the pipe: the child is gone
+                cut = " mid-reply" if self._buf else ""
+                self._buf = b""
                 code = proc.wait(timeout=5)
                 self._proc = None
                 self.restarts += 1
                 sig = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
                 raise SimulatorError(
-                    FailureReason.SIM_ERROR, f"simulator process died during {what} ({sig})"
+                    FailureReason.SIM_ERROR, f"simulator process died{cut} during {what} ({sig})"
                 )
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            self._kill()
+            raise SimulatorError(
+                FailureReason.SIM_ERROR, f"unreadable simulator reply during {what}; restarted"
+            ) from None
+        if not isinstance(reply, dict):
+            self._kill()
+            raise SimulatorError(FailureReason.SIM_ERROR, f"odd simulator reply during {what}")
+        return reply
 
     def _request(self, req: dict, timeout_s: float, what: str) -> dict:
         proc = self._start()

@@ -5,7 +5,7 @@ Requests: {"op": "reset", "task", "robot", "seed", "record"?} -> {"scene"}; {"op
 "steps"} -> {"result"}; {"op": "close"}. Errors come back as {"error", "kind"}.
 
 Fault injection for tests: BLAZER_SIM_FAULTS="crash:TASK:SEED,hang:TASK:SEED" makes the
-reset of that scene segfault (SIGSEGV) or hang; "nostart:*:0" makes the process exit
+reset of that scene segfault (SIGSEGV) or hang, "partial:TASK:SEED" write half a reply and exit; "nostart:*:0" makes the process exit
 before it is ready (a simulator that cannot start).
 """
 
@@ -30,7 +30,11 @@ def _faults(config: SimConfig) -> dict[tuple[str, int], str]:
     return faults
 
 
-def _inject(fault: str | None) -> None:
+def _inject(fault: str | None, out) -> None:
+    if fault == "partial":  # half a reply line, then gone (a child killed while writing)
+        out.write('{"scene": {"task": "Pi')
+        out.flush()
+        os._exit(3)
     if fault == "crash":
         os.kill(os.getpid(), signal.SIGSEGV)
     elif fault == "hang":
@@ -62,7 +66,7 @@ def main() -> None:
         req = json.loads(line)
         try:
             if req["op"] == "reset":
-                _inject(faults.get((req["task"], int(req["seed"]))))
+                _inject(faults.get((req["task"], int(req["seed"]))), out)
                 record = RecordSpec.from_spec(req.get("record"))
                 scene = backend.reset(req["task"], req["robot"], req["seed"], record)
                 reply: dict[str, Any] = {"scene": scene.to_json()}

@@ -109,13 +109,22 @@ def _parse(resp: httpx.Response, latency_s: float) -> Completion:
     try:
         data = resp.json()
         choice = data["choices"][0]
+        content = choice["message"]["content"]
+        if not isinstance(content, str):  # a list of parts, a number, null: not a completion
+            return Completion(
+                None,
+                latency_s=latency_s,
+                error=f"malformed response: message content is {type(content).__name__}, "
+                f"not text: {resp.text[:200]}",
+            )
         usage = data.get("usage") or {}
+        finish = choice.get("finish_reason")
         return Completion(
-            choice["message"]["content"],
-            usage.get("prompt_tokens"),
-            usage.get("completion_tokens"),
+            content,
+            _count(usage.get("prompt_tokens")),
+            _count(usage.get("completion_tokens")),
             latency_s,
-            choice.get("finish_reason"),
+            finish[:32] if isinstance(finish, str) else None,
         )
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         return Completion(
@@ -123,3 +132,11 @@ def _parse(resp: httpx.Response, latency_s: float) -> Completion:
             latency_s=latency_s,
             error=f"malformed response ({exc.__class__.__name__}): {resp.text[:200]}",
         )
+
+
+def _count(value: object) -> int | None:
+    """A token count as a server should send it (a non-negative int that fits the column), or
+    None: a string, a float, a bool or a huge number is not recorded as one."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+        return value
+    return None
