@@ -15,6 +15,7 @@ from manip.plan_language import CloseGripper, Move, OpenGripper, Step, TaskCompl
 from models.errors import ConfigError
 from models.frames import gripper_quat
 from models.types import SceneState
+from robot_runtime.base import Armed, HardwareLimits
 
 GRIPPER_OPEN_M = 0.08
 GRIPPER_SPEED_M_S = 0.1
@@ -42,7 +43,14 @@ def down_quat_xyzw(yaw_deg: float, tilt_deg: float) -> np.ndarray:
     return np.array([x, y, z, w])
 
 
-class FrankaRobot:
+# The Panda's own box in its base frame (m): a table-top reach with room to spare, above the
+# table surface; and no TCP within 0.2 m of the base's axis. A scene file only narrows it.
+FRANKA_LIMITS = HardwareLimits((0.20, -0.60, 0.02), (0.80, 0.60, 0.80), (0.0, 0.0), 0.20)
+
+
+class FrankaRobot(Armed):
+    limits = FRANKA_LIMITS
+
     def __init__(self, host: str, perception: Perception) -> None:
         self.name = f"franka:{host}"
         self.host, self.perception = host, perception
@@ -71,7 +79,16 @@ class FrankaRobot:
         self._widths = {o.name: min(o.size[0], o.size[1]) for o in scene.objects}
         return scene
 
+    def measured_position(self) -> tuple[float, float, float]:
+        """The TCP position libfranka reports (base frame)."""
+        if self._panda is None:
+            raise ConfigError("connect() before reading the arm's position")
+        x, y, z = (float(v) for v in self._panda.get_position())
+        return (x, y, z)
+
     def execute(self, step: Step) -> tuple[bool, str]:
+        if not self.cleared(step):  # its own guard: nothing moves the arm unchecked
+            return False, "refused: the step is not part of a plan the safety envelope passed"
         if isinstance(step, Move):
             ok = self._panda.move_to_pose(
                 np.array(step.position), down_quat_xyzw(step.yaw_deg, step.tilt_deg)

@@ -53,7 +53,7 @@ def deploy_once(robot: Robot, model: Teacher, envelope: SafetyEnvelope | None = 
         try:
             steps = parse_plan(completion.text)
             check_plan(steps, scene)
-            envelope.check(steps, scene, getattr(robot, "confidence", None))
+            robot.arm(envelope.check(steps, scene, robot))
         except PlanError as exc:
             result.refused = f"{exc.reason.value}: {exc.message}"
             return result

@@ -163,7 +163,6 @@ def test_a_partial_reply_from_a_dying_simulator_is_one_sim_error(tmp_path, monke
     from manip.rollout import Block, run_block
     from manip.sim.isolated import IsolatedSimulator
     from manip.teachers.expert import ExpertTeacher
-
     from tests.conftest import _reset_caches
 
     monkeypatch.setenv("BLAZER_SIM_FAULTS", "partial:PickCube-v1:1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from manip.plan_language import PlanError, parse_plan
 from manip.teachers.base import Completion
 from models.types import FailureReason, ObjectState, SceneState
-from robot_runtime.base import SafetyEnvelope
+from robot_runtime.base import Armed, CheckedPlan, HardwareLimits, SafetyEnvelope
 from robot_runtime.runner import deploy_once, make_robot
 from tests.conftest import run_cli
 
@@ -44,19 +45,77 @@ class Scripted:
         pass
 
 
+class Arm(Armed):
+    """A robot as the envelope sees it: limits, confidence, a measured position (no motion)."""
+
+    name = "arm"
+
+    def __init__(self, at=(0.0, 0.0, 0.18), confidence=None, limits=None):
+        self.at = at
+        self.confidence = {} if confidence is None else confidence
+        self.limits = limits or HardwareLimits((-0.6, -0.8, 0.0), (0.24, 0.8, 0.6), (-0.6, 0.0))
+
+    def measured_position(self):
+        return self.at
+
+
+def plan(code: str):
+    return parse_plan(f"```python\n{code}\n```")
+
+
 def test_envelope_refuses_what_the_plan_language_allows():
     env = SafetyEnvelope(margin_m=0.02)
-    plan = parse_plan(
-        "```python\nmove_gripper([0.23, 0.0, 0.1])\n```"
-    )  # inside the workspace, not the margin
     with pytest.raises(PlanError, match="safety envelope") as err:
-        env.check(plan, SCENE)
+        env.check(plan("move_gripper([0.23, 0.0, 0.1])"), SCENE, Arm())  # inside, not the margin
     assert err.value.reason == FailureReason.UNSAFE_PLAN
     with pytest.raises(PlanError, match="exceeds 0.6 m"):
-        env.check(parse_plan("```python\nmove_gripper([0.0, 0.7, 0.1])\n```"), SCENE)
+        env.check(plan("move_gripper([0.0, 0.7, 0.1])"), SCENE, Arm())
     with pytest.raises(PlanError, match="tilt 80"):
-        env.check(parse_plan("```python\nmove_gripper([0.0, 0.0, 0.1], tilt=80)\n```"), SCENE)
-    env.check(parse_plan("```python\nmove_gripper([0.0, 0.0, 0.1], yaw=30)\n```"), SCENE)
+        env.check(plan("move_gripper([0.0, 0.0, 0.1], tilt=80)"), SCENE, Arm())
+    checked = env.check(plan("move_gripper([0.0, 0.0, 0.1], yaw=30)"), SCENE, Arm())
+    assert isinstance(checked, CheckedPlan) and len(checked.steps) == 1
+
+
+def test_envelope_fails_closed():
+    """The review's findings: the start is the arm's measured pose (not the scene file's),
+    hardware limits bound what a file says, the straight path between waypoints is checked,
+    a robot without confidence or limits gets nothing, and execute refuses unchecked steps."""
+    env = SafetyEnvelope()
+    near = plan("move_gripper([0.0, 0.3, 0.1])")
+    env.check(near, SCENE, Arm(at=(0.0, 0.0, 0.18)))  # the file's pose and the arm's agree
+    with pytest.raises(PlanError, match="exceeds 0.6 m"):  # the arm is elsewhere than the file says
+        env.check(near, SCENE, Arm(at=(0.0, -0.5, 0.18)))
+    wide = dataclasses.replace(SCENE, workspace_min=(-5.0, -5.0, 0.0), workspace_max=(5, 5, 5))
+    with pytest.raises(PlanError, match="outside the safety envelope"):  # a file cannot widen
+        env.check(plan("move_gripper([1.5, 0.0, 0.1])"), wide, Arm())
+    # both waypoints fine, the straight line between them through the base's keep-out zone
+    around = plan("move_gripper([-0.5, -0.2, 0.1])\nmove_gripper([-0.5, 0.2, 0.1])")
+    with pytest.raises(PlanError, match="line 2: the path passes within 0.15 m"):
+        env.check(around, SCENE, Arm(at=(-0.5, -0.25, 0.1)))
+
+    class Blind:
+        name = "blind"
+        limits = Arm().limits
+
+        def measured_position(self):
+            return (0.0, 0.0, 0.18)
+
+    with pytest.raises(PlanError, match="no perception confidence"):
+        env.check(near, SCENE, Blind())
+    arm = Arm()
+    with pytest.raises(PlanError, match="only a plan the envelope passed"):
+        arm.arm(near)  # a bare list of steps
+    arm.arm(env.check(near, SCENE, arm))
+    assert arm.cleared(arm._armed.steps[0]) and not arm.cleared(plan("open_gripper()")[0])
+
+
+def test_the_franka_refuses_a_step_outside_a_checked_plan():
+    from robot_runtime.franka import FRANKA_LIMITS, FrankaRobot, SceneFile
+
+    robot = FrankaRobot("10.0.0.2", SceneFile("scene.json"))  # never connected: no arm here
+    ok, detail = robot.execute(plan("open_gripper()")[0])
+    assert not ok and "not part of a plan the safety envelope passed" in detail
+    assert robot.limits is FRANKA_LIMITS and robot.confidence == {}
 
 
 def test_sim_robot_refuses_unsafe_model_output_before_moving():
@@ -77,15 +136,13 @@ def test_robot_run_cli_with_expert_on_the_sim_stand_in():
 def test_the_envelope_refuses_targets_on_objects_perception_was_unsure_of():
     env = SafetyEnvelope()
     grasp = parse_plan('```python\nmove_gripper([0.0, 0.0, 0.03])\nclose_gripper("cube")\n```')
-    env.check(grasp, SCENE, {"cube": 0.9})  # seen surely: goes
+    env.check(grasp, SCENE, Arm(confidence={"cube": 0.9}))  # seen surely: goes
     with pytest.raises(PlanError, match="cube was seen with confidence 0.10") as err:
-        env.check(parse_plan('```python\nclose_gripper("cube")\n```'), SCENE, {"cube": 0.1})
+        env.check(plan('close_gripper("cube")'), SCENE, Arm(confidence={"cube": 0.1}))
     assert err.value.reason == FailureReason.UNSAFE_PLAN
     with pytest.raises(PlanError, match="the target is on cube, seen with confidence 0.20"):
-        env.check(grasp, SCENE, {"cube": 0.2})
-    env.check(
-        parse_plan("```python\nmove_gripper([0.1, 0.2, 0.1])\n```"), SCENE, {"cube": 0.2}
-    )  # elsewhere
+        env.check(grasp, SCENE, Arm(confidence={"cube": 0.2}))
+    env.check(plan("move_gripper([0.1, 0.2, 0.1])"), SCENE, Arm(confidence={"cube": 0.2}))
 
 
 def test_robot_run_on_the_stand_in_sees_through_its_cameras():
