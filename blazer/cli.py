@@ -28,6 +28,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Create, run and control generation campaigns.",
     ),
     "sim": ("blazer.commands.sim", "app", "Run single episodes in the simulator."),
+    "artifacts": (
+        "blazer.commands.artifacts",
+        "app",
+        "Check recorded trajectories against their rows; remove orphan shards.",
+    ),
     "plan": ("blazer.commands.plan", "app", "Check completions against the plan language."),
     "tasks": (
         "blazer.commands.tasks",

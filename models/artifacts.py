@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -129,6 +130,22 @@ def decode_video(data: bytes) -> np.ndarray:
 
 
 # the artifact root ----------------------------------------------------------------------------
+def public_url(url: str) -> str:
+    """``url`` without credentials (``s3://key:secret@bucket`` -> ``s3://bucket``): what rows,
+    logs and error messages hold. Reads map it back to the configured root."""
+    return re.sub(r"^([a-zA-Z][\w+.-]*://)[^/@]*@", r"\1", url)
+
+
+def configured_url(uri: str) -> str:
+    """A stored (credential-free) URI under the configured artifact root, as the root's own
+    URL (with its credentials) spells it; any other URI as it is."""
+    from models.settings import get_settings
+
+    root = get_settings().resolved_artifacts_url().rstrip("/")
+    public = public_url(root)
+    return root + uri[len(public) :] if root != public and uri.startswith(public + "/") else uri
+
+
 class ArtifactStore:
     def __init__(self, url: str) -> None:
         import fsspec
@@ -140,7 +157,16 @@ class ArtifactStore:
         )
 
     def uri(self, rel: str) -> str:
-        return f"{self.url.rstrip('/')}/{rel}"
+        return f"{public_url(self.url).rstrip('/')}/{rel}"
+
+    def shards(self) -> list[str]:
+        """Every shard under the root, as the URIs rows hold."""
+        found = self.fs.find(self.root) if self.fs.exists(self.root) else []
+        base = self.root.rstrip("/") + "/"
+        return sorted(self.uri(p[len(base) :]) for p in found if str(p).endswith(".h5"))
+
+    def remove(self, uri: str) -> None:
+        self.fs.rm(f"{self.root.rstrip('/')}/{uri[len(self.uri('')) :]}")
 
     def write_shard(
         self, rel: str, episodes: dict[str, tuple[str, int]]
@@ -173,6 +199,7 @@ class ArtifactStore:
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
                 os.replace(tmp, final)
+                _fsync_dir(Path(final).parent)  # the rename survives a power loss too
             else:  # an object store publishes a whole object or nothing
                 self.fs.put_file(tmp, final)
         except OSError as exc:
@@ -188,7 +215,15 @@ class ArtifactStore:
             errno.EROFS: "read-only file system",
             errno.ENOTDIR: "a path part is not a folder",
         }.get(exc.errno or 0, exc.strerror or str(exc))
-        return ArtifactError(f"artifact root {self.url} cannot take a shard: {what}")
+        return ArtifactError(f"artifact root {public_url(self.url)} cannot take a shard: {what}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sweep_temps(folder: Path) -> None:
@@ -201,16 +236,23 @@ def _sweep_temps(folder: Path) -> None:
             pass
 
 
-def read_episode(uri: str, key: str, sha256: str | None = None) -> EpisodeData:
-    """Read one stored episode back, checking its checksum."""
+def read_episode(uri: str, key: str, sha256: str | None) -> EpisodeData:
+    """Read one stored episode back, checking its checksum (a row without one is refused:
+    nothing is read unchecked)."""
+    return EpisodeData(read_episode_bytes(uri, key, sha256))
+
+
+def read_episode_bytes(uri: str, key: str, sha256: str | None) -> bytes:
     import fsspec
     import h5py
 
+    if not sha256:
+        raise ArtifactError(f"episode {key} in {uri} has no recorded checksum; not read")
     try:
-        with fsspec.open(uri, "rb") as fh, h5py.File(fh, "r") as f:
+        with fsspec.open(configured_url(uri), "rb") as fh, h5py.File(fh, "r") as f:
             raw = f[f"episodes/{key}"][()].tobytes()
     except (OSError, KeyError) as exc:
         raise ArtifactError(f"cannot read episode {key} from {uri}: {exc}") from None
-    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+    if hashlib.sha256(raw).hexdigest() != sha256:
         raise ArtifactError(f"episode {key} in {uri} does not match its checksum")
-    return EpisodeData(raw)
+    return raw

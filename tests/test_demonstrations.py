@@ -125,7 +125,7 @@ def test_every_attempt_is_recorded_and_checksummed(recorded):
             assert ep.frames(cam).shape == (t + 1, 32, 32, 3)
         assert bool(ep.arrays["success"][-1]) == row.success
     # the wrist view moves with the hand: its first and last frames differ a lot
-    ep = read_episode(rows[0].traj_uri, rows[0].traj_key)
+    ep = read_episode(rows[0].traj_uri, rows[0].traj_key, rows[0].traj_sha256)
     wrist = ep.frames("wrist").astype(float)
     assert np.abs(wrist[0] - wrist[-1]).mean() > 5
     assert not list((tmp / "data" / "artifacts").rglob("*.tmp"))  # nothing half-written
@@ -223,7 +223,9 @@ def test_lerobot_export_loads_in_lerobots_own_dataset_class(recorded):
             end = round(ep_meta[f"videos/{key}/to_timestamp"] * 20)
             assert end - start == ep_meta["length"] == row.traj_steps
             cam = key.rsplit(".", 1)[1]
-            original = read_episode(row.traj_uri, row.traj_key).frames(cam)[: end - start]
+            original = read_episode(row.traj_uri, row.traj_key, row.traj_sha256).frames(cam)[
+                : end - start
+            ]
             diff = np.abs(frames[start:end].astype(float) - original.astype(float)).mean()
             assert diff < 8, (cam, diff)  # the same pictures, re-encoded once
 

@@ -9,6 +9,7 @@ earlier row points at nor stores an episode twice.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,6 +22,9 @@ from models.orm import Episode
 from models.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+WRITE_TRIES = 3  # a shard write that fails is tried again after 1 s, then 2 s
+WRITE_BACKOFF_S = 1.0
 
 
 def episode_key(seed: int, attempt: int) -> str:
@@ -61,12 +65,15 @@ def _stored_keys(block: Block) -> set[tuple[int, int]]:
 def store_trajectories(block: Block, outcomes: list[EpisodeOutcome], delivery: int) -> int:
     """Write the shard and fill the records' ``traj_*`` fields; returns episodes stored.
 
-    A root that cannot take the shard (unwritable, full) leaves every verdict as it was and
-    puts the one-line reason in ``traj_error``; the spool files go either way.
+    A root that cannot take the shard is tried ``WRITE_TRIES`` times (an object store's
+    transient error); one that still cannot (unwritable, full) leaves every verdict as it was,
+    puts the one-line reason in ``traj_error`` and keeps the spool files (named there), so no
+    recording is lost; stored ones leave the spool.
     """
     recorded = [o for o in outcomes if o.execution is not None and o.execution.trajectory]
     if not recorded:
         return 0
+    kept: set[str] = set()  # spool files whose shard could not be written
     try:
         stored = _already_stored(block)
         todo = [o for o in recorded if (o.record.seed, o.record.attempt) not in stored]
@@ -79,15 +86,20 @@ def store_trajectories(block: Block, outcomes: list[EpisodeOutcome], delivery: i
             )
             for o in todo
         }
-        try:
-            refs = ArtifactStore(get_settings().resolved_artifacts_url()).write_shard(
-                shard_path(block, delivery), files
-            )
-        except ArtifactError as exc:
-            log.error("job %s: trajectories not stored: %s", block.job_id, exc)
-            for o in todo:
-                o.record.traj_error = str(exc)
-            return 0
+        store = ArtifactStore(get_settings().resolved_artifacts_url())
+        for attempt in range(WRITE_TRIES):
+            try:
+                refs = store.write_shard(shard_path(block, delivery), files)
+                break
+            except ArtifactError as exc:
+                if attempt + 1 < WRITE_TRIES:
+                    time.sleep(WRITE_BACKOFF_S * 2**attempt)
+                    continue
+                log.error("job %s: trajectories not stored: %s", block.job_id, exc)
+                for o in todo:
+                    kept.add(o.execution.trajectory["path"])
+                    o.record.traj_error = f"{exc} (kept in {o.execution.trajectory['path']})"
+                return 0
         for o in todo:
             ref = refs[episode_key(o.record.seed, o.record.attempt)]
             rec = o.record
@@ -96,4 +108,5 @@ def store_trajectories(block: Block, outcomes: list[EpisodeOutcome], delivery: i
         return len(todo)
     finally:
         for o in recorded:
-            Path(o.execution.trajectory["path"]).unlink(missing_ok=True)
+            if o.execution.trajectory["path"] not in kept:
+                Path(o.execution.trajectory["path"]).unlink(missing_ok=True)
