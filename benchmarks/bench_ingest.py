@@ -106,7 +106,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--big", type=int, default=1_000_000)
     args = ap.parse_args()
-    assert args.rows % WINDOW == 0 and WINDOW % args.batch == 0
+    if args.rows < 2 * WINDOW or args.rows % WINDOW or args.batch < 1 or WINDOW % args.batch:
+        sys.exit(
+            f"bench_ingest: --rows must be a multiple of {WINDOW:,} and at least {2 * WINDOW:,} "
+            f"(growth compares the first and last {WINDOW:,}), --batch a divisor of {WINDOW:,}"
+        )
     table = []
     with scratch_postgres() as url:
         raw = url.replace("postgresql+psycopg://", "postgresql://")

@@ -36,6 +36,8 @@ from models.types import EPISODE_KEY, EpisodeRecord
 
 log = logging.getLogger(__name__)
 
+SURPLUS = "surplus"  # the summary's outcome for a success that was counted, not stored
+
 ROW_BATCH = 1000
 STAGE_TABLE = "episodes_stage"
 COLUMNS = (*(f.name for f in fields(EpisodeRecord)), "created_at")
@@ -94,7 +96,7 @@ def record_episodes(
         successes=sum(r.success for r in inserted),
     )
     _bump_counters(session, ctasks, inserted, surplus)
-    _bump_stats(session, [*inserted, *surplus])
+    _bump_stats(session, inserted, surplus)
     if inserted:
         upkeep.analyze_if_grown(
             session, {"episodes": upkeep.EPISODE_FILTER_COLUMNS, "episode_stats": None}
@@ -299,8 +301,13 @@ def _bump_counters(
         session.expire(task, ["successes", "attempts", "surplus_discarded"])
 
 
-def _bump_stats(session: Session, recs: Iterable[EpisodeRecord]) -> None:
-    counts = Counter((r.campaign_id, r.task, r.robot, r.teacher, r.outcome()) for r in recs)
+def _bump_stats(
+    session: Session, stored: Iterable[EpisodeRecord], surplus: Iterable[EpisodeRecord] = ()
+) -> None:
+    """The summary by outcome; a success past its task's N counts as ``surplus``: an attempt
+    and a success of the teacher, but no row."""
+    counts = Counter((r.campaign_id, r.task, r.robot, r.teacher, r.outcome()) for r in stored)
+    counts.update((r.campaign_id, r.task, r.robot, r.teacher, SURPLUS) for r in surplus)
     if not counts:
         return
     if session.get_bind().dialect.name == "postgresql":

@@ -29,16 +29,18 @@ class StatRow:
     robot: str
     teacher: str
     attempts: int = 0
-    successes: int = 0
+    successes: int = 0  # stored: what a query returns
+    surplus: int = 0  # successes past the task's N: counted, not stored
     failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
-        return self.successes / self.attempts if self.attempts else 0.0
+        """The teacher's success rate: every success, stored or surplus, over attempts."""
+        return (self.successes + self.surplus) / self.attempts if self.attempts else 0.0
 
     @property
     def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.attempts)
+        return wilson_interval(self.successes + self.surplus, self.attempts)
 
     def to_json(self) -> dict[str, Any]:
         low, high = self.interval
@@ -49,6 +51,7 @@ class StatRow:
             "teacher": self.teacher,
             "attempts": self.attempts,
             "successes": self.successes,
+            "surplus": self.surplus,
             "success_rate": round(self.rate, 4),
             "ci95": [round(low, 4), round(high, 4)],
             "failures": dict(sorted(self.failures.items())),
@@ -96,6 +99,8 @@ def summarize(rows) -> list[StatRow]:
         row.attempts += count
         if outcome == "success":
             row.successes += count
+        elif outcome == "surplus":
+            row.surplus += count
         else:
             row.failures[outcome] = row.failures.get(outcome, 0) + count
     return [out[k] for k in sorted(out)]

@@ -17,6 +17,8 @@ from models.stats import wilson_interval
 from models.types import CampaignState, JobState, SeedSplit
 from scheduler.spec import CampaignSpec
 
+INTERRUPTED = "interrupted: the process running it embedded stopped; rerun the command to resume"
+
 
 def create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
     if session.scalar(select(Campaign.id).where(Campaign.name == spec.name)) is not None:
@@ -74,6 +76,8 @@ def set_state(session: Session, name: str, state: CampaignState) -> Campaign:
     if campaign.state in ended and state != CampaignState.CANCELLED:
         raise ConfigError(f"campaign {name!r} is {campaign.state}")
     campaign.state = state.value
+    if state == CampaignState.ACTIVE and campaign.error == INTERRUPTED:
+        campaign.error = None
     if state == CampaignState.CANCELLED:
         jobs.cancel_open(session, campaign_id=campaign.id, why="campaign cancelled")
         campaign.finished_at = utcnow()

@@ -12,7 +12,7 @@ from models import jobs
 from models.db import session_scope
 from models.errors import BlazerError
 from models.types import CampaignState
-from scheduler.campaigns import get_campaign
+from scheduler.campaigns import INTERRUPTED, get_campaign
 from scheduler.loop import Scheduler
 from scheduler.publishers import InlinePublisher
 from worker.job_runner import WorkerRuntime, execute_job
@@ -24,6 +24,19 @@ class Retrain(Protocol):
     """Runs a due training run; ``run(name, on_progress)`` runs an evaluation campaign."""
 
     def __call__(self, run_id: int, /, run: Callable[..., str]) -> object: ...
+
+
+def _mark_interrupted(campaign: str) -> None:
+    """An embedded run that stops before its campaign ends leaves it paused with the reason
+    (``campaign list`` shows it; ``campaign resume``, or the same command again, goes on)."""
+    try:
+        with session_scope() as session:
+            c = get_campaign(session, campaign)
+            if c.state == CampaignState.ACTIVE.value:
+                c.state = CampaignState.PAUSED.value
+                c.error = INTERRUPTED
+    except Exception:  # the database may be what stopped it: the campaign stays as it was
+        log.warning("could not mark campaign %s interrupted", campaign)
 
 
 def run_embedded(
@@ -69,6 +82,9 @@ def run_embedded(
                 state = get_campaign(session, campaign).state
             if state != CampaignState.ACTIVE.value:
                 return state
+    except BaseException:  # Ctrl-C, a signal turned exception, an error: say so, keep it
+        _mark_interrupted(campaign)
+        raise
     finally:
         runtime.close()
         if exclusive:

@@ -429,3 +429,17 @@ def test_a_trajectory_recorded_without_cameras_replays_to_a_video(recorded):
     from models.artifacts import decode_video
 
     assert decode_video(video.read_bytes()).shape[0] == row.traj_steps + 1
+
+
+def test_relative_paths_land_in_the_callers_folder(recorded, tmp_path):
+    """A relative --video or --out is the caller's, not the install folder's (the simulator
+    child runs with the repository as its folder)."""
+    _, env = recorded
+    row = next(r for r in episodes() if r.traj_uri)
+    out = run_cli("episodes", "replay", str(row.id), "--video", "rel.mp4", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "rel.mp4").stat().st_size > 0 and not (REPO / "rel.mp4").exists()
+    out = run_cli(
+        "dataset", "export", "demos", "--format", "jsonl", "--out", "d.jsonl", env=env, cwd=tmp_path
+    )
+    assert out.returncode == 0 and (tmp_path / "d.jsonl").exists(), out.stderr[-2000:]

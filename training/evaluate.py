@@ -180,7 +180,9 @@ def evaluate(
             existing = session.scalar(select(Campaign.state).where(Campaign.name == name))
             if existing is None:
                 campaigns.create_campaign(session, spec)
-        if existing in (None, CampaignState.ACTIVE.value):
+            elif existing == CampaignState.PAUSED.value:  # an interrupted run: go on with it
+                campaigns.set_state(session, name, CampaignState.ACTIVE)
+        if existing in (None, CampaignState.ACTIVE.value, CampaignState.PAUSED.value):
             run(name)
         table.campaigns[model] = name
         with session_scope() as session:

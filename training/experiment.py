@@ -248,6 +248,8 @@ def _ensure_campaign(spec: CampaignSpec) -> None:
             campaign = campaigns.get_campaign(session, spec.name)
         except NotFound:
             campaign = campaigns.create_campaign(session, spec)
+        if campaign.state == CampaignState.PAUSED.value:  # interrupted: this run resumes it
+            campaigns.set_state(session, spec.name, CampaignState.ACTIVE)
         state = campaign.state
     if state == CampaignState.ACTIVE.value:
         state = run_campaign(spec.name)

@@ -52,7 +52,7 @@ def _spec_from(
     )
 
 
-SPEC_ARG = typer.Argument(None, help="Campaign spec YAML (or use the flags).")
+SPEC_ARG = typer.Argument(None, help="Campaign spec YAML (or use the flags).", resolve_path=True)
 NAME_OPT = typer.Option(None, "--name", help="Campaign name (overrides the spec's).")
 TASKS_OPT = typer.Option(None, help="Comma-separated task ids.")
 ROBOTS_OPT = typer.Option("panda", help="Comma-separated robot uids.")
@@ -239,7 +239,7 @@ def list_() -> None:
     ensure_schema()
     with session_scope() as session:
         rows = campaigns.list_campaigns(session)
-        table = Table("id", "name", "state", "teacher", "priority", "created")
+        table = Table("id", "name", "state", "teacher", "priority", "created", "note")
         for c in rows:
             table.add_row(
                 str(c.id),
@@ -248,6 +248,7 @@ def list_() -> None:
                 c.teacher,
                 str(c.priority),
                 c.created_at.strftime("%Y-%m-%d %H:%M"),
+                (c.error or "")[:60],
             )
     Console().print(table)
 

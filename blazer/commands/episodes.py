@@ -7,6 +7,7 @@ import json
 import sys
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -119,7 +120,12 @@ def _table_columns(columns: str | None, names: tuple[str, ...]) -> tuple[str, ..
 @app.command("replay")
 def replay(
     episode_id: int = typer.Argument(..., help="The episode's id (`blazer episodes query`)."),
-    video: str = typer.Option(None, "--video", help="Write the replay's cameras to this mp4."),
+    video: Path = typer.Option(
+        None,
+        "--video",
+        help="Write the replay's cameras to this mp4.",
+        resolve_path=True,  # against the caller's folder: the simulator child runs elsewhere
+    ),
 ) -> None:
     """Re-run a recorded episode from its trajectory; say whether the outcome reproduces."""
     from manip.sim.replay import replay_episode
@@ -137,7 +143,7 @@ def replay(
                 "record one with the campaign spec key record:"
             )
         uri, key, digest, success = ep.traj_uri, ep.traj_key, ep.traj_sha256, ep.success
-    report = replay_episode(uri, key, digest, video)
+    report = replay_episode(uri, key, digest, str(video) if video else None)
     verdict = "reproduced" if report.reproduced else "NOT reproduced"
     typer.echo(
         f"episode {episode_id}: {report.steps} steps; recorded "

@@ -57,7 +57,9 @@ def experiment(
     max_new_tokens: int = typer.Option(
         D.max_new_tokens, help="Token limit when the models are evaluated."
     ),
-    out: Path = typer.Option(None, help="Folder for table.csv, table.png and experiment.json."),
+    out: Path = typer.Option(
+        None, help="Folder for table.csv, table.png and experiment.json.", resolve_path=True
+    ),
 ) -> None:
     """Reproduce a BLAZER result: teacher data -> student (SmolLM2-135M + LoRA) -> Table I."""
     from training.evaluate import parse_eval_seeds

@@ -16,7 +16,7 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("check")
 def check(
-    file: Path = typer.Argument(..., help="A completion (teacher output) file."),
+    file: Path = typer.Argument(..., help="A completion (teacher output) file.", resolve_path=True),
     task: str = typer.Option(None, help="Also check against this task's scene..."),
     seed: int = typer.Option(0, help="...reset with this seed."),
     robot: str = typer.Option("panda", help="Robot for the scene."),

@@ -26,16 +26,20 @@ def run(
     task: str = typer.Option("PickCube-v1", help="Task (sim robot)."),
     seed: int = typer.Option(0, help="Scene seed (sim robot)."),
     host: str = typer.Option(None, help="Franka controller address."),
-    scene_file: Path = typer.Option(None, help="Scene state JSON (franka, without cameras)."),
+    scene_file: Path = typer.Option(
+        None, help="Scene state JSON (franka, without cameras).", resolve_path=True
+    ),
     scene: str = typer.Option(
         "auto",
         help="sim: auto (perceived through three simulated RGB-D cameras where the task allows, else true), true, or perceived[:segmenter].",
     ),
     cameras: Path = typer.Option(
-        None, help="franka: RealSense calibration JSON (robot_runtime/realsense.py; untested)."
+        None,
+        help="franka: RealSense calibration JSON (robot_runtime/realsense.py; untested).",
+        resolve_path=True,
     ),
     objects: Path = typer.Option(
-        None, help="franka: the task's expected objects JSON (with --cameras)."
+        None, help="franka: the task's expected objects JSON (with --cameras).", resolve_path=True
     ),
     margin: float = typer.Option(0.02, help="Safety envelope margin inside the workspace (m)."),
     max_new_tokens: int = typer.Option(384, help="Token limit for LLM models."),

@@ -73,7 +73,9 @@ def dataset_export(
         "--format",
         help="jsonl, hf (SFT chat examples), lerobot (LeRobot v3.0) or maniskill-h5 (RecordEpisode layout).",
     ),
-    out: Path = typer.Option(None, help="Output file (jsonl) or folder (the others)."),
+    out: Path = typer.Option(
+        None, help="Output file (jsonl) or folder (the others).", resolve_path=True
+    ),
 ) -> None:
     """Export a snapshot: chat JSONL or a Hugging Face datasets folder (SFT), or LeRobot v3.0
     or ManiSkill h5 (policy learning; needs episodes recorded with the spec key record:)."""
@@ -180,7 +182,7 @@ def train_sft(
     name: str = typer.Option(None, help="Model version name (default: <dataset>-sft)."),
     parent: str = typer.Option(None, help="Parent model version (lineage)."),
     out: Path = typer.Option(
-        None, help="Run folder (default under the data dir); rerun to resume."
+        None, help="Run folder (default under the data dir); rerun to resume.", resolve_path=True
     ),
     recipe: str = typer.Option(
         "auto", help="auto (paper on a CUDA GPU, else cpu), paper or cpu; flags below override it."
@@ -246,11 +248,11 @@ def train_dpo(
     dataset: str = typer.Option(..., help="Dataset snapshot built with --all-outcomes."),
     base: str = typer.Option("smollm2-135m", help="Base model."),
     init_adapter: Path = typer.Option(
-        None, help="Start from this LoRA adapter (e.g. an SFT result)."
+        None, help="Start from this LoRA adapter (e.g. an SFT result).", resolve_path=True
     ),
     name: str = typer.Option(None, help="Model version name (default: <dataset>-dpo)."),
     parent: str = typer.Option(None, help="Parent model version."),
-    out: Path = typer.Option(None, help="Run folder; rerun to resume."),
+    out: Path = typer.Option(None, help="Run folder; rerun to resume.", resolve_path=True),
     beta: float = typer.Option(DPO_DEFAULTS.extra["beta"], help="DPO beta."),
     epochs: int = typer.Option(DPO_DEFAULTS.epochs, help="Epochs."),
     lr: float = typer.Option(DPO_DEFAULTS.lr, help="Peak learning rate."),
@@ -308,7 +310,7 @@ def evaluate_command(
     ),
     seeds: str = typer.Option(None, help="Evaluation seeds A-B (inclusive) instead of --episodes."),
     max_new_tokens: int = typer.Option(384, help="Token limit for LLM teachers."),
-    out: Path = typer.Option(None, help="Folder for table.csv and table.png."),
+    out: Path = typer.Option(None, help="Folder for table.csv and table.png.", resolve_path=True),
     scene: str = typer.Option(
         "true",
         help="true, or perceived[:blocks|oracle|sam]: each model also on the scene three simulated RGB-D cameras see (true vs perceived side by side).",
@@ -406,7 +408,9 @@ def models_promote(name: str) -> None:
 @models_app.command("lineage")
 def models_lineage(
     name: str,
-    out: Path = typer.Option(None, help="Folder for lineage.csv and lineage.png."),
+    out: Path = typer.Option(
+        None, help="Folder for lineage.csv and lineage.png.", resolve_path=True
+    ),
 ) -> None:
     """A bootstrap lineage round by round: data, steps, minutes, the teacher's rate on its
     training scenes, validation and held-out success per task (95% intervals), promotion."""

@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from manip.sim.isolated import REPO_ROOT, sim_environment
 from models.errors import BlazerError
@@ -36,6 +37,8 @@ class ReplayReport:
 def replay_episode(
     uri: str, key: str, sha256: str | None, video: str | None = None, timeout_s: float = 900.0
 ) -> ReplayReport:
+    # the child runs in the install folder: a relative path is the caller's, made absolute here
+    video = str(Path(video).resolve()) if video else None
     request = json.dumps({"uri": uri, "key": key, "sha256": sha256, "video": video})
     try:
         proc = subprocess.run(
