@@ -206,6 +206,7 @@ def _verify(
         rec.timings["motion_s"] = round(time.perf_counter() - start, 4)
     outcome.execution = result
     rec.checks = result.checks
+    rec.final_positions = result.final_positions or None
     rec.success = result.success
     if result.record_error:
         rec.traj_error = result.record_error

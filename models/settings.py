@@ -93,6 +93,10 @@ class Settings:
     record_timeout_s: float = 900.0
     # Fault injection for tests: "crash:TASK:SEED,hang:TASK:SEED,nostart:*:0".
     sim_faults: str = ""
+    # rebuild the physics scene at every reset: an episode then depends only on its row (task,
+    # robot, seed, plan); PhysX otherwise carries state from one episode to the next (<~1 mm
+    # of drift), at about twice the cost of an expert episode (benchmarks/README.md)
+    sim_fresh_scene: bool = False
     # Set by the training commands after they re-exec with the malloc settings.
     no_reexec: bool = False
 

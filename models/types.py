@@ -198,6 +198,8 @@ class EpisodeRecord:
     worker: str | None = _col("string:200", default=None)
     job_id: int | None = _col("bigint", default=None)
     checks: dict[str, bool] | None = _col("json", default=None)  # the task's named success parts
+    # where each movable actor came to rest (m): what `blazer episodes rerun` compares
+    final_positions: dict[str, list[float]] | None = _col("json", default=None)
     # The recorded trajectory (campaigns with ``record:``): the shard that holds it (an
     # fsspec URL under the artifact root), its group there, its size, control steps and
     # checksum (models.artifacts); or why it could not be stored.

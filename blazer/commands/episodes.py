@@ -156,3 +156,66 @@ def replay(
         typer.echo(f"video: {report.video}")
     if not report.reproduced:
         raise typer.Exit(1)
+
+
+@app.command("rerun")
+def rerun_command(
+    campaign: str = typer.Option(..., "--campaign", help="Re-run this campaign's episodes."),
+    limit: int = typer.Option(None, help="At most this many (oldest first)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Re-execute stored episodes from their rows (task, robot, seed, plan) in a fresh
+    simulator and report how many reproduce the recorded verdict and how far actors drift."""
+    from sqlalchemy import select
+
+    from manip.rerun import RerunSummary, StoredEpisode, rerun
+    from manip.sim.base import SimConfig
+    from manip.sim.isolated import IsolatedSimulator
+    from models.orm import Campaign, Episode
+
+    if limit is not None and limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    ensure_schema()
+    with session_scope() as session:
+        cid = session.scalar(select(Campaign.id).where(Campaign.name == campaign))
+        if cid is None:
+            raise ConfigError(f"no campaign named {campaign!r}")
+        stmt = (
+            select(Episode)
+            .where(Episode.campaign_id == cid, Episode.plan.is_not(None))
+            .where(Episode.failure_reason.is_(None) | Episode.failure_reason.in_(SIM_REASONS))
+            .order_by(Episode.id)
+            .limit(limit)
+        )
+        stored = [
+            StoredEpisode(e.id, e.task, e.robot, e.seed, e.plan, e.success, e.final_positions)
+            for e in session.scalars(stmt)
+        ]
+    summary = RerunSummary()
+    sim = IsolatedSimulator(config=SimConfig.from_settings())
+    try:
+        for r in rerun(stored, sim):
+            summary.add(r)
+            if not r.reproduced and not as_json:
+                typer.echo(
+                    f"episode {r.id} ({r.task} seed {r.seed}): recorded "
+                    f"{'success' if r.recorded_success else 'failure'}, re-run "
+                    f"{'error' if r.success is None else 'success' if r.success else 'failure'}"
+                    + (f", drift {1000 * r.drift_m:.2f} mm" if r.drift_m is not None else "")
+                    + (f" ({r.detail})" if r.detail else "")
+                )
+    finally:
+        sim.close()
+    data = summary.to_json()
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    typer.echo(
+        f"{data['reproduced']}/{data['episodes']} reproduced ({100 * data['reproduced_rate']:.1f}%); "
+        f"same verdict {data['same_verdict']}; drift median {data['drift_mm_median']} mm, "
+        f"max {data['drift_mm_max']} mm over {data['with_final_positions']} episodes"
+    )
+
+
+# episodes that reached the simulator: a success, or a failure the simulator decided
+SIM_REASONS = ("plan_unreachable", "motion_failed", "task_failed")

@@ -18,6 +18,7 @@ class SimConfig:
     maniskill_assets: str | None = None
     perception_image_size: int = 256
     faults: str = ""  # test-only fault injection (manip.sim.server)
+    fresh_scene: bool = False  # rebuild the physics scene at every reset (models.settings)
 
     @classmethod
     def from_settings(cls) -> SimConfig:
@@ -29,6 +30,7 @@ class SimConfig:
             str(s.maniskill_assets) if s.maniskill_assets else None,
             s.perception_image_size,
             s.sim_faults,
+            s.sim_fresh_scene,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -59,6 +61,8 @@ class ExecutionResult:
     # A recording run: the episode file the simulator wrote ({"path", "steps"}), or why not.
     trajectory: dict[str, Any] | None = None
     record_error: str | None = None
+    # where each movable actor came to rest (metres): what a re-run is compared on
+    final_positions: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

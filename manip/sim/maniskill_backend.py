@@ -153,8 +153,10 @@ class ManiSkillBackend:
         planner = self._planner(key)
         # The rollout resets a seed for its scene, then again before executing the plan; when
         # nothing stepped the env in between, it is still in that seed's initial state
-        if not (self._current == key and self._seed == int(seed) and self._steps == 0):
-            env.reset(seed=int(seed))
+        fresh = self.config.fresh_scene
+        if fresh or not (self._current == key and self._seed == int(seed) and self._steps == 0):
+            # a fresh physics scene makes the episode a function of its row alone
+            env.reset(seed=int(seed), options={"reconfigure": True} if fresh else None)
             base = env.unwrapped.agent.robot.pose
             planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))
         self._current = key
@@ -304,6 +306,7 @@ class ManiSkillBackend:
             if isinstance(step, TaskCompleted):
                 break
         result.checks = self._settle()
+        result.final_positions = self._final_positions()
         result.success = bool(result.checks.get("success", False))
         if not result.success:
             failed = [k for k, v in result.checks.items() if k != "success" and not v]
@@ -400,6 +403,14 @@ class ManiSkillBackend:
                 break
             checks = self._evaluate()
         return checks
+
+    def _final_positions(self) -> dict[str, list[float]]:
+        env, _ = self._envs[self._current]
+        return {
+            name: [round(float(v), 6) for v in actor.pose.p[0].tolist()]
+            for name, actor in env.unwrapped.scene.actors.items()
+            if actor.px_body_type == "dynamic"
+        }
 
     def _evaluate(self) -> dict[str, bool]:
         env, _ = self._envs[self._current]

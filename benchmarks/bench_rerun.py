@@ -1,0 +1,115 @@
+"""Does an episode re-run the same? Expert campaigns on the six BLM1 tasks (held-out seeds),
+each re-run from its rows with ``blazer episodes rerun``, with the physics scene reused
+across episodes (the default) and rebuilt at every reset (``BLAZER_SIM_FRESH_SCENE=1``).
+Both sides run the same seeds in one run; the table gives what reproduces and the cost.
+
+    .venv/bin/python -m benchmarks.bench_rerun [--seeds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import print_table  # noqa: E402
+
+TASKS = (
+    "PickCube-v1",
+    "PushCube-v1",
+    "PullCube-v1",
+    "StackCube-v1",
+    "PlaceSphere-v1",
+    "LiftPegUpright-v1",
+)
+
+
+def blazer(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "blazer.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=7200,
+    )
+
+
+def side(fresh: bool, seeds: int, tmp: Path) -> dict:
+    name = "fresh" if fresh else "reused"
+    env = {**os.environ, "BLAZER_DATA_DIR": str(tmp / name), "BLAZER_SIM_FRESH_SCENE": str(fresh)}
+    env.pop("BLAZER_DATABASE_URL", None)
+    env.pop("BLAZER_BROKER_URL", None)
+    spec = tmp / f"{name}.yaml"
+    spec.write_text(
+        f"name: {name}\ntasks: [{', '.join(TASKS)}]\nteacher: {{kind: expert}}\n"
+        f"successes: {seeds}\nattempt_cap: {seeds}\nseed_split: eval\nblock_size: {seeds}\n"
+    )
+    start = time.perf_counter()
+    done = blazer(env, "campaign", "run", str(spec))
+    run_s = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = blazer(env, "episodes", "rerun", "--campaign", name, "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    return {"run_s": run_s, **json.loads(out.stdout.strip().splitlines()[-1])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=10, help="held-out seeds per task")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        reused, fresh = side(False, args.seeds, tmp), side(True, args.seeds, tmp)
+    rows = []
+    for label, r in (("reused scene (default)", reused), ("fresh scene per reset", fresh)):
+        rows.append(
+            [
+                label,
+                r["episodes"],
+                f"{r['reproduced']} ({100 * r['reproduced_rate']:.1f}%)",
+                r["same_verdict"],
+                r["drift_mm_median"],
+                r["drift_mm_max"],
+                r["within_1mm"],
+                f"{r['run_s']:.0f}",
+            ]
+        )
+    rows.append(
+        [
+            "fresh / reused campaign time",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            f"{fresh['run_s'] / reused['run_s']:.2f}x",
+        ]
+    )
+    print_table(
+        f"episodes re-run from their rows, {len(TASKS)} tasks x {args.seeds} held-out seeds",
+        [
+            "physics scene",
+            "episodes",
+            "reproduced",
+            "same verdict",
+            "drift median mm",
+            "drift max mm",
+            "within 1 mm",
+            "campaign s",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
