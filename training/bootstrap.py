@@ -37,13 +37,14 @@ from models.errors import ConfigError
 from models.orm import Campaign, CampaignTask, Dataset, Episode, TrainingRun
 from models.registry import current_version, find_model_version, promote
 from models.settings import get_settings
-from models.training_runs import LeaseLost, claim_trigger, finish_run, heartbeat
+from models.training_runs import claim_trigger
 from models.types import SeedSplit
 from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import EvalTable, evaluate
+from training.held import run_held
 from training.recipes import recipe
 from training.sft import run_sft
 
@@ -173,21 +174,12 @@ def run_bootstrap_round(trigger_id: int, run=None, worker: str | None = None) ->
         tasks = [t.task for t in campaign_tasks(session, campaign.id)]
     log.warning("bootstrap %s round %d claimed by %s", policy.lineage, policy.round, worker)
 
-    def beat(*_args) -> None:
-        heartbeat(trigger_id, worker)
-
     run = run or (lambda name, on_progress=None: run_campaign(name, on_progress))
-    try:
-        beat()
-        metrics = _round(policy, spec, sources, incumbent_name, tasks, beat, run)
-        finish_run(trigger_id, metrics=metrics)
-        return metrics
-    except LeaseLost as exc:  # the scheduler handed it to another worker: that one finishes it
-        log.warning("%s; stopping", exc)
-        return {"lost": True}
-    except BaseException as exc:
-        finish_run(trigger_id, error=f"{exc.__class__.__name__}: {exc}")
-        raise
+    return run_held(
+        trigger_id,
+        worker,
+        lambda beat: _round(policy, spec, sources, incumbent_name, tasks, beat, run),
+    )
 
 
 def _round(

@@ -18,11 +18,12 @@ from models.db import session_scope
 from models.orm import Campaign, CampaignTask, Dataset, ModelVersion
 from models.registry import current_version, find_model_version, promote
 from models.settings import get_settings
-from models.training_runs import LeaseLost, claim_trigger, finish_run, heartbeat
+from models.training_runs import claim_trigger
 from scheduler.retrain_policy import RetrainPolicy
 from scheduler.runner import run_campaign
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import evaluate
+from training.held import run_held
 from training.recipes import recipe
 from training.sft import run_sft
 
@@ -64,11 +65,9 @@ def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[st
         campaign_name = campaign.name
     log.warning("retrain %d claimed by %s: %s", trigger_id, worker, version)
 
-    def beat(*_args) -> None:
-        heartbeat(trigger_id, worker)
+    run = run or (lambda name, on_progress=None: run_campaign(name, on_progress))
 
-    try:
-        beat()
+    def work(beat) -> dict[str, Any]:
         ds_name = f"{version}-data"
         with session_scope() as session:
             if session.scalar(select(Dataset.id).where(Dataset.name == ds_name)) is None:
@@ -87,7 +86,6 @@ def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[st
                 lineage=policy.lineage,
                 progress=beat,
             )
-        run = run or (lambda name, on_progress=None: run_campaign(name, on_progress))
         table = evaluate(
             [current_name, version],
             sorted(set(tasks)),
@@ -107,11 +105,6 @@ def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[st
             "current_score": table.average(current_name),
             "promoted": better,
         }
-        finish_run(trigger_id, metrics=metrics)
         return metrics
-    except LeaseLost as exc:  # the scheduler handed it to another worker: that one finishes it
-        log.warning("%s; stopping", exc)
-        return {"lost": True}
-    except BaseException as exc:
-        finish_run(trigger_id, error=f"{exc.__class__.__name__}: {exc}")
-        raise
+
+    return run_held(trigger_id, worker, work)
