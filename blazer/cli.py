@@ -119,11 +119,18 @@ _state = {"debug": False}
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Full tracebacks on errors, and every library's log lines."
+    ),
 ) -> None:
-    from models.settings import configure_logging
+    import os
+
+    from models.settings import configure_logging, get_settings
 
     _state["debug"] = debug
+    if debug:  # the simulator child reads it too: ManiSkill's own warnings come back
+        os.environ["BLAZER_LOG_LEVEL"] = "DEBUG"
+        get_settings.cache_clear()
     configure_logging()
 
 

@@ -92,11 +92,12 @@ def test_an_interrupted_embedded_campaign_is_paused_and_resumes(blazer_env, tmp_
 
 
 def test_the_first_screen_holds_no_warnings():
-    """`blazer sim try` on a BLM1 task and on one of blazer's own envs, and the xArm-6 with
-    its wrist camera: no ManiSkill registration or actor-pose warnings."""
+    """`blazer sim try` on BLM1 tasks, on one of blazer's own envs, and on the xArm-6: no
+    ManiSkill registration or actor-pose warnings (they come back with --debug)."""
     for args in (
         ("sim", "try", "--task", "PickCube-v1", "--seed", "1"),
         ("sim", "try", "--task", "PutBlock-v1", "--seed", "1"),
+        ("sim", "try", "--task", "PlaceSphere-v1", "--seed", "1"),  # ManiSkill's own warns
         ("sim", "try", "--task", "PickCube-v1", "--robot", "xarm6_robotiq", "--seed", "1"),
     ):
         out = run_cli(*args)
@@ -104,3 +105,6 @@ def test_the_first_screen_holds_no_warnings():
         text = out.stdout + out.stderr
         assert "already registered" not in text and "No initial pose" not in text, text[-2000:]
         assert "WARNING" not in text, text[-2000:]
+    # they stay one flag away
+    debug = run_cli("--debug", "sim", "try", "--task", "PlaceSphere-v1", "--seed", "1")
+    assert "No initial pose" in debug.stdout + debug.stderr

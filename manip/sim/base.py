@@ -19,6 +19,7 @@ class SimConfig:
     perception_image_size: int = 256
     faults: str = ""  # test-only fault injection (manip.sim.server)
     fresh_scene: bool = False  # rebuild the physics scene at every reset (models.settings)
+    third_party_logs: bool = False  # ManiSkill's own warnings (BLAZER_LOG_LEVEL=DEBUG, --debug)
 
     @classmethod
     def from_settings(cls) -> SimConfig:
@@ -31,6 +32,7 @@ class SimConfig:
             s.perception_image_size,
             s.sim_faults,
             s.sim_fresh_scene,
+            s.log_level.upper() == "DEBUG",
         )
 
     def to_json(self) -> dict[str, Any]:
