@@ -17,6 +17,7 @@ from models.orm import Campaign, ModelVersion
 from models.registry import promote
 from scheduler import campaigns
 from scheduler.spec import CampaignSpec
+from tests.conftest import run_cli
 from tests.test_reliability import cluster  # noqa: F401  (the fixture)
 from training.bootstrap import (
     check_provenance,
@@ -227,3 +228,8 @@ def test_a_round_on_the_platform_survives_its_train_worker_being_killed(cluster)
     assert (nxt == [("t-r1",)]) == metrics["promoted"]
     with session_scope() as s:
         assert s.query(Campaign).filter_by(name="t-r0").one().state == "done"
+    # the curve: one row per model, held-out success with intervals, and its picture
+    shown = run_cli("models", "lineage", "t", "--out", str(cluster.tmp / "curve"), env=cluster.env)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "t-v1" in shown.stdout and "smollm2-135m-fewshot" in shown.stdout
+    assert (cluster.tmp / "curve" / "lineage.png").stat().st_size > 0
