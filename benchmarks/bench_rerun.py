@@ -1,5 +1,6 @@
 """Does an episode re-run the same? Expert campaigns on the six BLM1 tasks (held-out seeds),
-each re-run from its rows with ``blazer episodes rerun``, with the physics scene reused
+each re-run from its rows with ``blazer episodes rerun --shuffle`` (another order than the
+campaign's, as two workers' interleaving gives), with the physics scene reused
 across episodes (the default) and rebuilt at every reset (``BLAZER_SIM_FRESH_SCENE=1``).
 Both sides run the same seeds in one run; the table gives what reproduces and the cost.
 
@@ -57,7 +58,8 @@ def side(fresh: bool, seeds: int, tmp: Path) -> dict:
     done = blazer(env, "campaign", "run", str(spec))
     run_s = time.perf_counter() - start
     assert done.returncode == 0, done.stderr[-2000:]
-    out = blazer(env, "episodes", "rerun", "--campaign", name, "--json")
+    # in another order than the campaign ran them: what two workers' interleaving does
+    out = blazer(env, "episodes", "rerun", "--campaign", name, "--shuffle", "1", "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     return {"run_s": run_s, **json.loads(out.stdout.strip().splitlines()[-1])}
 

@@ -162,6 +162,9 @@ def replay(
 def rerun_command(
     campaign: str = typer.Option(..., "--campaign", help="Re-run this campaign's episodes."),
     limit: int = typer.Option(None, help="At most this many (oldest first)."),
+    shuffle: int = typer.Option(
+        None, help="Re-run in a random order from this seed (a history unlike the recording's)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Re-execute stored episodes from their rows (task, robot, seed, plan) in a fresh
@@ -191,6 +194,10 @@ def rerun_command(
             StoredEpisode(e.id, e.task, e.robot, e.seed, e.plan, e.success, e.final_positions)
             for e in session.scalars(stmt)
         ]
+    if shuffle is not None:
+        import random
+
+        random.Random(shuffle).shuffle(stored)
     summary = RerunSummary()
     sim = IsolatedSimulator(config=SimConfig.from_settings())
     try:

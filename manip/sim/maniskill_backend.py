@@ -302,6 +302,7 @@ class ManiSkillBackend:
                 result.failure_reason, result.detail = reason, f"line {step.line}: {outcome.detail}"
                 result.sim_steps = self._steps
                 result.checks = self._evaluate()
+                result.final_positions = self._final_positions()
                 return result
             if isinstance(step, TaskCompleted):
                 break
