@@ -195,7 +195,7 @@ def test_episodes_rerun_from_their_rows_reproduce(blazer_env, tmp_path):
     with session_scope() as s:
         rows = s.scalars(select(Episode)).all()
         assert len(rows) == 4 and all(r.final_positions for r in rows)
-    out = run_cli("episodes", "rerun", "--campaign", "r", "--json", env=env)
+    out = run_cli("episodes", "rerun", "--campaign", "r", "--shuffle", "3", "--json", env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     import json
 
