@@ -25,6 +25,7 @@ class Round:
     campaign: str
     generation: dict[str, list[int]]  # task -> [successes, attempts] of the round's teacher
     metrics: dict[str, Any] = field(default_factory=dict)
+    wall_minutes: float | None = None  # the round's campaign created -> its training run ended
 
     def heldout(self, model: str | None = None) -> dict[str, list[int]]:
         return self.metrics.get("heldout", {}).get(model or self.version, {})
@@ -36,6 +37,11 @@ class Round:
     def minutes(self) -> float:
         """Wall minutes of the round's training-side stages (snapshot, SFT, evaluations)."""
         return sum(self.metrics.get("stage_s", {}).values()) / 60
+
+    @property
+    def train_minutes(self) -> float | None:
+        seconds = self.metrics.get("train", {}).get("train_seconds")
+        return None if seconds is None else seconds / 60
 
 
 def pooled(counts: dict[str, list[int]]) -> tuple[float, float, float]:
@@ -72,6 +78,9 @@ def lineage_rounds(session: Session, lineage: str) -> list[Round]:
             else []
         )
         metrics = dict(run.metrics or {})
+        wall = None
+        if campaign is not None and run.finished_at is not None:
+            wall = (_aware(run.finished_at) - _aware(campaign.created_at)).total_seconds() / 60
         out.append(
             Round(
                 round=int(metrics.get("round", i)),
@@ -80,6 +89,7 @@ def lineage_rounds(session: Session, lineage: str) -> list[Round]:
                 campaign=campaign.name if campaign else "-",
                 generation={t.task: [t.successes, t.attempts] for t in lines},
                 metrics=metrics,
+                wall_minutes=wall,
             )
         )
     return out
@@ -88,7 +98,7 @@ def lineage_rounds(session: Session, lineage: str) -> list[Round]:
 def lineage_table(rounds: list[Round]) -> list[list[str]]:
     """Rows for a terminal or CSV: one per round (round 0's incumbent, the few-shot base, first)."""
     tasks = sorted({t for r in rounds for t in r.generation})
-    head = ["round", "model", "data", "steps", "minutes", "teacher rate", "val avg"]
+    head = ["round", "model", "data", "steps", "SFT min", "round min", "teacher rate", "val avg"]
     head += [f"held-out {t.removesuffix('-v1')}" for t in tasks] + ["held-out avg", "promoted"]
     rows = [head]
     first = rounds[0]
@@ -100,8 +110,9 @@ def lineage_table(rounds: list[Round]) -> list[list[str]]:
         row = _row(str(r.round + 1), r.version, r, r.heldout(), r.validation(), tasks)
         row[2] = str(r.metrics.get("examples", "-"))
         row[3] = str(r.metrics.get("train", {}).get("steps", "-"))
-        row[4] = f"{r.minutes:.0f}" if r.metrics else "-"
-        row[5] = f"{100 * gen[0]:.0f}%"
+        row[4] = f"{r.train_minutes:.1f}" if r.train_minutes is not None else "-"
+        row[5] = f"{r.wall_minutes:.0f}" if r.wall_minutes is not None else "-"
+        row[6] = f"{100 * gen[0]:.0f}%"
         sign = r.metrics.get("sign_test", {})
         row[-1] = (
             ("yes" if r.metrics.get("promoted") else "no") + f" (p={sign['p']:.3f})"
@@ -118,6 +129,7 @@ def _row(label, model, r: Round, heldout, validation, tasks) -> list[str]:
     return [
         label,
         model,
+        "-",
         "-",
         "-",
         "-",
@@ -173,3 +185,10 @@ def save_lineage(rounds: list[Round], out_dir: Path) -> tuple[Path, Path]:
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
     return csv_path, png_path
+
+
+def _aware(t):
+    """SQLite gives naive datetimes (stored as UTC), PostgreSQL aware ones."""
+    from datetime import UTC
+
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
