@@ -42,11 +42,11 @@ from models.types import SeedSplit
 from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
+from training.child import run_sft_in_child
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import EvalTable, evaluate
 from training.held import run_held
 from training.recipes import recipe
-from training.sft import run_sft
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def _round(
     if find_model_version(version) is None:
         config, lora = recipe(policy.recipe, max_minutes=policy.minutes, **(policy.train or {}))
         config.epochs = max(config.epochs, math.ceil(MIN_PASSES / max(1, examples)))
-        run_sft(
+        run_sft_in_child(
             dataset,
             policy.base,
             config,

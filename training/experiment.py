@@ -37,11 +37,11 @@ from models.types import CampaignState
 from scheduler import campaigns
 from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
+from training.child import run_sft_in_child
 from training.datasets import DatasetSpec, build_dataset
 from training.dpo import run_dpo
 from training.evaluate import EvalTable, evaluate, save_table
 from training.recipes import recipe
-from training.sft import run_sft
 
 TEACHERS = ("expert", "fewshot")
 FEWSHOT_PROMPT = "v2fs"
@@ -163,7 +163,7 @@ def run_experiment(
         # a small dataset (an LLM teacher's few successes) still gets MIN_PASSES example passes
         examples = int(data["examples"])  # type: ignore[call-overload]
         config.epochs = max(config.epochs, math.ceil(MIN_PASSES / max(1, examples)))
-        run_sft(dataset, cfg.base, config, lora, name=student, progress=progress)
+        run_sft_in_child(dataset, cfg.base, config, lora, name=student, progress=progress)
     data["train"] = _model_metrics(student)
     stage_s["train"] = time.monotonic() - t0
 

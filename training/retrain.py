@@ -21,11 +21,11 @@ from models.settings import get_settings
 from models.training_runs import claim_trigger
 from scheduler.retrain_policy import RetrainPolicy
 from scheduler.runner import run_campaign
+from training.child import run_sft_in_child
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import evaluate
 from training.held import run_held
 from training.recipes import recipe
-from training.sft import run_sft
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def run_retrain(trigger_id: int, run=None, worker: str | None = None) -> dict[st
                 )
         config, lora = recipe(policy.recipe, **(policy.train or {}))
         if find_model_version(version) is None:
-            run_sft(
+            run_sft_in_child(
                 ds_name,
                 policy.base,
                 config,

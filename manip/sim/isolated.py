@@ -41,7 +41,8 @@ def sim_environment() -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Run in a child before it starts: the kernel kills it when its parent dies."""
     try:
         import ctypes
 
@@ -74,7 +75,7 @@ class IsolatedSimulator:
             cwd=str(REPO_ROOT),
             text=True,
             bufsize=1,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         try:
             self._read(get_settings().sim_startup_timeout_s, "start")
