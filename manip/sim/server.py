@@ -57,16 +57,16 @@ def main() -> None:
         if len(sys.argv) > 1
         else SimConfig.from_settings()
     )
+    faults = _faults(config)
+    if "nostart" in faults.values():  # a simulator that cannot come up (tests)
+        sys.exit(3)
+    backend = ManiSkillBackend(config)  # first: it points ManiSkill at the robot assets
     if not config.third_party_logs:  # e.g. ManiSkill's "No initial pose set" for its own tasks
         import logging
 
         import mani_skill
 
         mani_skill.logger.setLevel(logging.ERROR)  # its logger is "mani_skill " (a space)
-    faults = _faults(config)
-    if "nostart" in faults.values():  # a simulator that cannot come up (tests)
-        sys.exit(3)
-    backend = ManiSkillBackend(config)
     out.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         req = json.loads(line)
