@@ -194,7 +194,9 @@ def _fit_to_budget(budget_s: float, history: list[dict], start_step: int, step: 
     first_s = history[start_step]["elapsed_s"]
     now_s = history[step - 1]["elapsed_s"]
     pace_s = (now_s - first_s) / (step - start_step - 1)
-    return max(step, step + int((budget_s - now_s) / pace_s))
+    last_s = now_s - history[step - 2]["elapsed_s"]
+    # the slower of the average and the last step: a machine that got busier is believed
+    return max(step, step + int((budget_s - now_s) / max(pace_s, last_s)))
 
 
 def _save_checkpoint(
