@@ -129,6 +129,14 @@ def train(
     save_s = 0.0  # the last checkpoint save's time: the final save costs about as much
     for step in range(start_step, total):
         lr = cosine_lr(step, total, config.lr, warmup)
+        if config.max_minutes is not None and step >= max(warmup, start_step + BUDGET_PROBE_STEPS):
+            # under a time budget the cosine follows the clock, evaluated where this step
+            # will end: it reaches zero as the time runs out, however the pace changes
+            pace_s = (history[-1]["elapsed_s"] - history[start_step]["elapsed_s"]) / max(
+                1, step - start_step - 1
+            )
+            end = (time.monotonic() - started + pace_s) / (config.max_minutes * 60)
+            lr = min(lr, config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, end))))
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = order[step * config.effective_batch : (step + 1) * config.effective_batch]
@@ -194,9 +202,7 @@ def _fit_to_budget(budget_s: float, history: list[dict], start_step: int, step: 
     first_s = history[start_step]["elapsed_s"]
     now_s = history[step - 1]["elapsed_s"]
     pace_s = (now_s - first_s) / (step - start_step - 1)
-    last_s = now_s - history[step - 2]["elapsed_s"]
-    # the slower of the average and the last step: a machine that got busier is believed
-    return max(step, step + int((budget_s - now_s) / max(pace_s, last_s)))
+    return max(step, step + int((budget_s - now_s) / pace_s))
 
 
 def _save_checkpoint(
