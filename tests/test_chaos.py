@@ -14,7 +14,7 @@ pytestmark = pytest.mark.cluster
 
 
 def test_a_short_chaos_soak_loses_nothing_and_stores_nothing_twice(tmp_path):
-    report = soak(minutes=3, per_task=4, seed=1, image_size=32, out=tmp_path)
+    report = soak(minutes=3, per_task=8, seed=1, image_size=32, out=tmp_path)
     assert report["state"] == "done" and report["faults"], report
     assert report["duplicates"] == 0 and report["exact_n"], report
     assert report["corrupt"] == 0 and report["missing"] == 0, report
