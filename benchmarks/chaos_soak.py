@@ -201,12 +201,14 @@ def exports(c: Cluster, out: Path) -> dict:
     done = cli(c, "dataset", "export", "soak", "--format", "lerobot", "--out", str(lerobot))
     if done.returncode == 0:
         info = json.loads((lerobot / "panda" / "meta" / "info.json").read_text())
-        steps = c.sql(
-            "SELECT coalesce(sum(traj_steps + 1), 0) FROM episodes WHERE traj_uri IS NOT NULL"
+        steps = c.sql(  # the snapshot's episodes with a trajectory: what the export holds
+            "SELECT coalesce(sum(e.traj_steps), 0), count(*) FROM episodes e "
+            "JOIN dataset_members m ON m.episode_id = e.id JOIN datasets d ON d.id = m.dataset_id "
+            "WHERE d.name = 'soak' AND e.traj_uri IS NOT NULL"
         )
         got["lerobot_frames"] = info["total_frames"]
         got["lerobot_episodes"] = info["total_episodes"]
-        got["db_frames"] = int(steps[0][0])
+        got["db_frames"], got["db_episodes"] = int(steps[0][0]), int(steps[0][1])
     else:
         got["lerobot_error"] = done.stderr[-500:]
     return got

@@ -23,3 +23,4 @@ def test_a_short_chaos_soak_loses_nothing_and_stores_nothing_twice(tmp_path):
     assert report["h5_replay_successes"] == report["h5_export_successes"], report
     assert report["h5_export_successes"] == report["h5_db_successes"], report
     assert report["lerobot_frames"] == report["db_frames"], report
+    assert report["lerobot_episodes"] == report["db_episodes"], report
