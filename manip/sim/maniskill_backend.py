@@ -156,7 +156,10 @@ class ManiSkillBackend:
         fresh = self.config.fresh_scene
         if fresh or not (self._current == key and self._seed == int(seed) and self._steps == 0):
             # a fresh physics scene makes the episode a function of its row alone
-            env.reset(seed=int(seed), options={"reconfigure": True} if fresh else None)
+            if fresh:
+                env.reset(seed=int(seed), options={"reconfigure": True})
+            else:
+                env.reset(seed=int(seed))
             base = env.unwrapped.agent.robot.pose
             planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))
         self._current = key
