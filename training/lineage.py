@@ -52,6 +52,13 @@ def pooled(counts: dict[str, list[int]]) -> tuple[float, float, float]:
     return (k / n if n else 0.0), lo, hi
 
 
+def complete(counts: dict[str, list[int]], tasks: list[str]) -> bool:
+    """Every task evaluated on the same number of episodes (a cancelled or unfinished
+    evaluation is not a point of the curve)."""
+    attempts = {counts.get(t, [0, 0])[1] for t in tasks}
+    return len(attempts) == 1 and attempts != {0}
+
+
 def cell(counts: list[int] | None) -> str:
     if not counts or not counts[1]:
         return "-"
@@ -104,7 +111,10 @@ def lineage_table(rounds: list[Round]) -> list[list[str]]:
     first = rounds[0]
     base = first.metrics.get("incumbent")
     if base and first.heldout(base):
-        rows.append(_row("base", base, first, first.heldout(base), first.validation(base), tasks))
+        row = _row("base", base, first, first.heldout(base), first.validation(base), tasks)
+        if not complete(first.heldout(base), tasks):
+            row[-2] = "incomplete"
+        rows.append(row)
     for r in rounds:
         gen = pooled(r.generation)
         row = _row(str(r.round + 1), r.version, r, r.heldout(), r.validation(), tasks)
@@ -152,11 +162,14 @@ def save_lineage(rounds: list[Round], out_dir: Path) -> tuple[Path, Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = []  # (x, label, counts by task)
+    points = []  # (x, label, counts by task): complete evaluations only
+    tasks_all = sorted({t for r in rounds for t in r.generation})
     base = rounds[0].metrics.get("incumbent")
-    if base and rounds[0].heldout(base):
+    if base and complete(rounds[0].heldout(base), tasks_all):
         points.append((0, "base few-shot", rounds[0].heldout(base)))
-    points += [(r.round + 1, r.version, r.heldout()) for r in rounds if r.heldout()]
+    points += [
+        (r.round + 1, r.version, r.heldout()) for r in rounds if complete(r.heldout(), tasks_all)
+    ]
     fig, ax = plt.subplots(figsize=(7, 4))
     tasks = sorted({t for _, _, counts in points for t in counts})
     for task in tasks:
