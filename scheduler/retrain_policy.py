@@ -49,11 +49,7 @@ def due_retrains(session: Session, campaign: Campaign) -> list[int]:
     if not data:
         return []
     policy = RetrainPolicy.from_spec(data)
-    successes = session.scalar(
-        select(func.coalesce(func.sum(CampaignTask.successes), 0)).where(
-            CampaignTask.campaign_id == campaign.id
-        )
-    )
+    successes = _successes(session, campaign)
     last = session.scalar(
         select(func.max(TrainingRun.source_successes)).where(
             TrainingRun.lineage == policy.lineage, TrainingRun.campaign_id == campaign.id
@@ -85,11 +81,7 @@ def due_bootstrap(session: Session, campaign: Campaign) -> list[int]:
         return []
     if session.scalar(select(TrainingRun.id).where(TrainingRun.campaign_id == campaign.id)):
         return []
-    successes = session.scalar(
-        select(func.coalesce(func.sum(CampaignTask.successes), 0)).where(
-            CampaignTask.campaign_id == campaign.id
-        )
-    )
+    successes = _successes(session, campaign)
     run_id = create_trigger(
         session,
         lineage=policy.lineage,
@@ -105,6 +97,17 @@ def due_bootstrap(session: Session, campaign: Campaign) -> list[int]:
         "bootstrap %s: round %d done, training run %d", policy.lineage, policy.round, run_id
     )
     return [run_id]
+
+
+def _successes(session: Session, campaign: Campaign) -> int:
+    """The campaign's stored successes, all tasks."""
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(CampaignTask.successes), 0)).where(
+                CampaignTask.campaign_id == campaign.id
+            )
+        )
+    )
 
 
 def stale_retrains(session: Session, lease_s: float) -> list[int]:
