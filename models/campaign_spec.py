@@ -191,10 +191,7 @@ class CampaignSpec:
     # per task -------------------------------------------------------------------------------
     def for_task(self, task: str, key: str) -> Any:
         """A task's value of ``key``: its override, else the campaign's."""
-        over = (self.task_overrides or {}).get(task, {})
-        if key == "temperature":
-            return over.get(key, self.teacher.get("temperature"))
-        return over.get(key, getattr(self, key))
+        return (self.task_overrides or {}).get(task, {}).get(key, getattr(self, key))
 
     def teacher_config_for(self, task: str) -> dict[str, Any]:
         """The teacher config a task's jobs use (its temperature override applied)."""

@@ -104,57 +104,38 @@ def test_a_delivery_whose_record_raised_is_handed_back_and_never_renewed(pg_env,
         runtime.close()
 
 
-@pytest.mark.parametrize(
-    ("content", "words"),
-    [([{"type": "text", "text": "x"}], "list"), (42, "int"), (None, "NoneType")],
-)
-def test_an_openai_reply_whose_content_is_not_text_is_a_teacher_error(content, words):
+@pytest.mark.parametrize("content", [[{"type": "text", "text": "x"}], None])
+def test_an_openai_reply_whose_content_is_not_text_is_a_teacher_error(blazer_env, content):
+    """A real HTTP server answering with content that is not text: one teacher_error episode
+    through the real rollout and simulator (it failed the whole block before)."""
+    import json
+
+    from tests.conftest import run_cli
+    from tests.openai_servers import ScriptedServer
+
+    server = ScriptedServer(content)
+    try:
+        args = ("sim", "try", "--teacher", "openai", "--model", "m", "--base-url", server.url)
+        out = run_cli(*args, "--json")
+    finally:
+        server.stop()
+    assert out.returncode == 1, out.stderr[-2000:]
+    episode = json.loads(out.stdout)
+    assert episode["failure_reason"] == "teacher_error", episode
+    assert "message content is" in episode["failure_detail"], episode
+
+
+def test_odd_usage_counts_are_left_out():
     import httpx
 
     from manip.teachers.openai_http import _parse
 
-    resp = httpx.Response(
-        200,
-        json={
-            "choices": [{"message": {"content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": "7", "completion_tokens": 3.5},
-        },
-    )
-    c = _parse(resp, 0.1)
-    assert c.text is None and f"message content is {words}" in c.error
-    ok = _parse(
-        httpx.Response(
-            200,
-            json={
-                "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": "7", "completion_tokens": True},
-            },
-        ),
-        0.1,
-    )
+    reply = {
+        "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": "7", "completion_tokens": True},
+    }
+    ok = _parse(httpx.Response(200, json=reply), 0.1)
     assert ok.text == "hi" and ok.prompt_tokens is None and ok.completion_tokens is None
-
-
-def test_a_rollout_turns_an_unusable_reply_into_a_teacher_error_episode():
-    """The rollout records such a reply as a teacher_error episode; the block goes on."""
-    from manip.rollout import Block, run_block
-    from manip.sim.noop import NoopSimulator
-    from manip.teachers.base import Completion
-
-    class Odd:
-        name, prompt_version, batched = "openai:odd", "v1", True
-
-        def complete(self, requests):
-            return [Completion(None, error="malformed response: content is list") for _ in requests]
-
-        def close(self):
-            pass
-
-    records = [
-        o.record
-        for o in run_block(Block(1, "PickCube-v1", "panda", [1, 2]), NoopSimulator(), Odd())
-    ]
-    assert [r.failure_reason for r in records] == [FailureReason.TEACHER_ERROR] * 2
 
 
 def test_a_partial_reply_from_a_dying_simulator_is_one_sim_error(tmp_path, monkeypatch):

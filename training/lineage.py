@@ -34,11 +34,6 @@ class Round:
         return self.metrics.get("validation", {}).get(model or self.version, {})
 
     @property
-    def minutes(self) -> float:
-        """Wall minutes of the round's training-side stages (snapshot, SFT, evaluations)."""
-        return sum(self.metrics.get("stage_s", {}).values()) / 60
-
-    @property
     def train_minutes(self) -> float | None:
         seconds = self.metrics.get("train", {}).get("train_seconds")
         return None if seconds is None else seconds / 60

@@ -158,6 +158,17 @@ def replay(
         raise typer.Exit(1)
 
 
+# episodes that reached the simulator: a success, or a failure the simulator decided
+SIM_REASONS = tuple(
+    r.value
+    for r in (
+        FailureReason.PLAN_UNREACHABLE,
+        FailureReason.MOTION_FAILED,
+        FailureReason.TASK_FAILED,
+    )
+)
+
+
 @app.command("rerun")
 def rerun_command(
     campaign: str = typer.Option(..., "--campaign", help="Re-run this campaign's episodes."),
@@ -222,7 +233,3 @@ def rerun_command(
         f"same verdict {data['same_verdict']}; drift median {data['drift_mm_median']} mm, "
         f"max {data['drift_mm_max']} mm over {data['with_final_positions']} episodes"
     )
-
-
-# episodes that reached the simulator: a success, or a failure the simulator decided
-SIM_REASONS = ("plan_unreachable", "motion_failed", "task_failed")
