@@ -69,6 +69,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Run the scheduler: plan seed blocks and publish them.",
     ),
     "worker": ("blazer.commands.worker", "worker", "Start a Celery worker on the rollout queue."),
+    "ui": ("blazer.commands.ui", "ui", "Serve the web console (campaigns, episodes, videos)."),
 }
 
 

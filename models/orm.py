@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -132,6 +133,18 @@ def _episode_namespace() -> dict[str, Any]:
             Index("ix_episodes_task_robot_success", "task", "robot", "success"),
             Index("ix_episodes_created_at", "created_at"),
             Index("ix_episodes_job_id", "job_id"),
+            # newest-first pages by filter (migration 0007)
+            Index("ix_episodes_campaign_id_id", "campaign_id", "id"),
+            Index("ix_episodes_teacher_id", "teacher", "id"),
+            Index("ix_episodes_robot_id", "robot", "id"),
+            Index("ix_episodes_seed", "seed"),
+            Index(
+                "ix_episodes_failure_reason_id",
+                "failure_reason",
+                "id",
+                postgresql_where=text("failure_reason IS NOT NULL"),
+                sqlite_where=text("failure_reason IS NOT NULL"),
+            ),
         ),
         "id": mapped_column(BigId, primary_key=True),
         **columns,

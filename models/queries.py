@@ -31,9 +31,10 @@ class EpisodeFilter:
 
     def apply(self, stmt: Select) -> Select:
         if self.campaign is not None:
-            stmt = stmt.join(Campaign, Campaign.id == Episode.campaign_id).where(
-                Campaign.name == self.campaign
-            )
+            # a scalar subquery, not a join: the planner then walks the (campaign_id, id)
+            # index in id order and stops at the page's limit
+            campaign_id = select(Campaign.id).where(Campaign.name == self.campaign)
+            stmt = stmt.where(Episode.campaign_id == campaign_id.scalar_subquery())
         for column, value in (
             (Episode.task, self.task),
             (Episode.robot, self.robot),

@@ -97,6 +97,8 @@ class Settings:
     # robot, seed, plan); PhysX otherwise carries state from one episode to the next (<~1 mm
     # of drift), at about twice the cost of an expert episode (benchmarks/README.md)
     sim_fresh_scene: bool = False
+    # The web console's action token (pause, resume, cancel); empty = the console is read-only
+    ui_token: str = ""
     # Set by the training commands after they re-exec with the malloc settings.
     no_reexec: bool = False
 

@@ -35,5 +35,9 @@ if [[ ",${EXTRAS}," == *",dev,"* ]]; then
   # lerobot's own source, for the LeRobot v3 conformance test (the package cannot be
   # installed beside this project: it pins torch < 2.11 and needs torchvision)
   bash scripts/fetch_lerobot_source.sh
+  # the console's browser tests drive Debian's Chromium (Playwright cannot download a browser here)
+  if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null
+  fi
 fi
 echo "install: done. Try: .venv/bin/blazer demo"
