@@ -210,7 +210,10 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.2)
             rows = []
-            with httpx.Client(base_url=base, timeout=30) as client, psycopg.connect(bare_url) as conn:
+            with (
+                httpx.Client(base_url=base, timeout=30) as client,
+                psycopg.connect(bare_url) as conn,
+            ):
                 for label, path, where in pages(mid_id, some_id):
                     server_ms = []
                     for i in range(args.requests + 2):

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -366,7 +365,9 @@ def test_progress_updates_without_a_reload_while_a_campaign_runs(platform, brows
             text=True,
         )
         try:
-            wait_until(page, "document.getElementById('total').innerText.split(' ')[0] !== '0'", 240)
+            wait_until(
+                page, "document.getElementById('total').innerText.split(' ')[0] !== '0'", 240
+            )
             seen_counts = {page.inner_text("#total")}
             wait_until(page, "document.getElementById('state').innerText === 'done'", 400)
             seen_counts.add(page.inner_text("#total"))

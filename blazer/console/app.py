@@ -271,7 +271,9 @@ def create_app() -> FastAPI:
         if ep is None or not ep["traj_uri"]:
             raise HTTPException(404, f"episode {episode_id} has no recording")
         try:
-            data = EpisodeData(read_episode_bytes(ep["traj_uri"], ep["traj_key"], ep["traj_sha256"]))
+            data = EpisodeData(
+                read_episode_bytes(ep["traj_uri"], ep["traj_key"], ep["traj_sha256"])
+            )
         except ArtifactError as exc:
             raise HTTPException(502, str(exc)) from None
         video = data.arrays.get(f"video/{camera}")
@@ -325,7 +327,9 @@ def _table_pngs() -> list[tuple[str, Path]]:
     """Evaluation tables (``blazer eval``, ``blazer experiment``) saved under the data dir,
     newest first: (their folder, relative to the data dir; the PNG)."""
     root = get_settings().data_dir
-    found = [p for pattern in ("eval/*/table.png", "experiments/*/table.png") for p in root.glob(pattern)]
+    found = [
+        p for pattern in ("eval/*/table.png", "experiments/*/table.png") for p in root.glob(pattern)
+    ]
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return [(str(p.parent.relative_to(root)), p) for p in found[:TABLES_SHOWN]]
 

@@ -126,7 +126,9 @@ def campaign_view(session: Session, name: str) -> CampaignView:
         since = last or aware(campaign.created_at)
         idle = utcnow() - since
         if idle > STALL_AFTER:
-            stalled = f"no episode for {idle.total_seconds() / 60:.0f} min with {open_jobs} open job(s)"
+            stalled = (
+                f"no episode for {idle.total_seconds() / 60:.0f} min with {open_jobs} open job(s)"
+            )
     return CampaignView(
         campaign.name,
         campaign.state,
@@ -184,7 +186,9 @@ def queue_view(session: Session) -> QueueView:
     workers = [
         WorkerView(w, int(n), aware(since), aware(until))
         for w, n, since, until in session.execute(
-            select(Job.worker, func.count(), func.min(Job.started_at), func.max(Job.lease_expires_at))
+            select(
+                Job.worker, func.count(), func.min(Job.started_at), func.max(Job.lease_expires_at)
+            )
             .where(Job.state == JobState.RUNNING.value)
             .group_by(Job.worker)
             .order_by(Job.worker)
@@ -208,7 +212,11 @@ def queue_view(session: Session) -> QueueView:
         from scheduler.loop import LEASE_S
 
         expires = aware(lease.expires_at)
-        holder, tick_at, alive = lease.holder, expires - timedelta(seconds=LEASE_S), expires > utcnow()
+        holder, tick_at, alive = (
+            lease.holder,
+            expires - timedelta(seconds=LEASE_S),
+            expires > utcnow(),
+        )
     stalled = {}
     for (name,) in session.execute(
         select(Campaign.name).where(Campaign.state == CampaignState.ACTIVE.value)
@@ -291,7 +299,9 @@ def episode(session: Session, episode_id: int) -> dict[str, Any] | None:
     if row is None:
         return None
     data = dict(zip(names, row, strict=True))
-    data["campaign"] = session.scalar(select(Campaign.name).where(Campaign.id == data["campaign_id"]))
+    data["campaign"] = session.scalar(
+        select(Campaign.name).where(Campaign.id == data["campaign_id"])
+    )
     return data
 
 
