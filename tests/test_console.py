@@ -420,3 +420,46 @@ def test_episode_pages_are_keyset_pages(platform):
             first = reads.episode_page(s, EpisodeFilter(campaign="recfail"), first.next_before, 1)
     assert seen_ids == sorted(seen_ids, reverse=True) and len(seen_ids) == total
     assert httpx.get(url).status_code == 200
+
+
+@pytest.mark.cluster
+def test_workers_page_during_a_celery_campaign(pg_url, tmp_path, monkeypatch, browser):
+    """A real Celery worker and scheduler on PostgreSQL + Redis: while they work, the workers
+    page shows the worker holding a job and the scheduler's recent tick; then the campaign
+    page reaches done, and no page logs an error."""
+    from scheduler import campaigns
+    from scheduler.spec import CampaignSpec
+    from tests.cluster import Cluster
+
+    monkeypatch.setenv("BLAZER_DATABASE_URL", pg_url)
+    _reset_caches()
+    upgrade(pg_url)
+    c = Cluster(pg_url, tmp_path)
+    c.start_redis()
+    spec = {
+        "name": "celery-live",
+        "tasks": ["PickCube-v1", "PushCube-v1"],
+        "robots": ["panda"],
+        "successes": 3,
+        "block_size": 1,
+    }
+    try:
+        with session_scope() as s:
+            campaigns.create_campaign(s, CampaignSpec.from_dict(spec))
+        c.start_worker()
+        c.start_scheduler()
+        env = {"BLAZER_DATABASE_URL": pg_url, "BLAZER_DATA_DIR": str(tmp_path / "data")}
+        with console_server(env) as base, watched_page(browser) as (page, seen):
+            page.goto(base + "/workers")
+            # the page refreshes itself: wait for a live worker row and the scheduler's tick
+            wait_until(page, "document.getElementById('queue').innerText.includes('alive')", 180)
+            text = page.inner_text("#queue")
+            assert "alive" in text and "celery-live" in text, text
+            assert "last tick" in page.inner_text("#scheduler")
+            page.goto(base + "/campaigns/celery-live")
+            wait_until(page, "document.getElementById('state').innerText === 'done'", 400)
+            assert page.inner_text("#total").startswith("6 / 6")
+            assert not seen["errors"], seen["errors"]
+    finally:
+        c.stop()
+        _reset_caches()
