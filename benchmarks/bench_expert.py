@@ -8,6 +8,7 @@ or renderer (the strongest configuration it offers), and that plus blazer's step
 the per-step task evaluation (not offered by ManiSkill: it isolates where the gain is).
 
     .venv/bin/python benchmarks/bench_expert.py [--seeds 50] [--tasks PickCube-v1,...]
+    .venv/bin/python benchmarks/bench_expert.py --scene-cost   # reused vs fresh physics scene
 """
 
 from __future__ import annotations
@@ -98,11 +99,19 @@ def main() -> None:
     ap.add_argument(
         "--first-seed", type=int, default=SeedSplit.EVAL.offset, help="held-out seeds by default"
     )
+    ap.add_argument(
+        "--scene-cost",
+        action="store_true",
+        help="only ours, the physics scene reused vs rebuilt at every reset, interleaved",
+    )
     args = ap.parse_args()
     os.environ.update(
         {k: v for k, v in sim_environment().items() if k in ("VK_ICD_FILENAMES", "LD_LIBRARY_PATH")}
     )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    if args.scene_cost:
+        scene_cost(args.tasks.split(","), seeds)
+        return
     n = len(seeds)
     rows, totals = [], np.zeros(9)
     for task in args.tasks.split(","):
@@ -135,6 +144,39 @@ def main() -> None:
             "ms/step ours / strongest",
             "per-step ratio vs strongest",
         ],
+        rows,
+    )
+
+
+def scene_cost(tasks: list[str], seeds: list[int]) -> None:
+    """The expert with the physics scene reused across episodes and rebuilt at every reset
+    (``BLAZER_SIM_FRESH_SCENE``), task by task in turn (reused first, then fresh, then both
+    again in the other order), so drift in the machine's speed falls on both sides."""
+    rows, total = [], {False: 0.0, True: 0.0}
+    for task in tasks:
+        seconds = {False: 0.0, True: 0.0}
+        ok = {False: 0, True: 0}
+        for fresh in (False, True, True, False):
+            run = expert_run(task, "panda", seeds, fresh_scene=fresh)
+            seconds[fresh] += run["seconds"]
+            ok[fresh] = run["successes"]
+        total[False] += seconds[False]
+        total[True] += seconds[True]
+        rows.append(
+            [
+                task,
+                f"{ok[False]}/{len(seeds)}",
+                f"{ok[True]}/{len(seeds)}",
+                f"{seconds[False] / (2 * len(seeds)):.3f}",
+                f"{seconds[True] / (2 * len(seeds)):.3f}",
+                f"{100 * (seconds[True] / seconds[False] - 1):+.1f}%",
+            ]
+        )
+        print(rows[-1], flush=True)
+    rows.append(["all", "", "", "", "", f"{100 * (total[True] / total[False] - 1):+.1f}%"])
+    print_table(
+        f"Scene rebuilt per reset: the expert, seeds {seeds[0]}..{seeds[-1]}, each side twice",
+        ["task", "reused ok", "fresh ok", "reused s/ep", "fresh s/ep", "fresh cost"],
         rows,
     )
 

@@ -5,6 +5,11 @@ across episodes (the default) and rebuilt at every reset (``BLAZER_SIM_FRESH_SCE
 Both sides run the same seeds in one run; the table gives what reproduces and the cost.
 
     .venv/bin/python -m benchmarks.bench_rerun [--seeds 10]
+    .venv/bin/python -m benchmarks.bench_rerun --workers 2 --seeds 100   # the issue's 600
+
+With ``--workers N`` the campaign runs on PostgreSQL + Redis with N Celery workers and a
+scheduler (the physics scene as the setting says: rebuilt at every reset by default), and
+its episodes are re-run from their rows in a shuffled order.
 """
 
 from __future__ import annotations
@@ -64,10 +69,75 @@ def side(fresh: bool, seeds: int, tmp: Path) -> dict:
     return {"run_s": run_s, **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
+def cluster_side(seeds: int, workers: int) -> dict:
+    """A campaign of ``seeds`` held-out seeds per task on ``workers`` Celery workers, then
+    re-run from its rows in another order."""
+    from benchmarks.common import scratch_postgres
+    from tests.cluster import Cluster
+
+    with scratch_postgres() as url, tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        c = Cluster(url, tmp, BLAZER_LOG_LEVEL="WARNING", BLAZER_EPISODE_TIMEOUT_S="120")
+        c.start_redis()
+        try:
+            spec = tmp / "rerun.yaml"
+            spec.write_text(
+                f"name: rerun\ntasks: [{', '.join(TASKS)}]\nteacher: {{kind: expert}}\n"
+                f"successes: {seeds}\nattempt_cap: {seeds}\nseed_split: eval\nblock_size: 4\n"
+            )
+            assert blazer(c.env, "campaign", "create", str(spec)).returncode == 0
+            start = time.perf_counter()
+            for _ in range(workers):
+                c.start_worker()
+            c.start_scheduler()
+            c.wait_done("rerun", 7200)
+            run_s = time.perf_counter() - start
+            workers_seen = c.sql("SELECT count(DISTINCT worker) FROM episodes")[0][0]
+        finally:
+            c.stop()
+        out = blazer(c.env, "episodes", "rerun", "--campaign", "rerun", "--shuffle", "1", "--json")
+        assert out.returncode == 0, out.stderr[-2000:]
+    return {
+        "run_s": run_s,
+        "workers": workers_seen,
+        **json.loads(out.stdout.strip().splitlines()[-1]),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10, help="held-out seeds per task")
+    ap.add_argument("--workers", type=int, default=0, help="run the campaign on N Celery workers")
     args = ap.parse_args()
+    if args.workers:
+        r = cluster_side(args.seeds, args.workers)
+        print_table(
+            f"episodes of a {args.workers}-worker campaign re-run from their rows, "
+            f"{len(TASKS)} tasks x {args.seeds} held-out seeds",
+            [
+                "episodes",
+                "workers",
+                "reproduced",
+                "same verdict",
+                "drift median mm",
+                "drift max mm",
+                "within 1 mm",
+                "campaign s",
+            ],
+            [
+                [
+                    r["episodes"],
+                    r["workers"],
+                    f"{r['reproduced']} ({100 * r['reproduced_rate']:.1f}%)",
+                    r["same_verdict"],
+                    r["drift_mm_median"],
+                    r["drift_mm_max"],
+                    r["within_1mm"],
+                    f"{r['run_s']:.0f}",
+                ]
+            ],
+        )
+        return
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         reused, fresh = side(False, args.seeds, tmp), side(True, args.seeds, tmp)

@@ -73,15 +73,22 @@ class Timer:
         return time.perf_counter() - self.start
 
 
-def expert_run(task: str, robot: str, seeds: list[int]) -> dict:
+def expert_run(task: str, robot: str, seeds: list[int], fresh_scene: bool | None = None) -> dict:
     """The scripted expert through the rollout pipeline a worker runs, on one isolated
     simulator process: successes, seconds (start-up and scene build outside the clock),
-    control steps simulated, and the most common failure reason with its count."""
+    control steps simulated, and the most common failure reason with its count.
+    ``fresh_scene`` overrides the setting (a new physics scene at every reset)."""
+    from dataclasses import replace
+
     from manip.rollout import Block, run_block
+    from manip.sim.base import SimConfig
     from manip.sim.isolated import IsolatedSimulator
     from manip.teachers.expert import ExpertTeacher
 
-    sim = IsolatedSimulator(episode_timeout_s=120)
+    config = SimConfig.from_settings()
+    if fresh_scene is not None:
+        config = replace(config, fresh_scene=fresh_scene)
+    sim = IsolatedSimulator(episode_timeout_s=120, config=config)
     try:
         sim.reset(task, robot, seeds[0])
         start = time.perf_counter()

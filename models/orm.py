@@ -200,6 +200,7 @@ class Dataset(Base):
 
 class DatasetMember(Base):
     __tablename__ = "dataset_members"
+    __table_args__ = (Index("ix_dataset_members_episode_id", "episode_id"),)
 
     dataset_id: Mapped[int] = mapped_column(
         ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True

@@ -81,3 +81,53 @@ def analyze_if_grown(
         )
         done.append(name)
     return done
+
+
+# retention ------------------------------------------------------------------------------------
+def vacuum(*, full: bool = False) -> float:
+    """VACUUM (ANALYZE) the database: the space of deleted rows is reused (PostgreSQL) or
+    given back (SQLite, and PostgreSQL with ``full``). Outside a transaction, as both need.
+    Returns the seconds it took."""
+    from models.db import get_engine
+
+    engine = get_engine()
+    start = time.perf_counter()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("VACUUM (FULL, ANALYZE)" if full else "VACUUM (ANALYZE)"))
+        else:
+            conn.execute(text("VACUUM"))
+            conn.execute(text("ANALYZE"))
+    return time.perf_counter() - start
+
+
+def table_sizes(session: Session) -> list[tuple[str, int, int]]:
+    """(table, rows (estimated on PostgreSQL), bytes with indexes and TOAST) per blazer table,
+    largest first; on SQLite the bytes are the pages each table and its indexes use."""
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text(
+                "SELECT c.relname, greatest(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid) "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 3 DESC"
+            )
+        ).all()
+        return [(name, int(n), int(size)) for name, n, size in rows]
+    names = session.scalars(
+        text("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    ).all()
+    out = []
+    for name in names:
+        n = session.scalar(text(f'SELECT count(*) FROM "{name}"')) or 0
+        try:  # the dbstat virtual table, where SQLite was built with it
+            size = session.scalar(
+                text(
+                    "SELECT sum(pgsize) FROM dbstat WHERE name = :t OR name IN "
+                    "(SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t)"
+                ),
+                {"t": name},
+            )
+        except Exception:  # noqa: BLE001 - no dbstat: sizes unknown, counts still shown
+            size = None
+        out.append((name, int(n), int(size or 0)))
+    return sorted(out, key=lambda r: -r[2])

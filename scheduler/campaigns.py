@@ -5,14 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from manip.teachers import teacher_name
 from models import jobs
+from models.db import rowcount
 from models.errors import ConfigError, NotFound
-from models.orm import Campaign, CampaignTask, Job, utcnow
+from models.orm import (
+    Campaign,
+    CampaignTask,
+    Dataset,
+    DatasetMember,
+    Episode,
+    EpisodeStat,
+    Job,
+    utcnow,
+)
 from models.stats import wilson_interval
 from models.types import CampaignState, JobState, SeedSplit
 from scheduler.spec import CampaignSpec
@@ -185,3 +195,67 @@ FAILED_JOBS_SHOWN = 20
 
 def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.scalars(select(Campaign).order_by(Campaign.id)))
+
+
+@dataclass
+class DeleteReport:
+    campaign: str
+    episodes: int  # removed
+    jobs: int
+    shards: list[str]  # artifact shards no kept episode needs: removed after the commit
+    kept: int  # episodes kept because snapshots hold them (--keep-datasets)
+
+
+def referencing_datasets(session: Session, campaign_id: int) -> dict[str, int]:
+    """Snapshots holding episodes of a campaign: name -> how many."""
+    rows = session.execute(
+        select(Dataset.name, func.count())
+        .join(DatasetMember, DatasetMember.dataset_id == Dataset.id)
+        .join(Episode, Episode.id == DatasetMember.episode_id)
+        .where(Episode.campaign_id == campaign_id)
+        .group_by(Dataset.name)
+    )
+    return {n: int(c) for n, c in rows}
+
+
+def delete_campaign(
+    session: Session, name: str, *, keep_datasets: bool = False, dry_run: bool = False
+) -> DeleteReport:
+    """Remove a campaign's rows in the caller's one transaction: its jobs, task lines, counts
+    and episodes, and the campaign itself. A snapshot holding some of its episodes blocks this
+    (one line naming it) unless ``keep_datasets``: then those episodes, the shards they live in
+    and the campaign row (cancelled, saying so) stay, and the rest goes. The shard files are
+    for the caller to remove once this commits (a kill in between leaves orphans that
+    ``blazer artifacts check --repair`` lists and removes)."""
+    campaign = get_campaign(session, name)
+    if campaign.state in (CampaignState.ACTIVE.value, CampaignState.PAUSED.value):
+        raise ConfigError(
+            f"campaign {name!r} is {campaign.state}; cancel it first (`blazer campaign cancel {name}`)"
+        )
+    refs = referencing_datasets(session, campaign.id)
+    if refs and not keep_datasets:
+        holders = ", ".join(f"{d} ({n})" for d, n in sorted(refs.items()))
+        raise ConfigError(
+            f"campaign {name!r}: snapshot(s) {holders} hold its episodes; delete them first "
+            "(`blazer dataset delete NAME`) or pass --keep-datasets to keep those episodes"
+        )
+    mine = Episode.campaign_id == campaign.id
+    held = exists().where(DatasetMember.episode_id == Episode.id)
+    uris = select(Episode.traj_uri).where(mine, Episode.traj_uri.is_not(None)).distinct()
+    kept_uris = set(session.scalars(uris.where(held))) if refs else set()
+    shards = sorted(set(session.scalars(uris)) - kept_uris)
+    kept = int(session.scalar(select(func.count()).where(mine, held)) or 0) if refs else 0
+    if dry_run:
+        total = session.scalar(select(func.count()).where(mine)) or 0
+        n = session.scalar(select(func.count()).where(Job.campaign_id == campaign.id)) or 0
+        return DeleteReport(name, int(total) - kept, int(n), shards, kept)
+    episodes = rowcount(session.execute(delete(Episode).where(mine, ~held if refs else true())))
+    n_jobs = rowcount(session.execute(delete(Job).where(Job.campaign_id == campaign.id)))
+    session.execute(delete(EpisodeStat).where(EpisodeStat.campaign_id == campaign.id))
+    session.execute(delete(CampaignTask).where(CampaignTask.campaign_id == campaign.id))
+    if refs:
+        campaign.state = CampaignState.CANCELLED.value
+        campaign.error = f"deleted; {kept} episode(s) kept for snapshots {', '.join(sorted(refs))}"
+    else:
+        session.delete(campaign)
+    return DeleteReport(name, episodes, n_jobs, shards, kept)

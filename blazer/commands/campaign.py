@@ -233,6 +233,48 @@ def cancel(name: str) -> None:
     _set_state(name, CampaignState.CANCELLED)
 
 
+@app.command("delete")
+def delete(
+    name: str,
+    keep_datasets: bool = typer.Option(
+        False, "--keep-datasets", help="Keep the episodes (and shards) snapshots hold."
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Delete (without it: say what would go)."),
+) -> None:
+    """Remove a finished or cancelled campaign: its jobs, episodes and artifact shards, in one
+    transaction (a kill leaves all or nothing); a snapshot holding its episodes blocks it."""
+    from models.artifacts import ArtifactStore
+
+    ensure_writable_schema()
+    with session_scope() as session:
+        report = campaigns.delete_campaign(
+            session, name, keep_datasets=keep_datasets, dry_run=not yes
+        )
+    what = (
+        f"{report.episodes} episode(s), {report.jobs} job(s) and {len(report.shards)} shard(s)"
+        f" of campaign {name!r}"
+        + (f"; {report.kept} episode(s) kept for snapshots" if report.kept else "")
+    )
+    if not yes:
+        typer.echo(f"would delete {what}; run again with --yes")
+        raise typer.Exit(1)
+    store, failed = ArtifactStore(get_settings().resolved_artifacts_url()), []
+    for uri in report.shards:
+        try:
+            store.remove(uri)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failed.append(f"{uri}: {exc}")
+    typer.echo(f"deleted {what}")
+    if failed:
+        typer.echo(
+            f"{len(failed)} shard(s) could not be removed (`blazer artifacts check --repair` "
+            f"removes orphans): {failed[0]}",
+            err=True,
+        )
+
+
 @app.command("list")
 def list_() -> None:
     """All campaigns with their state."""

@@ -28,3 +28,15 @@ def current() -> None:
     """Print the schema revision the database is at and the one this blazer needs."""
     engine = database.get_engine()
     typer.echo(f"current: {database.current_revision(engine)}  head: {database.head_revision()}")
+
+
+@app.command("vacuum")
+def vacuum(
+    full: bool = typer.Option(False, help="Rewrite the tables (PostgreSQL: locks them)."),
+) -> None:
+    """Reclaim the space of deleted rows and refresh the planner's statistics (after a
+    `campaign delete`). PostgreSQL's autovacuum does this in time; SQLite has none."""
+    from models.upkeep import vacuum as run_vacuum
+
+    seconds = run_vacuum(full=full)
+    typer.echo(f"vacuumed {database.redact(database.database_url())} in {seconds:.1f} s")

@@ -15,8 +15,12 @@ import typer
 def stats(
     campaign: str = typer.Option(None, help="Only this campaign."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    storage: bool = typer.Option(False, "--storage", help="Table sizes instead (rows, bytes)."),
 ) -> None:
     """Attempts, successes, success rate (95% Wilson interval) and failure reasons."""
+    if storage:
+        print_storage(as_json)
+        return
     from models.settings import get_settings
     from models.stats import episode_stats, episode_stats_fast
 
@@ -64,3 +68,36 @@ def print_stats(rows) -> None:
             fails,
         )
     Console(width=160).print(table)
+
+
+def print_storage(as_json: bool) -> None:
+    """Each table's rows and bytes (indexes included), and bytes per episode."""
+    from models.db import ensure_schema, session_scope
+    from models.upkeep import table_sizes
+
+    ensure_schema()
+    with session_scope() as session:
+        sizes = table_sizes(session)
+    episodes = next((n for name, n, _ in sizes if name == "episodes"), 0)
+    total = sum(size for _, _, size in sizes)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "tables": [{"table": t, "rows": n, "bytes": b} for t, n, b in sizes],
+                    "total_bytes": total,
+                    "bytes_per_episode": round(total / episodes, 1) if episodes else None,
+                },
+                indent=2,
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("table", "rows", "MB")
+    for name, n, size in sizes:
+        table.add_row(name, f"{n:,}", f"{size / 1e6:,.1f}")
+    Console().print(table)
+    per = f", {total / episodes:,.0f} bytes per episode" if episodes else ""
+    typer.echo(f"total {total / 1e6:,.1f} MB{per}")

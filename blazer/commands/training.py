@@ -14,6 +14,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from models.db import ensure_schema, ensure_writable_schema, retry_database, session_scope
+from models.errors import ConfigError
 from models.orm import Dataset, ModelVersion
 from models.settings import get_settings
 from training.loop import TrainConfig
@@ -97,6 +98,76 @@ def dataset_export(
     with session_scope() as session:
         path = export_dataset(session, name, fmt, out, progress)
     typer.echo(f"exported {name!r} as {fmt} to {path}")
+
+
+def _made(datasets) -> None:
+    for d in datasets:
+        typer.echo(f"dataset {d.name!r}: {d.size} examples, hash {d.content_hash[:12]}")
+
+
+@dataset_app.command("merge")
+def dataset_merge(
+    sources: list[str] = typer.Argument(..., help="Two or more snapshots."),
+    name: str = typer.Option(..., help="The new snapshot's name."),
+) -> None:
+    """A new snapshot holding every member of the given ones (each episode once)."""
+    from training.dataset_ops import merge_datasets
+
+    ensure_schema()
+    with session_scope() as session:
+        _made([merge_datasets(session, sources, name)])
+
+
+@dataset_app.command("split")
+def dataset_split(
+    source: str = typer.Argument(..., help="The snapshot to split."),
+    fractions: str = typer.Option(..., help="Comma-separated shares summing to 1, e.g. 0.8,0.2."),
+    names: str = typer.Option(None, help="Comma-separated part names (default NAME-0, NAME-1…)."),
+    seed: int = typer.Option(0, help="Seed for dealing scenes to parts."),
+) -> None:
+    """New snapshots in the given shares, disjoint by scene (task, seed): no scene is in two."""
+    from training.dataset_ops import split_dataset
+
+    try:
+        shares = [float(f) for f in fractions.split(",")]
+    except ValueError:
+        raise ConfigError(f"--fractions must be numbers like 0.8,0.2, got {fractions!r}") from None
+    ensure_schema()
+    with session_scope() as session:
+        parts = split_dataset(session, source, shares, seed, names.split(",") if names else None)
+        _made(parts)
+
+
+@dataset_app.command("filter")
+def dataset_filter(
+    source: str = typer.Argument(..., help="The snapshot to filter."),
+    name: str = typer.Option(..., help="The new snapshot's name."),
+    task: str = typer.Option(None, help="Only this task."),
+    robot: str = typer.Option(None, help="Only this robot."),
+    success: bool = typer.Option(None, "--success/--failure", help="Only successes / failures."),
+    reason: str = typer.Option(None, help="Only this failure reason."),
+    check: list[str] = typer.Option(None, help="A named success check that must hold (repeat)."),
+    min_steps: int = typer.Option(None, help="At least this many recorded control steps."),
+    max_steps: int = typer.Option(None, help="At most this many recorded control steps."),
+) -> None:
+    """A new snapshot with the members of SOURCE that pass every given filter."""
+    from training.dataset_ops import MemberFilter, filter_dataset
+
+    flt = MemberFilter(task, robot, success, reason, tuple(check or ()), min_steps, max_steps)
+    ensure_schema()
+    with session_scope() as session:
+        _made([filter_dataset(session, source, name, flt)])
+
+
+@dataset_app.command("delete")
+def dataset_delete(name: str) -> None:
+    """Remove a snapshot (the episodes stay)."""
+    from training.dataset_ops import delete_dataset
+
+    ensure_schema()
+    with session_scope() as session:
+        size = delete_dataset(session, name)
+    typer.echo(f"deleted dataset {name!r} ({size} members; the episodes stay)")
 
 
 @dataset_app.command("list")

@@ -1,4 +1,5 @@
-"""episode list indexes: newest-first pages per campaign, failure reason, teacher, robot, seed
+"""episode list indexes: newest-first pages per campaign, failure reason, teacher, robot, seed;
+snapshot members by episode (a campaign delete's cascade)
 
 Each index ends in the id, so a filtered page (``WHERE campaign_id = ? ORDER BY id DESC LIMIT
 50``) is one index range read backwards, whatever the table's size (the console's episode
@@ -24,6 +25,7 @@ INDEXES = {
     "ix_episodes_seed": ["seed"],
 }
 FAILED = "ix_episodes_failure_reason_id"
+MEMBERS = "ix_dataset_members_episode_id"
 
 
 def upgrade() -> None:
@@ -34,8 +36,11 @@ def upgrade() -> None:
     op.create_index(
         FAILED, "episodes", ["failure_reason", "id"], postgresql_where=where, sqlite_where=where
     )
+    # deleting episodes cascades to snapshot members: without this each deleted row scanned them
+    op.create_index(MEMBERS, "dataset_members", ["episode_id"])
 
 
 def downgrade() -> None:
+    op.drop_index(MEMBERS, "dataset_members")
     for name in (*INDEXES, FAILED):
         op.drop_index(name, "episodes")
