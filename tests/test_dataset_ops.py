@@ -4,6 +4,7 @@ the real ``blazer`` commands where a user would type them."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -177,8 +178,6 @@ def test_storage_and_vacuum(blazer_env):
     make_campaign("s", 90)
     out = cli("stats", "--storage", "--json")
     assert out.returncode == 0, out.stderr
-    import json
-
     data = json.loads(out.stdout)
     episodes = next(t for t in data["tables"] if t["table"] == "episodes")
     assert episodes["rows"] >= 0 and data["total_bytes"] > 0
@@ -232,3 +231,43 @@ def test_a_kill_mid_delete_leaves_everything_or_nothing(pg_env):
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM episodes").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM campaigns").fetchone()[0] == 0
+
+
+def test_newest_first_pages_and_show(blazer_env):
+    """``episodes query --newest --limit`` pages backwards by id with the cursor it prints
+    (on PostgreSQL through the DBAPI fast path, on SQLite the full path): the same rows either
+    way; ``episodes show`` gives every field."""
+    make_campaign("q", 40)
+    make_campaign("r", 10, start=500)
+    first = cli("episodes", "query", "--campaign", "q", "--newest", "--limit", "15",
+                "--format", "jsonl")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    rows = [json.loads(line) for line in first.stdout.splitlines()]
+    ids = [r["id"] for r in rows]
+    assert len(ids) == 15 and ids == sorted(ids, reverse=True)
+    assert f"next page: --newest --before {ids[-1]}" in first.stderr
+    seen = list(ids)
+    while "next page" in first.stderr:
+        cursor = first.stderr.split("--before ")[1].split()[0]
+        first = cli("episodes", "query", "--campaign", "q", "--newest", "--limit", "15",
+                    "--before", cursor, "--format", "jsonl")  # fmt: skip
+        seen += [json.loads(line)["id"] for line in first.stdout.splitlines()]
+    with session_scope() as s:
+        cid = s.scalar(select(Campaign.id).where(Campaign.name == "q"))
+        expected = s.scalars(
+            select(Episode.id).where(Episode.campaign_id == cid).order_by(Episode.id.desc())
+        ).all()
+    assert seen == list(expected)
+    failures = cli("episodes", "query", "--failure", "--reason", "parse_error", "--newest",
+                   "--limit", "5", "--format", "jsonl")  # fmt: skip
+    assert failures.returncode == 0, failures.stderr
+    for line in failures.stdout.splitlines():
+        row = json.loads(line)
+        assert row["success"] is False and row["failure_reason"] == "parse_error"
+    shown = cli("episodes", "show", str(seen[0]))
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["id"] == seen[0] and data["scene"]["objects"] and data["completion"]
+    missing = cli("episodes", "show", "999999")
+    assert missing.returncode != 0 and "no episode 999999" in missing.stderr
+    assert cli("episodes", "query", "--before", "5").returncode != 0

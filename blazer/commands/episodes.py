@@ -1,4 +1,10 @@
-"""``blazer episodes query`` and ``blazer episodes replay``."""
+"""``blazer episodes query/show/replay/rerun``.
+
+``query`` and ``show`` import neither SQLAlchemy nor rich up front: with ``--limit`` on
+PostgreSQL they read through the DBAPI driver (models.dbapi), so a page of the newest
+episodes answers in under 300 ms as a whole process at ten million rows
+(benchmarks/bench_db_scale.py); everything else takes the full path through models.db.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +14,17 @@ import sys
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from blazer.commands.text import for_rich, printable
-from models.db import ensure_schema, session_scope
+from models.episode_filter import EpisodeFilter
 from models.errors import ConfigError
-from models.queries import EPISODE_COLUMNS, FULL_COLUMNS, EpisodeFilter, stream_episodes
-from models.types import FailureReason
+from models.types import FailureReason, episode_columns
+
+EPISODE_COLUMNS = episode_columns(full=False)
+FULL_COLUMNS = episode_columns(full=True)
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -40,6 +47,10 @@ def query(
     seed_max: int = typer.Option(None, help="Largest seed."),
     since: datetime = typer.Option(None, help="Recorded at or after (ISO time)."),
     limit: int = typer.Option(None, help="At most this many rows."),
+    newest: bool = typer.Option(False, "--newest", help="Newest first (default: oldest first)."),
+    before: int = typer.Option(
+        None, help="Only ids below this (the next page of --newest: its last id)."
+    ),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
     full: bool = typer.Option(False, help="Include completion, plan, scene and timings."),
     columns: str = typer.Option(None, help="Comma-separated columns to show (table format)."),
@@ -53,39 +64,111 @@ def query(
             raise ConfigError(f"{flag} must be a seed from 0 to {MAX_SEED}, got {value}")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}")
+    if before is not None and not newest:
+        raise ConfigError("--before pages through --newest results; add --newest")
     names = FULL_COLUMNS if full else EPISODE_COLUMNS
     shown = _table_columns(columns, names) if fmt is Format.table else names
     flt = EpisodeFilter(
         campaign, task, robot, teacher, success, reason, seed_min, seed_max, since, limit
     )
+    fast = _fast_page(flt, names, newest, before) if limit is not None else None
+    if fast is not None:
+        _print_rows(_Counted(iter(fast)), names, shown, fmt, newest, limit)
+        return
+    from models.db import ensure_schema, session_scope
+    from models.queries import stream_episodes
+
     ensure_schema()
     with session_scope() as session:
-        rows = _Counted(stream_episodes(session, flt, full=full))
-        if fmt is Format.jsonl:
-            for row in rows:
-                sys.stdout.write(json.dumps(row, default=str) + "\n")
-        elif fmt is Format.csv:
-            writer = csv.DictWriter(sys.stdout, fieldnames=names)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(
-                    {
-                        k: json.dumps(v)
-                        if isinstance(v, dict | list)
-                        else printable(v)
-                        if isinstance(v, str)
-                        else v
-                        for k, v in row.items()
-                    }
-                )
-        else:
-            table = Table(*shown)
-            for row in rows:
-                table.add_row(*("" if row[n] is None else for_rich(str(row[n])) for n in shown))
-            if rows.n:
-                Console().print(table)
+        rows = _Counted(stream_episodes(session, flt, full=full, newest=newest, before=before))
+        _print_rows(rows, names, shown, fmt, newest, limit)
+
+
+def _fast_page(
+    flt: EpisodeFilter, names: tuple[str, ...], newest: bool, before: int | None
+) -> list[dict[str, Any]] | None:
+    """One bounded page through the DBAPI driver on PostgreSQL; None: take the full path."""
+    from models.dbapi import fetch_at_head
+    from models.settings import get_settings
+
+    url = get_settings().resolved_database_url()
+    if not url.startswith("postgresql"):
+        return None  # SQLite hands back JSON and times as text: the full path converts them
+    where, params = flt.where_sql()
+    if before is not None:
+        where += " AND id < {p}"
+        params.append(before)
+    sql = (
+        f"SELECT {', '.join(names)} FROM episodes WHERE {where} "
+        f"ORDER BY id {'DESC' if newest else 'ASC'} LIMIT {{p}}"
+    )
+    rows = fetch_at_head(url, sql, (*params, flt.limit))
+    return None if rows is None else [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def _print_rows(rows, names, shown, fmt: Format, newest: bool, limit: int | None) -> None:
+    last_id = None
+    if fmt is Format.jsonl:
+        for row in rows:
+            last_id = row["id"]
+            sys.stdout.write(json.dumps(row, default=str) + "\n")
+    elif fmt is Format.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=names)
+        writer.writeheader()
+        for row in rows:
+            last_id = row["id"]
+            writer.writerow(
+                {
+                    k: json.dumps(v)
+                    if isinstance(v, dict | list)
+                    else printable(v)
+                    if isinstance(v, str)
+                    else v
+                    for k, v in row.items()
+                }
+            )
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*shown)
+        for row in rows:
+            last_id = row["id"]
+            table.add_row(*("" if row[n] is None else for_rich(str(row[n])) for n in shown))
+        if rows.n:
+            Console().print(table)
     # the count goes to stderr for machine formats, so their stdout stays parseable
-    typer.echo(f"{rows.n} episode{'' if rows.n == 1 else 's'}", err=fmt is not Format.table)
+    more = f"; next page: --newest --before {last_id}" if newest and rows.n == limit else ""
+    typer.echo(f"{rows.n} episode{'' if rows.n == 1 else 's'}{more}", err=fmt is not Format.table)
+
+
+@app.command("show")
+def show(episode_id: int = typer.Argument(..., help="The episode's id.")) -> None:
+    """One episode, every field, as JSON (model text as stored: JSON escapes control characters)."""
+    from models.dbapi import fetch_at_head
+    from models.settings import get_settings
+
+    names = ("id", *FULL_COLUMNS[1:])
+    url = get_settings().resolved_database_url()
+    row: dict[str, Any] | None = None
+    rows = None
+    if url.startswith("postgresql"):
+        rows = fetch_at_head(
+            url, f"SELECT {', '.join(names)} FROM episodes WHERE id = {{p}}", (episode_id,)
+        )
+    if rows is not None:
+        row = dict(zip(names, rows[0], strict=True)) if rows else None
+    else:
+        from models.db import ensure_schema, session_scope
+        from models.orm import Episode
+
+        ensure_schema()
+        with session_scope() as session:
+            ep = session.get(Episode, episode_id)
+            row = None if ep is None else {n: getattr(ep, n) for n in names}
+    if row is None:
+        raise ConfigError(f"no episode {episode_id}")
+    typer.echo(json.dumps(row, default=str, indent=2, ensure_ascii=True))
 
 
 class _Counted:
@@ -129,6 +212,7 @@ def replay(
 ) -> None:
     """Re-run a recorded episode from its trajectory; say whether the outcome reproduces."""
     from manip.sim.replay import replay_episode
+    from models.db import ensure_schema, session_scope
     from models.orm import Episode
 
     ensure_schema()
@@ -185,6 +269,7 @@ def rerun_command(
     from manip.rerun import RerunSummary, StoredEpisode, rerun
     from manip.sim.base import SimConfig
     from manip.sim.isolated import IsolatedSimulator
+    from models.db import ensure_schema, session_scope
     from models.orm import Campaign, Episode
 
     if limit is not None and limit < 1:
