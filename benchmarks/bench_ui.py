@@ -22,97 +22,14 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
 from benchmarks.common import print_table, scratch_postgres  # noqa: E402
-from benchmarks.synthetic import TASKS  # noqa: E402
-from models.db import get_engine  # noqa: E402
+from benchmarks.synthetic import CAMPAIGNS, fill_postgres  # noqa: E402
 
-CAMPAIGNS = 10
-ROBOTS = ["panda", "xarm6_robotiq", "xarm7_robotiq", "widowxai"]
-TEACHERS = ["expert", "hf:smollm2-135m", "registry:student-v3"]
-REASONS = [
-    "parse_error",
-    "motion_failed",
-    "task_failed",
-    "plan_unreachable",
-    "unsafe_plan",
-    "no_code",
-    "teacher_error",
-    "sim_error",
-    "timeout",  # rare: one in ~10,000 failures
-]
-FILL = """
-INSERT INTO episodes (campaign_id, task, robot, seed, attempt, teacher, success, failure_reason,
-  failure_detail, prompt_version, completion, plan, scene, timings, prompt_tokens,
-  completion_tokens, job_id, worker, created_at)
-SELECT c.id, (ARRAY{tasks})[1 + (g / 7) % 6], (ARRAY{robots})[1 + (g / 3) % 4], g, 0,
-  (ARRAY{teachers})[1 + c.id % 3], g % 3 <> 0,
-  CASE WHEN g % 3 = 0 THEN CASE WHEN g % 30000 = 0 THEN 'timeout'
-       ELSE (ARRAY{reasons})[1 + (g / 3) % 8] END END,
-  CASE WHEN g % 3 = 0 THEN 'the step failed at waypoint 2' END,
-  'v2', repeat('move_gripper([0.1, 0.2, 0.3], 0)\n', 12),
-  '[{{"op": "move", "position": [0.1, 0.2, 0.3]}}]'::jsonb,
-  '{{"task": "PickCube-v1", "objects": [{{"name": "cube", "position": [0.1, 0.2, 0.02]}}]}}'::jsonb,
-  '{{"teacher": 0.8, "sim": 1.2}}'::jsonb, 900, 120, g / 8, 'worker-1',
-  now() - make_interval(secs => (:n - g) * 0.05)
-FROM generate_series(1, :n) AS g
-JOIN campaigns c ON c.name = 'campaign-' || (1 + g % {campaigns})
-"""
-SUMMARY = """
-INSERT INTO episode_stats (campaign_id, task, robot, teacher, outcome, count)
-SELECT campaign_id, task, robot, teacher, CASE WHEN success THEN 'success' ELSE failure_reason END,
-  count(*) FROM episodes GROUP BY 1, 2, 3, 4, 5
-"""
-TASK_LINES = """
-INSERT INTO campaign_tasks (campaign_id, task, robot, target_successes, attempt_cap, seed_split,
-  next_seed, successes, attempts, surplus_discarded)
-SELECT campaign_id, task, robot, 100000, 400000, 'train', max(seed) + 1,
-  count(*) FILTER (WHERE success), count(*), 0 FROM episodes GROUP BY 1, 2, 3
-"""
-JOBS = """
-INSERT INTO jobs (campaign_id, campaign_task_id, seed_start, seed_count, state, priority,
-  publishes, deliveries, created_at)
-SELECT t.campaign_id, t.id, g * 8, 8,
-  CASE WHEN g % 50 = 0 THEN 'queued' WHEN g % 997 = 0 THEN 'failed' ELSE 'done' END, 0, 1, 1, now()
-FROM campaign_tasks t, generate_series(1, :per_task) AS g
-"""
 BARE_LIST = (
     "SELECT id, campaign_id, task, robot, seed, attempt, teacher, success, failure_reason, "
     "traj_uri, created_at FROM episodes WHERE {where} ORDER BY id DESC LIMIT 51"
 )
-
-
-def fill(url: str, rows: int) -> None:
-    with get_engine(url).begin() as conn:
-        for i in range(1, CAMPAIGNS + 1):
-            conn.execute(
-                text(
-                    "INSERT INTO campaigns (name, state, priority, teacher_kind, teacher, "
-                    "teacher_config, spec, block_size, created_at) VALUES (:n, :s, 0, 'expert', "
-                    "'expert', '{}', '{}', 8, now())"
-                ),
-                {"n": f"campaign-{i}", "s": "active" if i <= 2 else "done"},
-            )
-        arr = lambda xs: "[" + ",".join(f"'{x}'" for x in xs) + "]"  # noqa: E731
-        conn.execute(
-            text(
-                FILL.format(
-                    tasks=arr(TASKS),
-                    robots=arr(ROBOTS),
-                    teachers=arr(TEACHERS),
-                    reasons=arr(REASONS[:8]),
-                    campaigns=CAMPAIGNS,
-                )
-            ),
-            {"n": rows},
-        )
-        conn.execute(text(SUMMARY))
-        conn.execute(text(TASK_LINES))
-        per_task = max(1, rows // 8 // (CAMPAIGNS * len(TASKS) * len(ROBOTS)))
-        conn.execute(text(JOBS), {"per_task": per_task})
-    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
 
 
 def pages(mid_id: int, some_id: int) -> list[tuple[str, str, str | None]]:
@@ -186,7 +103,7 @@ def main() -> None:
     args = ap.parse_args()
     with scratch_postgres() as url:
         start = time.perf_counter()
-        fill(url, args.rows)
+        fill_postgres(url, args.rows)
         fill_s = time.perf_counter() - start
         bare_url = url.replace("+psycopg", "")
         with psycopg.connect(bare_url) as conn:
