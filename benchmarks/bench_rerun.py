@@ -38,6 +38,28 @@ TASKS = (
 )
 
 
+COLUMNS = (
+    "reproduced",
+    "same verdict",
+    "drift median mm",
+    "drift max mm",
+    "within 1 mm",
+    "campaign s",
+)
+
+
+def cells(r: dict) -> list:
+    """A re-run summary's COLUMNS."""
+    return [
+        f"{r['reproduced']} ({100 * r['reproduced_rate']:.1f}%)",
+        r["same_verdict"],
+        r["drift_mm_median"],
+        r["drift_mm_max"],
+        r["within_1mm"],
+        f"{r['run_s']:.0f}",
+    ]
+
+
 def blazer(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "blazer.cli", *args],
@@ -114,28 +136,8 @@ def main() -> None:
         print_table(
             f"episodes of a {args.workers}-worker campaign re-run from their rows, "
             f"{len(TASKS)} tasks x {args.seeds} held-out seeds",
-            [
-                "episodes",
-                "workers",
-                "reproduced",
-                "same verdict",
-                "drift median mm",
-                "drift max mm",
-                "within 1 mm",
-                "campaign s",
-            ],
-            [
-                [
-                    r["episodes"],
-                    r["workers"],
-                    f"{r['reproduced']} ({100 * r['reproduced_rate']:.1f}%)",
-                    r["same_verdict"],
-                    r["drift_mm_median"],
-                    r["drift_mm_max"],
-                    r["within_1mm"],
-                    f"{r['run_s']:.0f}",
-                ]
-            ],
+            ["episodes", "workers", *COLUMNS],
+            [[r["episodes"], r["workers"], *cells(r)]],
         )
         return
     with tempfile.TemporaryDirectory() as t:
@@ -143,18 +145,7 @@ def main() -> None:
         reused, fresh = side(False, args.seeds, tmp), side(True, args.seeds, tmp)
     rows = []
     for label, r in (("reused scene (default)", reused), ("fresh scene per reset", fresh)):
-        rows.append(
-            [
-                label,
-                r["episodes"],
-                f"{r['reproduced']} ({100 * r['reproduced_rate']:.1f}%)",
-                r["same_verdict"],
-                r["drift_mm_median"],
-                r["drift_mm_max"],
-                r["within_1mm"],
-                f"{r['run_s']:.0f}",
-            ]
-        )
+        rows.append([label, r["episodes"], *cells(r)])
     rows.append(
         [
             "fresh / reused campaign time",
@@ -169,16 +160,7 @@ def main() -> None:
     )
     print_table(
         f"episodes re-run from their rows, {len(TASKS)} tasks x {args.seeds} held-out seeds",
-        [
-            "physics scene",
-            "episodes",
-            "reproduced",
-            "same verdict",
-            "drift median mm",
-            "drift max mm",
-            "within 1 mm",
-            "campaign s",
-        ],
+        ["physics scene", "episodes", *COLUMNS],
         rows,
     )
 

@@ -29,19 +29,28 @@ def _reset_caches() -> None:
     get_engine.cache_clear()
 
 
-@pytest.fixture
-def pg_url():
-    """A fresh PostgreSQL database, dropped afterwards."""
-    name = f"blazer_test_{uuid.uuid4().hex[:10]}"
+@contextlib.contextmanager
+def fresh_pg_database(prefix: str = "blazer_test"):
+    """A new PostgreSQL database; yields its SQLAlchemy URL; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     url = f"{base}/{name}"
-    yield url
-    for engine_url in list(_engines_for(url)):
-        engine_url.dispose()
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield url
+    finally:
+        for engine_url in list(_engines_for(url)):
+            engine_url.dispose()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database, dropped afterwards."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 def _engines_for(url: str):

@@ -11,16 +11,14 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 
 import httpx
-import psycopg
 import pytest
 
 from models.db import get_engine, session_scope, upgrade
 from models.orm import Campaign, Episode, ModelVersion
 from tests.cluster import free_port
-from tests.conftest import PG_ADMIN, REPO, _reset_caches, run_cli
+from tests.conftest import REPO, _reset_caches, fresh_pg_database, run_cli
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # this closed network refuses Chromium's own connections (updates, sync, QUIC probes)
@@ -59,19 +57,6 @@ block_size: 1
 
 
 @contextlib.contextmanager
-def pg_database():
-    name = f"blazer_console_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
 def console_server(env: dict[str, str], *args: str):
     """``blazer ui`` as its own process on a free port; yields its base URL."""
     port = free_port()
@@ -107,7 +92,7 @@ def platform(tmp_path_factory):
     registered model version with its evaluation, and an episode with a hostile completion;
     ``blazer ui`` serving it with an action token."""
     tmp = tmp_path_factory.mktemp("console")
-    with pg_database() as url:
+    with fresh_pg_database("blazer_console") as url:
         env = {
             "BLAZER_DATABASE_URL": url,
             "BLAZER_DATA_DIR": str(tmp / "data"),
