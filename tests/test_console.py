@@ -448,3 +448,28 @@ def test_workers_page_during_a_celery_campaign(pg_url, tmp_path, monkeypatch, br
     finally:
         c.stop()
         _reset_caches()
+
+
+def test_a_stalled_campaign_is_visibly_stalled(platform):
+    """Active, open jobs, no episode for 10 minutes: the campaign and workers pages say so."""
+    from datetime import timedelta
+
+    from models.orm import CampaignTask, Job, utcnow
+    from scheduler import campaigns
+    from scheduler.spec import CampaignSpec
+
+    with session_scope() as s:
+        c = campaigns.create_campaign(
+            s, CampaignSpec.from_dict({"name": "stuck", "tasks": ["PickCube-v1"]})
+        )
+        c.created_at = utcnow() - timedelta(minutes=10)
+        line = s.query(CampaignTask).filter_by(campaign_id=c.id).one()
+        s.add(Job(campaign_id=c.id, campaign_task_id=line.id, seed_start=0, seed_count=4,
+                  state="queued"))  # fmt: skip
+    base = platform["base"]
+    page = httpx.get(f"{base}/campaigns/stuck").text
+    assert "stalled: no episode for 10 min with 1 open job(s)" in page
+    assert "stalled: no episode" in httpx.get(f"{base}/workers").text
+    with session_scope() as s:
+        s.query(Campaign).filter_by(name="stuck").one().state = "cancelled"
+    assert "stalled" not in httpx.get(f"{base}/campaigns/stuck").text.split("<main>")[1]
