@@ -378,12 +378,17 @@ def test_the_worker_and_its_simulator_import_only_their_own_stacks():
         "import json, sys; from manip.sim.base import SimConfig; "
         "from manip.sim.maniskill_backend import ManiSkillBackend; "
         f"ManiSkillBackend(SimConfig.from_json(json.loads({config!r}))).reset('PickCube-v1', 'panda', 0); "
+        "import gc; print('frozen', gc.get_freeze_count()); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'pydantic', 'pydantic_settings', 'sqlalchemy', 'mani_skill'}))"
     )
     out = run_cli("-c", code, python_flags=True, env=sim_environment())
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "['mani_skill']", out.stdout[-500:]
+    # the env and its planner are out of the collector's sight: a scene rebuild's full
+    # collection walks only what came after (what makes a fresh scene per episode cheap)
+    frozen = int(out.stdout.split("frozen ")[1].split()[0])
+    assert frozen > 100_000, frozen
 
 
 def test_only_an_env_that_renders_gets_a_renderer(monkeypatch):
