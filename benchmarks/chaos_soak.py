@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text  # noqa: E402
+
 from benchmarks.common import print_table  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 from tests.private_postgres import PrivatePostgres  # noqa: E402
@@ -99,8 +101,13 @@ class Chaos:
         moved.rename(root)
 
 
-def soak(minutes: float, per_task: int, seed: int, image_size: int, out: Path) -> dict:
-    """Faults until the campaign ends (size ``per_task`` so that it takes ``minutes``)."""
+def soak(minutes: float, per_task: int | None, seed: int, image_size: int, out: Path) -> dict:
+    """Faults until the campaign ends. With ``per_task`` None the campaign is sized to last
+    ``minutes``: it starts open-ended, and after a fifth of that time each task's N is set
+    from the successes per minute seen so far (the planner reads N every tick; successes past
+    it are counted as surplus, never stored)."""
+    sized = per_task is None
+    per_task = per_task or 10**6
     rng = random.Random(seed)
     pg = PrivatePostgres()
     pg.start()
@@ -124,6 +131,10 @@ def soak(minutes: float, per_task: int, seed: int, image_size: int, out: Path) -
             now = time.monotonic()
             try:
                 state = c.sql("SELECT state FROM campaigns WHERE name = 'soak'")[0][0]
+                if sized and now - started >= 60 * minutes / 5:
+                    n = size_for(c, minutes, now - started)
+                    if n is not None:
+                        per_task, sized = n, False
             except Exception:  # the database is restarting
                 state = "active"
             if state != "active":
@@ -139,6 +150,20 @@ def soak(minutes: float, per_task: int, seed: int, image_size: int, out: Path) -
         pg.remove()
 
 
+def size_for(c: Cluster, minutes: float, elapsed_s: float) -> int | None:
+    """N per task so that the campaign ends ``minutes`` after it started, at the slowest
+    task's success rate so far, written to every task line; None before every task has one."""
+    done = [n for (n,) in c.sql("SELECT successes FROM campaign_tasks")]
+    if not done or min(done) == 0:
+        return None
+    rate = min(done) / elapsed_s  # successes per second of the slowest task
+    n = max(max(done) + 1, round(rate * 60 * minutes))
+    with c.engine.begin() as conn:
+        conn.execute(text("UPDATE campaign_tasks SET target_successes = :n"), {"n": n})
+    print(f"[chaos] N = {n} per task ({60 * rate:.1f} successes/min)", flush=True)
+    return n
+
+
 def check(c: Cluster, chaos: Chaos, per_task: int, wall_s: float, out: Path) -> dict:
     state = c.sql("SELECT state FROM campaigns WHERE name = 'soak'")[0][0]
     lines = c.sql(
@@ -150,7 +175,8 @@ def check(c: Cluster, chaos: Chaos, per_task: int, wall_s: float, out: Path) -> 
         "attempt HAVING count(*) > 1) d"
     )[0][0]
     stored = dict(c.sql("SELECT task, count(*) FROM episodes WHERE success GROUP BY task"))
-    report = {"wall_s": round(wall_s, 1), "state": state, "faults": chaos.done}
+    report = {"wall_s": round(wall_s, 1), "state": state, "per_task": per_task}
+    report["faults"] = chaos.done
     report["attempts"] = sum(a for _, _, a, _ in lines)
     report["surplus"] = sum(s for _, _, _, s in lines)
     report["rows"] = rows
@@ -217,12 +243,17 @@ def exports(c: Cluster, out: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=30.0)
-    ap.add_argument("--per-task", type=int, default=150, help="successes per task (N)")
+    ap.add_argument(
+        "--per-task",
+        type=int,
+        default=None,
+        help="successes per task (default: sized to --minutes)",
+    )
     ap.add_argument("--image-size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "chaos")
     args = ap.parse_args()
-    if args.minutes <= 0 or args.per_task <= 0:
+    if args.minutes <= 0 or (args.per_task is not None and args.per_task <= 0):
         sys.exit("chaos_soak: --minutes and --per-task must be positive")
     args.out.mkdir(parents=True, exist_ok=True)
     report = soak(args.minutes, args.per_task, args.seed, args.image_size, args.out)
