@@ -8,23 +8,19 @@ same proportions they had; each part of a split does the same within the part.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from models.errors import ConfigError
 from models.names import check_name
 from models.orm import Dataset, DatasetMember, Episode
 from models.types import FailureReason
-from training.datasets import get_dataset
-
-INSERT_BATCH = 5000
+from training.datasets import STREAM_ROWS, get_dataset, insert_snapshot
 
 
 def _new_snapshot(
@@ -34,8 +30,7 @@ def _new_snapshot(
     prompt_version: str,
     members: Iterable[tuple[int, float, str]],
 ) -> Dataset:
-    """A snapshot from (episode id, weight, split) members: weights re-normalised to sum 1,
-    content hashed, inserted in batches."""
+    """A snapshot from (episode id, weight, split) members, weights re-normalised to sum 1."""
     check_name("dataset", name)
     if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
         raise ConfigError(f"dataset {name!r} exists; snapshots are immutable, pick a new name")
@@ -43,29 +38,14 @@ def _new_snapshot(
     if not rows:
         raise ConfigError(f"dataset {name!r} would be empty: no member matches")
     total = sum(w for _, w, _ in rows) or 1.0
-    rows = [(eid, w / total, split) for eid, w, split in rows]
-    digest = hashlib.sha256(
-        json.dumps([filter_spec, rows], sort_keys=True, default=str).encode()
-    ).hexdigest()
-    dataset = Dataset(
-        name=name,
-        filter_spec=filter_spec,
-        content_hash=digest,
-        size=len(rows),
-        prompt_version=prompt_version,
+    return insert_snapshot(
+        session,
+        name,
+        filter_spec,
+        prompt_version,
+        lambda: ((eid, w / total, split) for eid, w, split in rows),
+        len(rows),
     )
-    session.add(dataset)
-    session.flush()
-    table = cast(Table, DatasetMember.__table__)
-    for start in range(0, len(rows), INSERT_BATCH):
-        session.execute(
-            table.insert(),
-            [
-                {"dataset_id": dataset.id, "episode_id": eid, "weight": w, "split": split}
-                for eid, w, split in rows[start : start + INSERT_BATCH]
-            ],
-        )
-    return dataset
 
 
 def _members(session: Session, dataset: Dataset, *columns) -> Iterable[Any]:
@@ -74,7 +54,7 @@ def _members(session: Session, dataset: Dataset, *columns) -> Iterable[Any]:
         .join(Episode, Episode.id == DatasetMember.episode_id)
         .where(DatasetMember.dataset_id == dataset.id)
         .order_by(DatasetMember.episode_id)
-        .execution_options(yield_per=INSERT_BATCH)
+        .execution_options(yield_per=STREAM_ROWS)
     )
     return session.execute(stmt)
 
@@ -212,8 +192,6 @@ def delete_dataset(session: Session, name: str) -> int:
     """Remove a snapshot (its members go with it; the episodes stay). Returns its size."""
     dataset = get_dataset(session, name)
     size = dataset.size
-    session.execute(
-        cast(Table, DatasetMember.__table__).delete().where(DatasetMember.dataset_id == dataset.id)
-    )
+    session.execute(delete(DatasetMember).where(DatasetMember.dataset_id == dataset.id))
     session.delete(dataset)
     return size

@@ -94,11 +94,12 @@ def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
     if spec.success_only:
         stmt = stmt.where(Episode.success.is_(True))
     sources: dict[tuple, list[int]] = defaultdict(list)
-    seen: set[str] = set()
-    for eid, cid, task, robot, scene, completion in session.execute(stmt.order_by(Episode.id)):
+    seen: set[bytes] = set()  # 16-byte digests: ~70 B a member at a million members
+    rows = session.execute(stmt.order_by(Episode.id).execution_options(yield_per=STREAM_ROWS))
+    for eid, cid, task, robot, scene, completion in rows:
         pair = hashlib.sha256(
             (json.dumps(scene, sort_keys=True) + "\0" + completion).encode()
-        ).hexdigest()
+        ).digest()[:16]
         if pair in seen:
             continue  # the same (scene, completion) pair twice teaches nothing new
         seen.add(pair)
@@ -114,32 +115,54 @@ def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
             f"no episodes match: campaigns {spec.campaigns}, split {spec.split}, "
             f"success_only={spec.success_only}, include_unseen={spec.include_unseen}"
         )
-    weighted: list[tuple[int, float]] = []
-    for key in sorted(sources):
-        for eid in sources[key]:
-            weight = (
-                1.0 / (len(sources) * len(sources[key])) if spec.balance == "equal" else 1.0 / total
-            )
-            weighted.append((eid, weight))
-    digest = hashlib.sha256(
-        json.dumps([spec.__dict__, weighted], sort_keys=True, default=str).encode()
-    ).hexdigest()
+
+    def weighted() -> Iterator[tuple[int, float, str]]:
+        for key in sorted(sources):
+            n = len(sources[key])
+            weight = 1.0 / (len(sources) * n) if spec.balance == "equal" else 1.0 / total
+            for eid in sources[key]:
+                yield eid, weight, spec.split
+
+    return insert_snapshot(
+        session, spec.name, dict(spec.__dict__), spec.prompt_version, weighted, total
+    )
+
+
+STREAM_ROWS = 5000  # rows per fetch and per insert: memory bounded whatever the size
+
+
+def insert_snapshot(
+    session: Session,
+    name: str,
+    filter_spec: dict[str, Any],
+    prompt_version: str,
+    members: Callable[[], Iterator[tuple[int, float, str]]],
+    size: int,
+) -> Dataset:
+    """A snapshot row and its (episode, weight, split) members, inserted in batches; its
+    content hash is over the filter and every member in order (``members`` is called twice:
+    once to hash, once to insert, so nothing is held whole)."""
+    digest = hashlib.sha256(json.dumps(filter_spec, sort_keys=True, default=str).encode())
+    for eid, w, split in members():
+        digest.update(f"{eid}:{w!r}:{split};".encode())
     dataset = Dataset(
-        name=spec.name,
-        filter_spec=dict(spec.__dict__),
-        content_hash=digest,
-        size=len(weighted),
-        prompt_version=spec.prompt_version,
+        name=name,
+        filter_spec=filter_spec,
+        content_hash=digest.hexdigest(),
+        size=size,
+        prompt_version=prompt_version,
     )
     session.add(dataset)
     session.flush()
-    session.execute(
-        cast(Table, DatasetMember.__table__).insert(),
-        [
-            {"dataset_id": dataset.id, "episode_id": eid, "weight": w, "split": spec.split}
-            for eid, w in weighted
-        ],
-    )
+    table = cast(Table, DatasetMember.__table__)
+    batch: list[dict[str, Any]] = []
+    for eid, w, split in members():
+        batch.append({"dataset_id": dataset.id, "episode_id": eid, "weight": w, "split": split})
+        if len(batch) >= STREAM_ROWS:
+            session.execute(table.insert(), batch)
+            batch = []
+    if batch:
+        session.execute(table.insert(), batch)
     return dataset
 
 
@@ -160,6 +183,7 @@ def iter_examples(session: Session, dataset: Dataset) -> Iterator[dict[str, Any]
         .join(DatasetMember, DatasetMember.episode_id == Episode.id)
         .where(DatasetMember.dataset_id == dataset.id)
         .order_by(Episode.id)
+        .execution_options(yield_per=STREAM_ROWS)
     )
     for episode, weight in session.execute(stmt):
         yield {
