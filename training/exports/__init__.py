@@ -38,28 +38,42 @@ def recorded_demos(
 ) -> dict[tuple[str, str], list[Demo]]:
     """The snapshot's episodes that have a stored trajectory, by (task, robot); each load
     calls ``on_episode(total)`` (progress on a long export)."""
+    # the columns a Demo needs, streamed: never the completions, plans and scenes of them all
     stmt = (
-        select(Episode, DatasetMember.weight)
+        select(
+            Episode.id,
+            Episode.task,
+            Episode.robot,
+            Episode.seed,
+            Episode.success,
+            DatasetMember.weight,
+            Episode.scene["description"].as_string(),
+            Episode.traj_uri,
+            Episode.traj_key,
+            Episode.traj_sha256,
+        )
         .join(DatasetMember, DatasetMember.episode_id == Episode.id)
         .where(DatasetMember.dataset_id == dataset.id)
         .order_by(Episode.task, Episode.robot, Episode.id)
+        .execution_options(yield_per=5000)
     )
     groups: dict[tuple[str, str], list[Demo]] = defaultdict(list)
     missing = 0
-    for ep, weight in session.execute(stmt):
-        if ep.traj_uri is None:
+    for eid, task, robot, seed, success, weight, description, uri, key, digest in session.execute(
+        stmt
+    ):
+        if uri is None:
             missing += 1
             continue
-        uri, key, digest = ep.traj_uri, ep.traj_key, ep.traj_sha256
-        groups[(ep.task, ep.robot)].append(
+        groups[(task, robot)].append(
             Demo(
-                ep.id,
-                ep.task,
-                ep.robot,
-                ep.seed,
-                ep.success,
+                eid,
+                task,
+                robot,
+                seed,
+                success,
                 weight,
-                (ep.scene or {}).get("description", ep.task),
+                description or task,
                 functools.partial(read_episode, uri, key, digest),
             )
         )
