@@ -133,7 +133,7 @@ def create_app() -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def campaigns(request: Request):
         with _session() as s:
-            views = [reads.campaign_view(s, name) for name in reads.campaign_names(s)]
+            views = reads.campaign_views(s)
         return page(request, "campaigns.html", campaigns=views)
 
     @app.get("/campaigns/{name}", response_class=HTMLResponse)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from models.errors import BlazerError
 from models.orm import (
     Campaign,
+    CampaignTask,
     Dataset,
     DatasetMember,
     Episode,
@@ -27,7 +28,7 @@ from models.orm import (
     utcnow,
 )
 from models.queries import EPISODE_COLUMNS, EpisodeFilter
-from models.stats import StatRow, episode_stats
+from models.stats import StatRow, episode_stats, wilson_interval
 from models.types import CampaignState, JobState
 from scheduler import campaigns as campaign_records
 
@@ -88,72 +89,108 @@ def campaign_names(session: Session) -> list[str]:
 
 
 def campaign_view(session: Session, name: str) -> CampaignView:
-    """One campaign's live progress; NotFound (a 404 page) for an unknown name."""
-    status = campaign_records.status(session, name)
+    """One campaign's live progress, its failed jobs with their reasons; NotFound (a 404
+    page) for an unknown name."""
     campaign = campaign_records.get_campaign(session, name)
-    recent = _recent_successes(session, campaign.id)
+    view = campaign_views(session, [campaign])[0]
+    view.failed_jobs = campaign_records.status(session, name)["failed_jobs"]
+    return view
+
+
+def campaign_views(session: Session, campaigns: list[Campaign] | None = None) -> list[CampaignView]:
+    """Live progress of ``campaigns`` (default: all, newest first) in a fixed number of
+    queries, whatever their number: task lines, open jobs, jobs by state, successes in the
+    last RATE_WINDOW, and each campaign's newest episode (one index probe each)."""
+    if campaigns is None:
+        campaigns = list(session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+    if not campaigns:
+        return []
+    ids = [c.id for c in campaigns]
+    lines = session.scalars(
+        select(CampaignTask).where(CampaignTask.campaign_id.in_(ids)).order_by(CampaignTask.id)
+    ).all()
+    open_jobs = dict(
+        session.execute(
+            select(Job.campaign_task_id, func.count())
+            .where(
+                Job.campaign_id.in_(ids), Job.state.in_([s.value for s in JobState.open_states()])
+            )
+            .group_by(Job.campaign_task_id)
+        ).all()
+    )
+    jobs: dict[int, dict[str, int]] = {i: {s.value: 0 for s in JobState} for i in ids}
+    for cid, state, n in session.execute(
+        select(Job.campaign_id, Job.state, func.count())
+        .where(Job.campaign_id.in_(ids))
+        .group_by(Job.campaign_id, Job.state)
+    ):
+        jobs[cid][state] = int(n)
+    recent: dict[tuple[int, str, str], int] = {
+        (cid, task, robot): int(n)
+        for cid, task, robot, n in session.execute(
+            select(Episode.campaign_id, Episode.task, Episode.robot, func.count())
+            .where(Episode.success.is_(True), Episode.created_at >= utcnow() - RATE_WINDOW)
+            .where(Episode.campaign_id.in_(ids))
+            .group_by(Episode.campaign_id, Episode.task, Episode.robot)
+        )
+    }
+    newest = (
+        select(Episode.created_at)
+        .where(Episode.campaign_id == Campaign.id)
+        .order_by(Episode.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    last: dict[int, Any] = dict(
+        session.execute(select(Campaign.id, newest).where(Campaign.id.in_(ids))).all()
+    )
     minutes = RATE_WINDOW.total_seconds() / 60
-    lines = []
-    for t in status["tasks"]:
-        per_minute = recent.get((t["task"], t["robot"]), 0) / minutes
-        left = t["target"] - t["successes"]
+    by_campaign: dict[int, list[TaskLine]] = {i: [] for i in ids}
+    for t in lines:
+        per_minute = recent.get((t.campaign_id, t.task, t.robot), 0) / minutes
+        left = t.target_successes - t.successes
         eta = 0.0 if left <= 0 else (60 * left / per_minute if per_minute else None)
-        lines.append(
+        done = t.successes + t.surplus_discarded
+        by_campaign[t.campaign_id].append(
             TaskLine(
-                t["task"],
-                t["robot"],
-                t["successes"],
-                t["target"],
-                t["attempts"],
-                t["success_rate"],
-                tuple(t["ci95"]),
-                t["open_jobs"],
+                t.task,
+                t.robot,
+                t.successes,
+                t.target_successes,
+                t.attempts,
+                done / t.attempts if t.attempts else 0.0,
+                wilson_interval(done, t.attempts),
+                int(open_jobs.get(t.id, 0)),
                 per_minute,
                 eta,
             )
         )
-    last = aware(
-        session.scalar(
-            select(Episode.created_at)
-            .where(Episode.campaign_id == campaign.id)
-            .order_by(Episode.id.desc())
-            .limit(1)
-        )
-    )
-    open_jobs = sum(status["jobs"][s.value] for s in JobState.open_states())
-    stalled = None
-    if campaign.state == CampaignState.ACTIVE.value and open_jobs:
-        since = last or aware(campaign.created_at)
-        idle = utcnow() - since
-        if idle > STALL_AFTER:
-            stalled = (
-                f"no episode for {idle.total_seconds() / 60:.0f} min with {open_jobs} open job(s)"
+    views = []
+    for c in campaigns:
+        newest_at = aware(last.get(c.id))
+        n_open = sum(jobs[c.id][s.value] for s in JobState.open_states())
+        stalled = None
+        if c.state == CampaignState.ACTIVE.value and n_open:
+            idle = utcnow() - (newest_at or aware(c.created_at))
+            if idle > STALL_AFTER:
+                stalled = (
+                    f"no episode for {idle.total_seconds() / 60:.0f} min with {n_open} open job(s)"
+                )
+        views.append(
+            CampaignView(
+                c.name,
+                c.state,
+                c.teacher,
+                aware(c.created_at),
+                c.error,
+                by_campaign[c.id],
+                jobs[c.id],
+                [],
+                newest_at,
+                stalled,
             )
-    return CampaignView(
-        campaign.name,
-        campaign.state,
-        campaign.teacher,
-        aware(campaign.created_at),
-        campaign.error,
-        lines,
-        status["jobs"],
-        status["failed_jobs"],
-        last,
-        stalled,
-    )
-
-
-def _recent_successes(session: Session, campaign_id: int) -> dict[tuple[str, str], int]:
-    rows = session.execute(
-        select(Episode.task, Episode.robot, func.count())
-        .where(
-            Episode.campaign_id == campaign_id,
-            Episode.success.is_(True),
-            Episode.created_at >= utcnow() - RATE_WINDOW,
         )
-        .group_by(Episode.task, Episode.robot)
-    )
-    return {(task, robot): int(n) for task, robot, n in rows}
+    return views
 
 
 # workers and queue ----------------------------------------------------------------------------
@@ -217,13 +254,10 @@ def queue_view(session: Session) -> QueueView:
             expires - timedelta(seconds=LEASE_S),
             expires > utcnow(),
         )
-    stalled = {}
-    for (name,) in session.execute(
-        select(Campaign.name).where(Campaign.state == CampaignState.ACTIVE.value)
-    ):
-        why = campaign_view(session, name).stalled
-        if why:
-            stalled[name] = why
+    active = list(
+        session.scalars(select(Campaign).where(Campaign.state == CampaignState.ACTIVE.value))
+    )
+    stalled = {v.name: v.stalled for v in campaign_views(session, active) if v.stalled}
     return QueueView(workers, jobs, holder, tick_at, alive, stalled)
 
 
