@@ -103,10 +103,10 @@ class Chaos:
 
 def soak(minutes: float, per_task: int | None, seed: int, image_size: int, out: Path) -> dict:
     """Faults until the campaign ends. With ``per_task`` None the campaign is sized to last
-    ``minutes``: it starts open-ended, and after a fifth of that time each task's N is set
-    from the successes per minute seen so far (the planner reads N every tick; successes past
-    it are counted as surplus, never stored)."""
-    sized = per_task is None
+    ``minutes``: it starts open-ended, and every minute until then each task's N is set from
+    the slowest task's successes per minute so far (the planner reads N every tick; successes
+    past it are counted as surplus, never stored); after that N stays."""
+    sizing = per_task is None
     per_task = per_task or 10**6
     rng = random.Random(seed)
     pg = PrivatePostgres()
@@ -125,16 +125,16 @@ def soak(minutes: float, per_task: int | None, seed: int, image_size: int, out: 
         assert cli(c, "campaign", "create", str(spec)).returncode == 0
         chaos = Chaos(c, pg, rng)
         c.start_scheduler()
-        started = time.monotonic()
+        started, sized_at = time.monotonic(), 0.0
         next_fault = started + rng.uniform(5, 15)  # the first one early: every run meets one
         while True:
             now = time.monotonic()
             try:
                 state = c.sql("SELECT state FROM campaigns WHERE name = 'soak'")[0][0]
-                if sized and now - started >= 60 * minutes / 5:
-                    n = size_for(c, minutes, now - started)
-                    if n is not None:
-                        per_task, sized = n, False
+                if sizing and now - started >= sized_at + 60:
+                    sized_at = now - started
+                    per_task = size_for(c, minutes, sized_at) or per_task
+                    sizing = sized_at < 60 * minutes
             except Exception:  # the database is restarting
                 state = "active"
             if state != "active":
@@ -157,7 +157,8 @@ def size_for(c: Cluster, minutes: float, elapsed_s: float) -> int | None:
     if not done or min(done) == 0:
         return None
     rate = min(done) / elapsed_s  # successes per second of the slowest task
-    n = max(max(done) + 1, round(rate * 60 * minutes))
+    left_s = max(0.0, 60 * minutes - elapsed_s)
+    n = max(max(done) + 1, min(done) + round(rate * left_s))
     with c.engine.begin() as conn:
         conn.execute(text("UPDATE campaign_tasks SET target_successes = :n"), {"n": n})
     print(f"[chaos] N = {n} per task ({60 * rate:.1f} successes/min)", flush=True)
