@@ -36,8 +36,8 @@ def ui(
     import uvicorn
 
     from blazer.console.app import create_app
-    from models.db import ensure_schema
+    from models.db import ensure_writable_schema
 
-    ensure_schema()
+    ensure_writable_schema()  # the embedded default builds its schema; a server's is upgraded by hand
     typer.echo(f"blazer console on http://{host}:{port}/ (Ctrl-C stops it)")
     uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
