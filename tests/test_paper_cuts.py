@@ -63,7 +63,7 @@ def test_an_interrupted_embedded_campaign_is_paused_and_resumes(blazer_env, tmp_
     spec = tmp_path / "long.yaml"
     spec.write_text(
         "name: long\ntasks: [PickCube-v1]\nteacher: {kind: noop}\nsimulator: noop\n"
-        "successes: 10000000\nblock_size: 50\n"
+        "successes: 100000\nblock_size: 50\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "blazer.cli", "campaign", "run", str(spec)],

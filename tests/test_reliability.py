@@ -174,10 +174,13 @@ def test_database_connections_dropped_mid_campaign(cluster):
     cluster.start_worker()
     cluster.start_scheduler()
     dbname = cluster.db_url.rsplit("/", 1)[1]
+    clients = "SELECT count(*) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"
     for _ in range(3):
         cluster.wait(
             lambda: cluster.sql("SELECT count(*) FROM episodes")[0][0] >= 1, 120, "episodes"
         )
+        # the processes are connected again (a scheduler may be backing off after the last cut)
+        cluster.wait(lambda: cluster.sql(clients, d=dbname)[0][0] >= 1, 60, "a client to reconnect")
         killed = cluster.sql(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = :d AND pid <> pg_backend_pid()",
