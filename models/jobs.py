@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models.db import rowcount
-from models.orm import Campaign, CampaignTask, Job, utcnow
+from models.orm import Campaign, CampaignTask, Job, as_utc, utcnow
 from models.types import CampaignState, JobState
 
 OPEN = [s.value for s in JobState.open_states()]
@@ -51,7 +51,7 @@ def claim(session: Session, job_id: int, worker: str, lease_s: float) -> tuple[s
     if job is None:
         return Claim.SKIP, None
     now = utcnow()
-    lease_expired = job.lease_expires_at is not None and _aware(job.lease_expires_at) < now
+    lease_expired = job.lease_expires_at is not None and as_utc(job.lease_expires_at) < now
     if job.state == JobState.RUNNING.value and not lease_expired:
         return Claim.SKIP, job
     if job.state not in (JobState.QUEUED.value, JobState.PENDING.value, JobState.RUNNING.value):
@@ -274,10 +274,3 @@ def _set(session: Session, job: Job, state: JobState, error: str | None = None) 
     job.lease_expires_at = None
     if state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED):
         job.finished_at = utcnow()
-
-
-def _aware(ts: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    from datetime import UTC
-
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

@@ -39,6 +39,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(t: datetime | None) -> datetime | None:
+    """A stored time, aware: SQLite hands back naive datetimes (written in UTC), PostgreSQL
+    aware ones."""
+    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -168,13 +168,6 @@ def status(session: Session, name: str) -> dict[str, Any]:
             .group_by(Job.state)
         ).all()
     )
-    failed = session.execute(
-        select(Job.id, CampaignTask.task, CampaignTask.robot, Job.seed_start, Job.error)
-        .join(CampaignTask, CampaignTask.id == Job.campaign_task_id)
-        .where(Job.campaign_id == campaign.id, Job.state == JobState.FAILED.value)
-        .order_by(Job.id)
-        .limit(FAILED_JOBS_SHOWN)
-    ).all()
     return {
         "name": campaign.name,
         "state": campaign.state,
@@ -183,11 +176,22 @@ def status(session: Session, name: str) -> dict[str, Any]:
         "priority": campaign.priority,
         "tasks": [p.to_json() for p in progress(session, campaign)],
         "jobs": {s.value: int(counts.get(s.value, 0)) for s in JobState},
-        "failed_jobs": [
-            {"job": j, "task": t, "robot": r, "seed_start": s, "error": e}
-            for j, t, r, s, e in failed
-        ],
+        "failed_jobs": failed_jobs(session, campaign.id),
     }
+
+
+def failed_jobs(session: Session, campaign_id: int) -> list[dict[str, Any]]:
+    """The campaign's first FAILED_JOBS_SHOWN failed jobs with their reasons."""
+    failed = session.execute(
+        select(Job.id, CampaignTask.task, CampaignTask.robot, Job.seed_start, Job.error)
+        .join(CampaignTask, CampaignTask.id == Job.campaign_task_id)
+        .where(Job.campaign_id == campaign_id, Job.state == JobState.FAILED.value)
+        .order_by(Job.id)
+        .limit(FAILED_JOBS_SHOWN)
+    ).all()
+    return [
+        {"job": j, "task": t, "robot": r, "seed_start": s, "error": e} for j, t, r, s, e in failed
+    ]
 
 
 FAILED_JOBS_SHOWN = 20

@@ -385,26 +385,21 @@ def test_the_console_on_the_embedded_default_after_demo(tmp_path):
 
 
 def test_episode_pages_are_keyset_pages(platform):
-    """Older pages follow the cursor: disjoint, newest first, together every episode."""
-    base, seen_ids = platform["base"], []
-    url = f"{base}/episodes?campaign=recfail"
-    with session_scope() as s:
-        total = s.query(Episode).join(Campaign).filter(Campaign.name == "recfail").count()
+    """Older pages follow the cursor (pages of one here): disjoint, newest first, together
+    every episode of the filter."""
     from blazer.console import reads
-
-    size = reads.PAGE_SIZE
-    assert total <= size  # one page here: the cursor itself is checked in SQL below
     from models.queries import EpisodeFilter
 
+    flt, seen_ids = EpisodeFilter(campaign="recfail"), []
     with session_scope() as s:
-        first = reads.episode_page(s, EpisodeFilter(campaign="recfail"), None, size=1)
+        total = s.query(Episode).join(Campaign).filter(Campaign.name == "recfail").count()
+        page = reads.episode_page(s, flt, None, size=1)
         while True:
-            seen_ids += [r["id"] for r in first.rows]
-            if first.next_before is None:
+            seen_ids += [r["id"] for r in page.rows]
+            if page.next_before is None:
                 break
-            first = reads.episode_page(s, EpisodeFilter(campaign="recfail"), first.next_before, 1)
-    assert seen_ids == sorted(seen_ids, reverse=True) and len(seen_ids) == total
-    assert httpx.get(url).status_code == 200
+            page = reads.episode_page(s, flt, page.next_before, size=1)
+    assert seen_ids == sorted(seen_ids, reverse=True) and len(seen_ids) == total > 1
 
 
 @pytest.mark.cluster

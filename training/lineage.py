@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.errors import NotFound
-from models.orm import Campaign, CampaignTask, TrainingRun
+from models.orm import Campaign, CampaignTask, TrainingRun, as_utc
 from models.stats import wilson_interval
 
 
@@ -82,7 +82,7 @@ def lineage_rounds(session: Session, lineage: str) -> list[Round]:
         metrics = dict(run.metrics or {})
         wall = None
         if campaign is not None and run.finished_at is not None:
-            wall = (_aware(run.finished_at) - _aware(campaign.created_at)).total_seconds() / 60
+            wall = (as_utc(run.finished_at) - as_utc(campaign.created_at)).total_seconds() / 60
         out.append(
             Round(
                 round=int(metrics.get("round", i)),
@@ -193,10 +193,3 @@ def save_lineage(rounds: list[Round], out_dir: Path) -> tuple[Path, Path]:
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
     return csv_path, png_path
-
-
-def _aware(t):
-    """SQLite gives naive datetimes (stored as UTC), PostgreSQL aware ones."""
-    from datetime import UTC
-
-    return t if t.tzinfo else t.replace(tzinfo=UTC)

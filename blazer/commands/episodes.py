@@ -88,12 +88,6 @@ def _fast_page(
     flt: EpisodeFilter, names: tuple[str, ...], newest: bool, before: int | None
 ) -> list[dict[str, Any]] | None:
     """One bounded page through the DBAPI driver on PostgreSQL; None: take the full path."""
-    from models.dbapi import fetch_at_head
-    from models.settings import get_settings
-
-    url = get_settings().resolved_database_url()
-    if not url.startswith("postgresql"):
-        return None  # SQLite hands back JSON and times as text: the full path converts them
     where, params = flt.where_sql()
     if before is not None:
         where += " AND id < {p}"
@@ -102,8 +96,18 @@ def _fast_page(
         f"SELECT {', '.join(names)} FROM episodes WHERE {where} "
         f"ORDER BY id {'DESC' if newest else 'ASC'} LIMIT {{p}}"
     )
-    rows = fetch_at_head(url, sql, (*params, flt.limit))
+    rows = _fast_rows(sql, (*params, flt.limit))
     return None if rows is None else [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def _fast_rows(sql: str, params: tuple) -> list[tuple] | None:
+    """``sql`` through the DBAPI driver on PostgreSQL (no SQLAlchemy import); None elsewhere
+    or when the full path must answer (SQLite hands back JSON and times as text)."""
+    from models.dbapi import fetch_at_head
+    from models.settings import get_settings
+
+    url = get_settings().resolved_database_url()
+    return fetch_at_head(url, sql, params) if url.startswith("postgresql") else None
 
 
 def _print_rows(rows, names, shown, fmt: Format, newest: bool, limit: int | None) -> None:
@@ -145,17 +149,9 @@ def _print_rows(rows, names, shown, fmt: Format, newest: bool, limit: int | None
 @app.command("show")
 def show(episode_id: int = typer.Argument(..., help="The episode's id.")) -> None:
     """One episode, every field, as JSON (model text as stored: JSON escapes control characters)."""
-    from models.dbapi import fetch_at_head
-    from models.settings import get_settings
-
-    names = ("id", *FULL_COLUMNS[1:])
-    url = get_settings().resolved_database_url()
+    names = FULL_COLUMNS
     row: dict[str, Any] | None = None
-    rows = None
-    if url.startswith("postgresql"):
-        rows = fetch_at_head(
-            url, f"SELECT {', '.join(names)} FROM episodes WHERE id = {{p}}", (episode_id,)
-        )
+    rows = _fast_rows(f"SELECT {', '.join(names)} FROM episodes WHERE id = {{p}}", (episode_id,))
     if rows is not None:
         row = dict(zip(names, rows[0], strict=True)) if rows else None
     else:

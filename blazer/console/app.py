@@ -10,10 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import math
-import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
+from blazer.commands.text import printable
 from blazer.console import reads
 from models.artifacts import ArtifactError, EpisodeData, read_episode_bytes
 from models.db import session_scope
@@ -40,12 +37,11 @@ ACTIONS = {
     "resume": CampaignState.ACTIVE,
     "cancel": CampaignState.CANCELLED,
 }
-# C0/C1 control characters but newline and tab: shown as U+FFFD, never passed to the page
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _printable(value: Any) -> str:
-    return _CONTROL.sub("\ufffd", "" if value is None else str(value))
+    """Model text on a page: control characters shown as U+FFFD (blazer.commands.text)."""
+    return printable("" if value is None else str(value))
 
 
 def _duration(seconds: float | None) -> str:
@@ -81,12 +77,6 @@ def _json_for_script(value: Any) -> str:
 
     text = json.dumps(value, default=str).replace("<", "\\u003c").replace(">", "\\u003e")
     return Markup(text.replace("&", "\\u0026"))
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    with session_scope() as session:
-        yield session
 
 
 def create_app() -> FastAPI:
@@ -132,20 +122,20 @@ def create_app() -> FastAPI:
     # pages ------------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
     def campaigns(request: Request):
-        with _session() as s:
+        with session_scope() as s:
             views = reads.campaign_views(s)
         return page(request, "campaigns.html", campaigns=views)
 
     @app.get("/campaigns/{name}", response_class=HTMLResponse)
     def campaign(request: Request, name: str):
-        with _session() as s:
+        with session_scope() as s:
             view = reads.campaign_view(s, name)
         return page(request, "campaign.html", c=view)
 
     @app.get("/campaigns/{name}/progress", response_class=HTMLResponse)
     def campaign_progress(request: Request, name: str):
         """The progress block alone: what the campaign page polls while it runs."""
-        with _session() as s:
+        with session_scope() as s:
             view = reads.campaign_view(s, name)
         return page(request, "_progress.html", c=view)
 
@@ -160,19 +150,19 @@ def create_app() -> FastAPI:
             raise HTTPException(403, "wrong token")
         if action not in ACTIONS:
             raise HTTPException(404, f"no action {action!r}; known: {', '.join(ACTIONS)}")
-        with _session() as s:
+        with session_scope() as s:
             set_state(s, name, ACTIONS[action])
         return RedirectResponse(f"/campaigns/{name}", status_code=303)
 
     @app.get("/workers", response_class=HTMLResponse)
     def workers(request: Request):
-        with _session() as s:
+        with session_scope() as s:
             view = reads.queue_view(s)
         return page(request, "workers.html", q=view, now=reads.utcnow())
 
     @app.get("/failures", response_class=HTMLResponse)
     def failures(request: Request, campaign: str | None = Query(None, max_length=200)):
-        with _session() as s:
+        with session_scope() as s:
             rows = reads.failure_counts(s, campaign or None)
             names = reads.campaign_names(s)
         labels, counts = reads.failures_by_line(rows)
@@ -222,7 +212,7 @@ def create_app() -> FastAPI:
             seed_min,
             seed_max,
         )
-        with _session() as s:
+        with session_scope() as s:
             result = reads.episode_page(s, flt, before)
             names = reads.campaign_ids(s)
         filters = {
@@ -247,7 +237,7 @@ def create_app() -> FastAPI:
 
     @app.get("/episodes/{episode_id}", response_class=HTMLResponse)
     def episode(request: Request, episode_id: int):
-        with _session() as s:
+        with session_scope() as s:
             ep = reads.episode(s, episode_id)
         if ep is None:
             raise HTTPException(404, f"no episode {episode_id}")
@@ -266,7 +256,7 @@ def create_app() -> FastAPI:
         """One camera's mp4 from the episode's shard, its checksum verified first."""
         if camera not in CAMERAS:
             raise HTTPException(404, f"no camera {camera!r}; known: {', '.join(CAMERAS)}")
-        with _session() as s:
+        with session_scope() as s:
             ep = reads.episode(s, episode_id)
         if ep is None or not ep["traj_uri"]:
             raise HTTPException(404, f"episode {episode_id} has no recording")
@@ -285,13 +275,13 @@ def create_app() -> FastAPI:
 
     @app.get("/datasets", response_class=HTMLResponse)
     def datasets(request: Request):
-        with _session() as s:
+        with session_scope() as s:
             rows = reads.datasets(s)
         return page(request, "datasets.html", datasets=rows)
 
     @app.get("/models", response_class=HTMLResponse)
     def models(request: Request):
-        with _session() as s:
+        with session_scope() as s:
             versions = reads.model_versions(s)
             lineages = reads.bootstrap_lineages(s)
         return page(
@@ -308,7 +298,7 @@ def create_app() -> FastAPI:
         from training.lineage import lineage_rounds, save_lineage
 
         check_name(name, "lineage")
-        with _session() as s:
+        with session_scope() as s:
             rounds = lineage_rounds(s, name)
         _, png = save_lineage(rounds, get_settings().data_dir / "lineages" / name)
         return FileResponse(png, media_type="image/png")

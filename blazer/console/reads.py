@@ -8,7 +8,7 @@ summary, so a page answers in milliseconds whatever the number of episodes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,15 +19,15 @@ from models.orm import (
     Campaign,
     CampaignTask,
     Dataset,
-    DatasetMember,
     Episode,
     Job,
     ModelVersion,
     SchedulerLease,
     TrainingRun,
+    as_utc,
     utcnow,
 )
-from models.queries import EPISODE_COLUMNS, EpisodeFilter
+from models.queries import FULL_COLUMNS, EpisodeFilter
 from models.stats import StatRow, episode_stats, wilson_interval
 from models.types import CampaignState, JobState
 from scheduler import campaigns as campaign_records
@@ -35,11 +35,6 @@ from scheduler import campaigns as campaign_records
 PAGE_SIZE = 50
 RATE_WINDOW = timedelta(minutes=10)  # the successes per minute an ETA is read from
 STALL_AFTER = timedelta(minutes=5)  # an active campaign with open work and no episode this long
-
-
-def aware(t: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes (stored as UTC), PostgreSQL aware ones."""
-    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
 
 
 # campaigns ------------------------------------------------------------------------------------
@@ -93,7 +88,7 @@ def campaign_view(session: Session, name: str) -> CampaignView:
     page) for an unknown name."""
     campaign = campaign_records.get_campaign(session, name)
     view = campaign_views(session, [campaign])[0]
-    view.failed_jobs = campaign_records.status(session, name)["failed_jobs"]
+    view.failed_jobs = campaign_records.failed_jobs(session, campaign.id)
     return view
 
 
@@ -167,11 +162,11 @@ def campaign_views(session: Session, campaigns: list[Campaign] | None = None) ->
         )
     views = []
     for c in campaigns:
-        newest_at = aware(last.get(c.id))
+        newest_at = as_utc(last.get(c.id))
         n_open = sum(jobs[c.id][s.value] for s in JobState.open_states())
         stalled = None
         if c.state == CampaignState.ACTIVE.value and n_open:
-            idle = utcnow() - (newest_at or aware(c.created_at))
+            idle = utcnow() - (newest_at or as_utc(c.created_at))
             if idle > STALL_AFTER:
                 stalled = (
                     f"no episode for {idle.total_seconds() / 60:.0f} min with {n_open} open job(s)"
@@ -181,7 +176,7 @@ def campaign_views(session: Session, campaigns: list[Campaign] | None = None) ->
                 c.name,
                 c.state,
                 c.teacher,
-                aware(c.created_at),
+                as_utc(c.created_at),
                 c.error,
                 by_campaign[c.id],
                 jobs[c.id],
@@ -221,7 +216,7 @@ def queue_view(session: Session) -> QueueView:
     """Live workers from the leases of the jobs and training runs they hold, jobs by state
     per campaign, and the scheduler's lease (renewed at every tick)."""
     workers = [
-        WorkerView(w, int(n), aware(since), aware(until))
+        WorkerView(w, int(n), as_utc(since), as_utc(until))
         for w, n, since, until in session.execute(
             select(
                 Job.worker, func.count(), func.min(Job.started_at), func.max(Job.lease_expires_at)
@@ -236,7 +231,7 @@ def queue_view(session: Session) -> QueueView:
             TrainingRun.state == "running", TrainingRun.worker.is_not(None)
         )
     ):
-        workers.append(WorkerView(w, 1, aware(since), aware(beat), kind="train"))
+        workers.append(WorkerView(w, 1, as_utc(since), as_utc(beat), kind="train"))
     names = dict(session.execute(select(Campaign.id, Campaign.name)).all())
     jobs: dict[str, dict[str, int]] = {}
     for cid, state, n in session.execute(
@@ -248,7 +243,7 @@ def queue_view(session: Session) -> QueueView:
     if lease is not None and lease.expires_at is not None:
         from scheduler.loop import LEASE_S
 
-        expires = aware(lease.expires_at)
+        expires = as_utc(lease.expires_at)
         holder, tick_at, alive = (
             lease.holder,
             expires - timedelta(seconds=LEASE_S),
@@ -321,12 +316,7 @@ def campaign_ids(session: Session) -> dict[int, str]:
 
 
 def episode(session: Session, episode_id: int) -> dict[str, Any] | None:
-    names = EPISODE_COLUMNS + tuple(
-        n
-        for n in ("completion", "plan", "scene", "timings", "worker", "job_id", "checks")
-        + ("final_positions", "traj_key", "traj_sha256")
-        if n not in EPISODE_COLUMNS
-    )
+    names = FULL_COLUMNS
     row = session.execute(
         select(*(getattr(Episode, n) for n in names)).where(Episode.id == episode_id)
     ).first()
@@ -355,22 +345,15 @@ def prompt_messages(ep: dict[str, Any]) -> tuple[list[dict[str, str]], str | Non
 
 # datasets and models --------------------------------------------------------------------------
 def datasets(session: Session) -> list[dict[str, Any]]:
-    splits: dict[int, dict[str, int]] = {}
-    for did, split, n in session.execute(
-        select(DatasetMember.dataset_id, DatasetMember.split, func.count()).group_by(
-            DatasetMember.dataset_id, DatasetMember.split
-        )
-    ):
-        splits.setdefault(did, {})[split] = int(n)
+    """Snapshot rows only (size and filter are on the row): never a pass over their members."""
     return [
         {
             "name": d.name,
             "size": d.size,
             "filter": d.filter_spec,
-            "splits": splits.get(d.id, {}),
             "prompt_version": d.prompt_version,
             "hash": d.content_hash[:12],
-            "created_at": aware(d.created_at),
+            "created_at": as_utc(d.created_at),
         }
         for d in session.scalars(select(Dataset).order_by(Dataset.id.desc()))
     ]
@@ -390,7 +373,7 @@ def model_versions(session: Session) -> list[dict[str, Any]]:
             "prompt_version": v.prompt_version,
             "eval": (v.metrics or {}).get("eval") or {},
             "metrics": {k: val for k, val in (v.metrics or {}).items() if k != "eval"},
-            "created_at": aware(v.created_at),
+            "created_at": as_utc(v.created_at),
         }
         for v in session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()))
     ]
