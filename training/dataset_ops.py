@@ -43,7 +43,7 @@ def _new_snapshot(
         name,
         filter_spec,
         prompt_version,
-        lambda: ((eid, w / total, split) for eid, w, split in rows),
+        ((eid, w / total, split) for eid, w, split in rows),
         len(rows),
     )
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Float, Table, Text, func, literal, select
+from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
 from manip.prompt import STUDENT_PROMPT_VERSION, check_version, render_messages
@@ -63,6 +62,9 @@ class DatasetSpec:
 
 
 def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
+    """Choose, deduplicate, sample and weigh the members in the database (one ``INSERT …
+    SELECT``): no episode's scene or completion crosses into this process, so a million-member
+    snapshot costs what the database's sort costs."""
     spec.validate()
     if session.scalar(select(Dataset.id).where(Dataset.name == spec.name)) is not None:
         raise ConfigError(f"dataset {spec.name!r} exists; snapshots are immutable, pick a new name")
@@ -74,58 +76,105 @@ def build_dataset(session: Session, spec: DatasetSpec) -> Dataset:
     missing = [c for c in spec.campaigns if c not in ids]
     if missing:
         raise NotFound(f"no campaign named {', '.join(missing)}")
-    lo = SeedSplit(spec.split).offset
-    stmt = select(
-        Episode.id,
-        Episode.campaign_id,
-        Episode.task,
-        Episode.robot,
-        Episode.scene,
-        Episode.completion,
-    ).where(
-        Episode.campaign_id.in_(ids.values()),
-        Episode.seed >= lo,
-        Episode.seed < lo + SEED_SPLIT_SIZE,
-        Episode.completion.is_not(None),
-        Episode.scene.is_not(None),
+    dataset = Dataset(
+        name=spec.name,
+        filter_spec=dict(spec.__dict__),
+        content_hash="",
+        size=0,
+        prompt_version=spec.prompt_version,
     )
-    if not spec.include_unseen:
-        stmt = stmt.where(Episode.task.not_in(UNSEEN))
-    if spec.success_only:
-        stmt = stmt.where(Episode.success.is_(True))
-    sources: dict[tuple, list[int]] = defaultdict(list)
-    seen: set[bytes] = set()  # 16-byte digests: ~70 B a member at a million members
-    rows = session.execute(stmt.order_by(Episode.id).execution_options(yield_per=STREAM_ROWS))
-    for eid, cid, task, robot, scene, completion in rows:
-        pair = hashlib.sha256(
-            (json.dumps(scene, sort_keys=True) + "\0" + completion).encode()
-        ).digest()[:16]
-        if pair in seen:
-            continue  # the same (scene, completion) pair twice teaches nothing new
-        seen.add(pair)
-        sources[(cid, task, robot)].append(eid)
-    rng = random.Random(spec.seed)
-    if spec.per_task is not None:
-        for key, members in sources.items():
-            if len(members) > spec.per_task:
-                sources[key] = sorted(rng.sample(members, spec.per_task))
-    total = sum(len(m) for m in sources.values())
-    if total == 0:
+    session.add(dataset)
+    session.flush()
+    table = cast(Table, DatasetMember.__table__)
+    members = _chosen_members(spec, list(ids.values()), dataset.id)
+    session.execute(
+        table.insert().from_select(["dataset_id", "episode_id", "weight", "split"], members)
+    )
+    dataset.size = session.scalar(
+        select(func.count()).select_from(table).where(table.c.dataset_id == dataset.id)
+    )
+    if dataset.size == 0:
         raise ConfigError(
             f"no episodes match: campaigns {spec.campaigns}, split {spec.split}, "
             f"success_only={spec.success_only}, include_unseen={spec.include_unseen}"
         )
+    dataset.content_hash = _content_hash(session, dataset.filter_spec, dataset.id)
+    return dataset
 
-    def weighted() -> Iterator[tuple[int, float, str]]:
-        for key in sorted(sources):
-            n = len(sources[key])
-            weight = 1.0 / (len(sources) * n) if spec.balance == "equal" else 1.0 / total
-            for eid in sources[key]:
-                yield eid, weight, spec.split
 
-    return insert_snapshot(
-        session, spec.name, dict(spec.__dict__), spec.prompt_version, weighted, total
+def _chosen_members(spec: DatasetSpec, campaign_ids: list[int], dataset_id: int):
+    """(dataset id, episode id, weight, split) of every member, as one SELECT.
+
+    Layer 1 numbers the copies of each (scene, completion) pair (the same pair twice teaches
+    nothing new: the first by id is kept); layer 2 numbers each source's (campaign x task x
+    robot) kept episodes in a seeded pseudo-random order for ``per_task``; layer 3 counts
+    each source and ranks the sources; layer 4 weighs: ``equal`` gives 1 / (C * |D_i|),
+    ``proportional`` 1 / total."""
+    lo = SeedSplit(spec.split).offset
+    source = (Episode.campaign_id, Episode.task, Episode.robot)
+    where = [
+        Episode.campaign_id.in_(campaign_ids),
+        Episode.seed >= lo,
+        Episode.seed < lo + SEED_SPLIT_SIZE,
+        Episode.completion.is_not(None),
+        Episode.scene.is_not(None),
+    ]
+    if not spec.include_unseen:
+        where.append(Episode.task.not_in(UNSEEN))
+    if spec.success_only:
+        where.append(Episode.success.is_(True))
+    pair = func.md5(cast_(Episode.scene, Text) + Episode.completion)
+    copies = (
+        select(*source, Episode.id, Episode.seed)
+        .add_columns(func.row_number().over(partition_by=pair, order_by=Episode.id).label("copy"))
+        .where(*where)
+        .subquery("copies")
     )
+    c = copies.c
+    shuffle = func.md5(cast_(spec.seed, Text) + ":" + cast_(c.id, Text))
+    picked = (
+        select(c.campaign_id, c.task, c.robot, c.id)
+        .add_columns(
+            func.row_number()
+            .over(partition_by=(c.campaign_id, c.task, c.robot), order_by=(shuffle, c.id))
+            .label("pick")
+        )
+        .where(c.copy == 1)
+        .subquery("picked")
+    )
+    p = picked.c
+    keep = [] if spec.per_task is None else [p.pick <= spec.per_task]
+    counted = (
+        select(p.id)
+        .add_columns(
+            func.count().over(partition_by=(p.campaign_id, p.task, p.robot)).label("n"),
+            func.count().over().label("total"),
+            func.dense_rank().over(order_by=(p.campaign_id, p.task, p.robot)).label("rank"),
+        )
+        .where(*keep)
+        .subquery("counted")
+    )
+    k = counted.c
+    equal = literal(1.0) / (func.max(k.rank).over() * k.n)
+    weight = equal if spec.balance == "equal" else literal(1.0) / k.total
+    return select(literal(dataset_id), k.id, cast_(weight, Float), literal(spec.split)).order_by(
+        k.id
+    )
+
+
+def _content_hash(session: Session, filter_spec: dict[str, Any], dataset_id: int) -> str:
+    """sha256 over the filter and every (episode, weight, split) member in episode order,
+    streamed (a million members are ~30 MB of text, never held whole)."""
+    digest = hashlib.sha256(json.dumps(filter_spec, sort_keys=True, default=str).encode())
+    rows = session.execute(
+        select(DatasetMember.episode_id, DatasetMember.weight, DatasetMember.split)
+        .where(DatasetMember.dataset_id == dataset_id)
+        .order_by(DatasetMember.episode_id)
+        .execution_options(yield_per=STREAM_ROWS)
+    )
+    for eid, w, split in rows:
+        digest.update(f"{eid}:{w!r}:{split};".encode())
+    return digest.hexdigest()
 
 
 STREAM_ROWS = 5000  # rows per fetch and per insert: memory bounded whatever the size
@@ -136,19 +185,15 @@ def insert_snapshot(
     name: str,
     filter_spec: dict[str, Any],
     prompt_version: str,
-    members: Callable[[], Iterator[tuple[int, float, str]]],
+    members: Iterable[tuple[int, float, str]],
     size: int,
 ) -> Dataset:
-    """A snapshot row and its (episode, weight, split) members, inserted in batches; its
-    content hash is over the filter and every member in order (``members`` is called twice:
-    once to hash, once to insert, so nothing is held whole)."""
-    digest = hashlib.sha256(json.dumps(filter_spec, sort_keys=True, default=str).encode())
-    for eid, w, split in members():
-        digest.update(f"{eid}:{w!r}:{split};".encode())
+    """A snapshot row and its (episode, weight, split) members, inserted in batches, and its
+    content hash (as ``build_dataset``'s: over the filter and the stored members)."""
     dataset = Dataset(
         name=name,
         filter_spec=filter_spec,
-        content_hash=digest.hexdigest(),
+        content_hash="",
         size=size,
         prompt_version=prompt_version,
     )
@@ -156,13 +201,14 @@ def insert_snapshot(
     session.flush()
     table = cast(Table, DatasetMember.__table__)
     batch: list[dict[str, Any]] = []
-    for eid, w, split in members():
+    for eid, w, split in members:
         batch.append({"dataset_id": dataset.id, "episode_id": eid, "weight": w, "split": split})
         if len(batch) >= STREAM_ROWS:
             session.execute(table.insert(), batch)
             batch = []
     if batch:
         session.execute(table.insert(), batch)
+    dataset.content_hash = _content_hash(session, filter_spec, dataset.id)
     return dataset
 
 
