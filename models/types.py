@@ -92,6 +92,9 @@ class ObjectState:
     yaw_deg: float
     size: tuple[float, float, float]  # length (x), width (y), height (z)
     kind: str = "object"  # object | goal | container
+    # part of the instruction (a goal point nobody can see), not measured by a camera; only a
+    # perceived scene marks it (``given`` is left out of the JSON when false)
+    given: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,11 @@ class SceneState:
         raise KeyError(name)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for obj in data["objects"]:
+            if not obj["given"]:
+                del obj["given"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SceneState:
@@ -126,6 +133,7 @@ class SceneState:
                 yaw_deg=o["yaw_deg"],
                 size=tuple(o["size"]),
                 kind=o.get("kind", "object"),
+                given=bool(o.get("given", False)),
             )
             for o in data["objects"]
         )

@@ -2,8 +2,8 @@
 deployment path (observe -> model -> plan -> envelope -> execute) runs without hardware.
 
 It observes through three simulated RGB-D cameras (``manip.perception``) for every task
-the cameras can see (blazer's own), so no true state reaches the model; ManiSkill's BLM1
-tasks (invisible goal markers) are observed from the simulator's state."""
+the cameras can see (all of ``tasks list``), so no true state reaches the model: only a goal
+the instruction states (PickCube's goal point) comes from the task definition."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ class SimRobot(Armed):
     def __init__(
         self, task: str = "PickCube-v1", seed: int = 0, robot: str = "panda", scene: str = "auto"
     ) -> None:
-        from manip.sim.tasks import ENV_TASKS
+        from manip.sim.tasks import PERCEIVABLE
 
         self.name = f"sim:{robot}"
         self.task, self.seed, self.robot = task, seed, robot
         if scene == "auto":
-            scene = "perceived:blocks" if task in ENV_TASKS else "true"
+            scene = "perceived:blocks" if task in PERCEIVABLE else "true"
         self.scene_source = scene
         self.confidence: dict[str, float] = {}  # per perceived object, for the envelope
         # the robot record's reach-bounded box; ManiSkill's table scene stands the arm at the
@@ -45,6 +45,7 @@ class SimRobot(Armed):
             self._scene, report = self._sim.perceive(segmenter)
             self.confidence = {n: o["confidence"] for n, o in report["objects"].items()}
             self.confidence |= {n: 0.0 for n in report["missing"]}
+            self.confidence |= {n: 1.0 for n in report.get("given", {})}  # the instruction's
 
     def observe(self) -> SceneState:
         assert self._scene is not None, "connect() first"

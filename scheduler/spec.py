@@ -38,7 +38,7 @@ class CampaignSpec(SpecData):
 
     def _check_scene(self) -> None:
         from manip.perception.segmenters import SEGMENTERS
-        from manip.sim.tasks import ENV_TASKS
+        from manip.sim.tasks import PERCEIVABLE
 
         mode, _, segmenter = str(self.scene).partition(":")
         if self.scene == "true":
@@ -47,10 +47,10 @@ class CampaignSpec(SpecData):
             raise ConfigError(
                 f"spec: 'scene' must be true or perceived[:{'|'.join(SEGMENTERS)}], got {self.scene!r}"
             )
-        blind = [t for t in self.tasks if t not in ENV_TASKS]
+        blind = [t for t in self.tasks if t not in PERCEIVABLE]
         if blind:
             raise ConfigError(
-                f"spec: scene {self.scene} needs tasks the cameras can see (blazer's own); "
+                f"spec: scene {self.scene} needs tasks the cameras can see; "
                 f"{', '.join(blind)} cannot be perceived"
             )
         if self.simulator != "maniskill":

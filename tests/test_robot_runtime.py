@@ -167,3 +167,9 @@ def test_robot_run_on_the_stand_in_sees_through_its_cameras():
     assert out.returncode == 0 and data["scene"] == "perceived:blocks" and data["success"], (
         out.stdout[-1500:]
     )
+    # a BLM1 task too: the cube from the cameras, the goal point from the instruction
+    out = run_cli("robot", "run", "--task", "PickCube-v1", "--seed", "2000000003")
+    data = json.loads(out.stdout)
+    assert out.returncode == 0 and data["scene"] == "perceived:blocks" and data["success"], (
+        out.stdout[-1500:]
+    )

@@ -97,7 +97,7 @@ def replay_h5(ctx: typer.Context, traj_path: str) -> None:
 
 @app.command("perceive")
 def perceive(
-    task: str = typer.Option("PutBlock-v1", help="Task id (one of blazer's own: tasks list)."),
+    task: str = typer.Option("PutBlock-v1", help="Task id (tasks list)."),
     seed: int = typer.Option(0, help="Scene seed."),
     robot: str = typer.Option("panda", help="Robot uid."),
     segmenter: str = typer.Option(
@@ -132,6 +132,7 @@ def perceive(
         "table_z": report["table_z"],
         "objects": rows,
         "missing": report["missing"],
+        "given": sorted(report.get("given", {})),
         "timings": report["timings"],
     }
     if as_json:
@@ -145,6 +146,9 @@ def perceive(
         typer.echo(
             f"  {r['name']:<16} true  {t['position']} yaw {t['yaw_deg']:7.2f} size {t['size']}"
         )
+        if r["given"]:
+            typer.echo(f"  {'':<16} given by the instruction (not perceived)")
+            continue
         if r["perceived"] is None:
             typer.echo(f"  {'':<16} perceived: MISSING (no view saw it)")
             continue

@@ -52,14 +52,20 @@ def backproject(frame: CameraFrame, mask: np.ndarray | None = None) -> np.ndarra
     return (cam @ frame.cam_to_world.T)[:, :3]
 
 
-def drop_outliers(points: np.ndarray, k: float = 3.0) -> np.ndarray:
-    """Points within ``k`` robust deviations (MAD) of the median on every axis: stray depth
-    at silhouette edges and mask bleed do not stretch the box."""
+def drop_outliers(points: np.ndarray, k: float = 3.0, slack: float = 0.01) -> np.ndarray:
+    """Points within ``k`` robust deviations (MAD) plus ``slack`` metres of the median in x,
+    y and above it in z: stray depth at silhouette edges and mask bleed do not stretch the
+    box. Below the median nothing is dropped: a view that sees mostly the top face sees the
+    sides as few points reaching down to where the object stands. ``slack`` is the object's
+    longest side where it is known: when one face fills most of a view, the median sits on
+    that face and the rest of the object is up to a side away."""
     if len(points) < 8:
         return points
     med = np.median(points, axis=0)
     mad = np.median(np.abs(points - med), axis=0) * 1.4826 + 1e-4
-    return points[np.all(np.abs(points - med) <= k * mad + 0.01, axis=1)]
+    off = points - med
+    off[:, 2] = np.maximum(off[:, 2], 0.0)
+    return points[np.all(np.abs(off) <= k * mad + slack, axis=1)]
 
 
 def table_height(
@@ -119,9 +125,12 @@ def fold_yaw(yaw_deg: float, symmetry_deg: float) -> float:
     return (yaw_deg + symmetry_deg / 2) % symmetry_deg - symmetry_deg / 2
 
 
-def box_from_points(points: np.ndarray, table_z: float, symmetry_deg: float = 360.0) -> Box | None:
-    """An object's box from its world points, or None when too few are left."""
-    points = drop_outliers(points)
+def box_from_points(
+    points: np.ndarray, table_z: float, symmetry_deg: float = 360.0, longest_m: float = 0.01
+) -> Box | None:
+    """An object's box from its world points (``longest_m``: its longest side, as expected),
+    or None when too few are left."""
+    points = drop_outliers(points, slack=max(0.01, longest_m))
     above = points[points[:, 2] > table_z + FLAT_M]
     if len(above) >= max(10, len(points) // 10):
         points = above  # the table around a standing object's foot is not the object

@@ -44,9 +44,12 @@ class Perception:
     missing: list[str]  # expected, seen by no view
     timings: dict[str, float] = field(default_factory=dict)
 
-    def scene(self, truth: SceneState, expected: list[Expected]) -> SceneState:
+    def scene(
+        self, truth: SceneState, expected: list[Expected], given: tuple[ObjectState, ...] = ()
+    ) -> SceneState:
         """``truth`` with its objects replaced by what was perceived (only the task, robot,
-        seed, words, gripper and workspace come from the simulator); missing ones left out."""
+        seed, words, gripper and workspace come from the simulator); missing ones left out;
+        ``given`` (goals the instruction states, marked ``given``) added after them."""
         kinds = {e.name: e.kind for e in expected}
         objects = tuple(
             ObjectState(
@@ -58,7 +61,9 @@ class Perception:
             )
             for o in self.objects.values()
         )
-        return dataclasses.replace(truth, objects=objects, table_height=round(self.table_z, 4))
+        return dataclasses.replace(
+            truth, objects=objects + tuple(given), table_height=round(self.table_z, 4)
+        )
 
 
 def _interchangeable(expected: list[Expected]) -> list[list[Expected]]:
@@ -109,7 +114,9 @@ def perceive(
         t = time.perf_counter()
         for e in expected:
             if e.name in masks:
-                box = box_from_points(backproject(frame, masks[e.name]), table_z, e.symmetry_deg)
+                box = box_from_points(
+                    backproject(frame, masks[e.name]), table_z, e.symmetry_deg, max(e.size[:2])
+                )
                 if box is not None:
                     boxes[e.name].append((frame.name, box))
         geo_s += time.perf_counter() - t

@@ -58,6 +58,7 @@ def compare(truth: SceneState, perceived: SceneState, report: dict) -> list[dict
     """The issue's per-object rows: name, true, perceived, error, confidence."""
     rows = []
     symmetry = report.get("symmetry", {})
+    given = report.get("given", {})
     for o in truth.objects:
         p = pair(truth, perceived)[o.name]
         row = {
@@ -66,8 +67,9 @@ def compare(truth: SceneState, perceived: SceneState, report: dict) -> list[dict
             "perceived": None,
             "error": None,
             "confidence": 0.0,
+            "given": o.name in given,  # stated by the instruction: neither seen nor an error
         }
-        if p is not None:
+        if p is not None and not row["given"]:
             row["perceived"] = _pose(p)
             row["confidence"] = report["objects"].get(p.name, {}).get("confidence", 0.0)
             row["error"] = {

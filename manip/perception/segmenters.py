@@ -81,23 +81,31 @@ def colour_distance(hsv: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray
     return dh * 4 + (hsv[..., 1] < NEUTRAL_SAT) * 1.0 + np.abs(hsv[..., 1] - s) * 0.3
 
 
-def _grow(mask: np.ndarray, above: np.ndarray, world: np.ndarray, obj: Expected) -> np.ndarray:
+def _grow(
+    mask: np.ndarray, above: np.ndarray, world: np.ndarray, obj: Expected, passes: int = 3
+) -> np.ndarray:
     """The colour region plus the pixels above the table joined to it within the object's
-    footprint and below its top: faces in shadow, whose colour the lighting changed
-    (``above`` excludes pixels that clearly have another expected object's colour, such as
-    the floor of the box a block stands in)."""
-    centre = np.nanmean(world[mask][:, :2], axis=0)
+    footprint and below its top: faces in shadow, whose colour the lighting changed, and the
+    other half of a two-coloured object (LiftPegUpright's peg: each pass re-centres the
+    footprint on what is grown so far). ``above`` excludes pixels that clearly have another
+    expected object's colour, such as the floor of the box a block stands in."""
     top = np.nanpercentile(world[mask][:, 2], 99)
     radius = 0.5 * float(np.hypot(*obj.size[:2])) + 0.005
-    with np.errstate(invalid="ignore"):
-        near = (
-            above
-            & (np.linalg.norm(world[..., :2] - centre, axis=-1) <= radius)
-            & (world[..., 2] <= top + 0.005)
-        )
-    labels, _ = ndimage.label(near | mask, structure=np.ones((3, 3)))
-    keep = np.unique(labels[mask])
-    return np.isin(labels, keep[keep > 0])
+    for _ in range(passes):
+        centre = np.nanmean(world[mask][:, :2], axis=0)
+        with np.errstate(invalid="ignore"):
+            near = (
+                above
+                & (np.linalg.norm(world[..., :2] - centre, axis=-1) <= radius)
+                & (world[..., 2] <= top + 0.005)
+            )
+        labels, _ = ndimage.label(near | mask, structure=np.ones((3, 3)))
+        keep = np.unique(labels[mask])
+        grown = np.isin(labels, keep[keep > 0])
+        if grown.sum() == mask.sum():
+            break
+        mask = grown
+    return mask
 
 
 class BlockSegmenter:
@@ -123,6 +131,11 @@ class BlockSegmenter:
         dist = np.stack([colour_distance(hsv, c) for c in colours])
         nearest = dist.argmin(axis=0)
         close = dist.min(axis=0) <= self.max_distance
+        # a flat goal lies on the table, whose wood can be nearer its colour than any other
+        # expected colour (ManiSkill's red target): a pixel nearer the table's own colour (the
+        # median of the pixels on it) than the goal's is table
+        table_rgb = tuple(int(c) for c in np.median(frame.rgb[on_table], axis=0))
+        table_dist = colour_distance(hsv, table_rgb) if on_table.any() else None
         out: dict[str, np.ndarray] = {}
         taken: set[tuple[int, int]] = set()
         # big objects first: a container's colour region must not be claimed by a block
@@ -131,6 +144,8 @@ class BlockSegmenter:
                 continue
             flat = obj.size[2] < 2 * FLAT_M
             region = close & (nearest == colours.index(obj.colour)) & (on_table if flat else above)
+            if flat and table_dist is not None:
+                region &= dist[colours.index(obj.colour)] < table_dist
             labels, n = ndimage.label(region, structure=np.ones((3, 3)))
             best, best_score = None, None
             for i in range(1, n + 1):

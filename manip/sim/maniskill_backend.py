@@ -201,7 +201,7 @@ class ManiSkillBackend:
         the truth stays with the simulator. Returns (perceived scene, report)."""
         from manip.perception.pipeline import perceive
         from manip.perception.segmenters import make_segmenter
-        from manip.sim.perception_rig import capture, expected_objects
+        from manip.sim.perception_rig import capture, expected_objects, given_objects
 
         if self._current is None:
             raise ConfigError("perceive needs a reset scene first")
@@ -212,8 +212,10 @@ class ManiSkillBackend:
         env, _ = self._envs[self._current]
         size = size or self.config.perception_image_size
         seg = make_segmenter(segmenter)
-        frames, render_s = capture(env, size, drop)
-        expected, _ = expected_objects(env)
+        assert self._task is not None
+        frames, render_s = capture(env, self._task, size, drop)
+        expected, _ = expected_objects(env, self._task)
+        given = tuple(given_objects(env, self._task))
         result = perceive(frames, expected, seg)
         truth = self.scene_state(self._current[0], self._current[1], self._seed)
         report = {
@@ -222,10 +224,11 @@ class ManiSkillBackend:
             "table_z": result.table_z,
             "objects": {n: o.to_json() for n, o in result.objects.items()},
             "missing": result.missing,
+            "given": {o.name: {"position": list(o.position), "size": list(o.size)} for o in given},
             "symmetry": {e.name: e.symmetry_deg for e in expected},
             "timings": {"render_s": round(render_s, 4), **result.timings},
         }
-        return result.scene(truth, expected), report
+        return result.scene(truth, expected, given), report
 
     # scene ----------------------------------------------------------------------------------
     def scene_state(self, task: str, robot: str, seed: int) -> SceneState:

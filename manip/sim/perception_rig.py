@@ -1,18 +1,26 @@
 """Three calibrated RGB-D cameras around the table (front, left, right: the paper's three
 RealSense D435i), added to a ManiSkill env once, and what perception needs from the env.
 
-Only blazer's own envs (``manip.sim.envs``) can be perceived: they list their objects with
-actors (``env.listing``). ManiSkill's BLM1 tasks mark goals with invisible sites, which no
-camera can see.
+What the cameras look for: blazer's own envs (``manip.sim.envs``) list their objects with
+actors (``env.listing``); a ManiSkill task's module names its visible actors (``CAMERA``) and
+the goals its instruction gives (``GIVEN``: PickCube's goal point is a place in the air, which
+ManiSkill draws as a sphere it hides from sensor cameras, as a real camera would not see it).
+Actors ManiSkill hides from its sensors are hidden from these cameras too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from manip.perception.frames import CameraFrame, Expected, PerceptionError
+from models.types import ObjectState
+
+if TYPE_CHECKING:
+    from manip.sim.tasks import Task
 
 # eye, target (world frame, metres); the table's centre is the origin, the robot at x=-0.615
 VIEWS = {
@@ -57,34 +65,57 @@ def _colour(actor) -> tuple[int, int, int] | None:
     return tuple(int(round(255 * c)) for c in rgba[:3])  # type: ignore[return-value]
 
 
-def expected_objects(env) -> tuple[list[Expected], dict[str, int]]:
+def expected_objects(env, task: Task) -> tuple[list[Expected], dict[str, int]]:
     """The objects this episode shows (name, colour, size, symmetry, kind) and their
     segmentation ids."""
     u = env.unwrapped
-    listing = getattr(u, "listing", None)
-    if listing is None:
+    if not task.perceivable:
         raise PerceptionError(
-            f"{u.spec.id if u.spec else type(u).__name__} cannot be perceived: only blazer's "
-            "own tasks (tasks list) list their objects for the cameras"
+            f"{task.id} cannot be perceived: its task module names no objects for the cameras"
         )
-    expected = [
-        Expected(o.name, _colour(o.actor), tuple(o.size), o.symmetry_deg, o.kind) for o in listing
-    ]
-    ids = {o.name: int(_numpy(o.actor.per_scene_id).reshape(-1)[0]) for o in listing}
+    if task.env:
+        seen = [(o.name, o.actor, tuple(o.size), o.symmetry_deg, o.kind) for o in u.listing]
+    else:
+        states = {o.name: o for o in task.scene_objects(u)}
+        seen = [
+            (name, getattr(u, attr), states[name].size, float(sym), states[name].kind)
+            for name, (attr, sym) in task.module.CAMERA.items()
+        ]
+    expected = [Expected(n, _colour(a), size, sym, kind) for n, a, size, sym, kind in seen]
+    ids = {n: int(_numpy(a.per_scene_id).reshape(-1)[0]) for n, a, *_ in seen}
     return expected, ids
 
 
-def capture(env, size: int, drop: tuple[str, ...] = ()) -> tuple[list[CameraFrame], float]:
+def given_objects(env, task: Task) -> list[ObjectState]:
+    """The objects the instruction gives (from the task definition, never from a camera)."""
+    names = getattr(task.module, "GIVEN", ())
+    return [
+        dataclasses.replace(o, given=True)
+        for o in task.scene_objects(env.unwrapped)
+        if o.name in names
+    ]
+
+
+def capture(
+    env, task: Task, size: int, drop: tuple[str, ...] = ()
+) -> tuple[list[CameraFrame], float]:
     """One RGB-D frame per view with its calibration (and the simulator's segmentation, for
     the oracle only); ``drop`` leaves views out (tests of a missing camera). Returns the
     frames and the seconds spent rendering."""
     start = time.perf_counter()
     u = env.unwrapped
     cams = {n: c for n, c in _cameras(env, size).items() if n not in drop}
-    _, ids = expected_objects(env)
-    u.scene.update_render(update_sensors=True, update_human_render_cameras=False)
-    for cam in cams.values():
-        cam.capture()
+    _, ids = expected_objects(env, task)
+    hidden = list(getattr(u, "_hidden_objects", []))  # goal markers ManiSkill keeps off sensors
+    for obj in hidden:
+        obj.hide_visual()
+    try:
+        u.scene.update_render(update_sensors=True, update_human_render_cameras=False)
+        for cam in cams.values():
+            cam.capture()
+    finally:
+        for obj in hidden:
+            obj.show_visual()
     frames = []
     for name, cam in cams.items():
         obs = cam.get_obs(rgb=True, depth=True, position=False, segmentation=True)

@@ -1,7 +1,8 @@
 """One record per task, in one registry (``TASKS``).
 
 Each task has one module here with the same three names, in the same order:
-``DESCRIPTION``, ``scene_objects(env)`` and ``expert_plan(scene)``; for blazer's own envs,
+``DESCRIPTION``, ``scene_objects(env)`` and ``expert_plan(scene)`` (a ManiSkill task adds
+``CAMERA`` and ``GIVEN`` for perception); for blazer's own envs,
 whose words vary per episode (the colour to pick, the side), ``DESCRIPTION`` is the template
 and the env says the episode's words (``env.description``). The six BLM1 tasks are
 ManiSkill's; the others are blazer's own envs, one file each under ``manip.sim.envs``.
@@ -56,6 +57,13 @@ class Task:
     def scene_objects(self, env) -> list:
         return self.module.scene_objects(env)
 
+    @property
+    def perceivable(self) -> bool:
+        """The cameras know what to look for: a blazer env lists its objects; a ManiSkill
+        task's module names its visible actors (``CAMERA``) and what the instruction gives
+        instead of a camera (``GIVEN``, e.g. PickCube's goal point)."""
+        return bool(self.env) or hasattr(self.module, "CAMERA")
+
     def expert_plan(self, scene) -> str:
         return self.module.expert_plan(scene)
 
@@ -86,6 +94,7 @@ BLM1_TASKS = tuple(t.id for t in TASKS.values() if t.blm1)
 UNSEEN = tuple(t.id for t in TASKS.values() if t.group == "unseen")
 GROUPS: dict[str, str] = {t.id: t.group for t in TASKS.values()}
 ENV_TASKS = tuple(t.id for t in TASKS.values() if t.env)  # blazer's own envs
+PERCEIVABLE = tuple(t.id for t in TASKS.values() if t.perceivable)
 ROBOTS: dict[str, tuple[str, ...]] = {t.id: t.robots for t in TASKS.values()}
 
 

@@ -19,6 +19,9 @@ GRASP_FROM_CENTRE_M = (
 TILT_DEG = 36
 
 
+CAMERA = {"peg": ("peg", 180)}  # two colours: the segmenter grows one half into the whole
+
+
 def scene_objects(env) -> list[ObjectState]:
     length, width = 2 * float(env.peg_half_length), 2 * float(env.peg_half_width)
     return [actor_state("peg", env.peg, (length, width, width), symmetry_deg=180)]

@@ -15,6 +15,12 @@ from models.types import ObjectState, SceneState
 DESCRIPTION = "Pick up the cube and move it to the goal position, then hold still."
 
 
+# what the perception cameras look for (scene name -> env attribute, symmetry in degrees), and
+# what the instruction gives instead: the goal point is a place in the air, not a thing
+CAMERA = {"cube": ("cube", 90)}
+GIVEN = ("goal",)
+
+
 def scene_objects(env) -> list[ObjectState]:
     side = 2 * float(env.cube_half_size)
     goal = 2 * float(env.goal_thresh)

@@ -16,6 +16,9 @@ DESCRIPTION = "Pick up the sphere and place it inside the bin, then let go."
 GRASP_YAW = "45"  # a sphere has no preferred yaw; 45 keeps the fingers clear of the bin walls
 
 
+CAMERA = {"sphere": ("obj", 360), "bin": ("bin", 90)}  # 360: round, its yaw is 0
+
+
 def scene_objects(env) -> list[ObjectState]:
     d = 2 * float(env.radius)
     bin_xy = 2 * float(env.block_half_size[1])

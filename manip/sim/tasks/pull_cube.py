@@ -9,6 +9,10 @@ DESCRIPTION = "Pull the cube towards the robot until it is inside the goal regio
 CLEARANCE_M = 0.03  # fingertips this far past the cube's far (+x) face
 
 
+# the goal region is a red and white target drawn on the table: a camera sees it
+CAMERA = {"cube": ("obj", 90), "goal_region": ("goal_region", 360)}
+
+
 def scene_objects(env) -> list[ObjectState]:
     return cube_and_goal_region(env)
 

@@ -10,6 +10,10 @@ CLEARANCE_M = 0.03  # fingertips this far behind the cube's face
 SHORT_OF_GOAL_M = 0.05  # stop short of the goal centre (well inside its radius): reach limit
 
 
+# the goal region is a red and white target drawn on the table: a camera sees it
+CAMERA = {"cube": ("obj", 90), "goal_region": ("goal_region", 360)}
+
+
 def scene_objects(env) -> list[ObjectState]:
     return cube_and_goal_region(env)
 

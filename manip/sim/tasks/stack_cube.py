@@ -17,6 +17,9 @@ DESCRIPTION = "Stack the red cube (cube_a) on top of the green cube (cube_b) and
 PLACE_GAP_M = 0.005  # release A this far above resting on B
 
 
+CAMERA = {"cube_a": ("cubeA", 90), "cube_b": ("cubeB", 90)}  # red on green
+
+
 def scene_objects(env) -> list[ObjectState]:
     side = 2 * float(env.cube_half_size[0])
     return [

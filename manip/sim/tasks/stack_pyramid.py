@@ -23,6 +23,9 @@ GAP_M = 0.005  # release this far above resting
 FINGER_M = 0.045  # an open finger's distance from the grasp centre
 
 
+CAMERA = {"cube_a": ("cubeA", 90), "cube_b": ("cubeB", 90), "cube_c": ("cubeC", 90)}
+
+
 def scene_objects(env) -> list[ObjectState]:
     side = 2 * float(env.cube_half_size[0])
     return [
