@@ -18,13 +18,13 @@ from typing import Any
 
 import typer
 
+from blazer.commands.fast_reads import FULL_COLUMNS, episode_json, fast_rows, show_text
 from blazer.commands.text import for_rich, printable
 from models.episode_filter import EpisodeFilter
 from models.errors import ConfigError
 from models.types import FailureReason, episode_columns
 
 EPISODE_COLUMNS = episode_columns(full=False)
-FULL_COLUMNS = episode_columns(full=True)
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -96,18 +96,8 @@ def _fast_page(
         f"SELECT {', '.join(names)} FROM episodes WHERE {where} "
         f"ORDER BY id {'DESC' if newest else 'ASC'} LIMIT {{p}}"
     )
-    rows = _fast_rows(sql, (*params, flt.limit))
+    rows = fast_rows(sql, (*params, flt.limit))
     return None if rows is None else [dict(zip(names, r, strict=True)) for r in rows]
-
-
-def _fast_rows(sql: str, params: tuple) -> list[tuple] | None:
-    """``sql`` through the DBAPI driver on PostgreSQL (no SQLAlchemy import); None elsewhere
-    or when the full path must answer (SQLite hands back JSON and times as text)."""
-    from models.dbapi import fetch_at_head
-    from models.settings import get_settings
-
-    url = get_settings().resolved_database_url()
-    return fetch_at_head(url, sql, params) if url.startswith("postgresql") else None
 
 
 def _print_rows(rows, names, shown, fmt: Format, newest: bool, limit: int | None) -> None:
@@ -149,22 +139,18 @@ def _print_rows(rows, names, shown, fmt: Format, newest: bool, limit: int | None
 @app.command("show")
 def show(episode_id: int = typer.Argument(..., help="The episode's id.")) -> None:
     """One episode, every field, as JSON (model text as stored: JSON escapes control characters)."""
-    names = FULL_COLUMNS
-    row: dict[str, Any] | None = None
-    rows = _fast_rows(f"SELECT {', '.join(names)} FROM episodes WHERE id = {{p}}", (episode_id,))
-    if rows is not None:
-        row = dict(zip(names, rows[0], strict=True)) if rows else None
-    else:
+    text = episode_json(episode_id)  # blazer.cli answers this before Typer loads, where it can
+    if text is None:
         from models.db import ensure_schema, session_scope
         from models.orm import Episode
 
         ensure_schema()
         with session_scope() as session:
             ep = session.get(Episode, episode_id)
-            row = None if ep is None else {n: getattr(ep, n) for n in names}
-    if row is None:
-        raise ConfigError(f"no episode {episode_id}")
-    typer.echo(json.dumps(row, default=str, indent=2, ensure_ascii=True))
+            if ep is None:
+                raise ConfigError(f"no episode {episode_id}")
+            text = show_text({n: getattr(ep, n) for n in FULL_COLUMNS})
+    typer.echo(text)
 
 
 class _Counted:
