@@ -39,5 +39,11 @@ if [[ ",${EXTRAS}," == *",dev,"* ]]; then
   if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null
   fi
+  # the container deployment's test (docker/, tests/test_containers.py) builds its images
+  # with these: no image registry is needed
+  if ! command -v podman-compose >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+      podman podman-compose buildah debootstrap runc >/dev/null
+  fi
 fi
 echo "install: done. Try: .venv/bin/blazer demo"
