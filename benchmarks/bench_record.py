@@ -163,9 +163,9 @@ def time_exports(refs, root: Path, episodes) -> tuple[float, float]:
     from training.exports.lerobot_v3 import write_lerobot
     from training.exports.maniskill_h5 import write_maniskill_h5
 
-    groups: dict = {}
-    for (_, ref), (task, seed, _) in zip(refs, episodes, strict=True):
-        groups.setdefault((task, ROBOT), []).append(
+    # in (robot, task) order, as training.exports.recorded_demos streams them
+    demos = sorted(
+        (
             Demo(
                 0,
                 task,
@@ -176,12 +176,15 @@ def time_exports(refs, root: Path, episodes) -> tuple[float, float]:
                 task,
                 lambda ref=ref: read_episode(ref.uri, ref.key, ref.sha256),
             )
-        )
+            for (_, ref), (task, seed, _) in zip(refs, episodes, strict=True)
+        ),
+        key=lambda d: d.task,
+    )
     start = time.perf_counter()
-    write_lerobot(groups, root / "lerobot")
+    write_lerobot(demos, root / "lerobot")
     lerobot_s = time.perf_counter() - start
     start = time.perf_counter()
-    write_maniskill_h5(groups, root / "h5")
+    write_maniskill_h5(demos, root / "h5")
     h5_s = time.perf_counter() - start
     return lerobot_s, h5_s
 

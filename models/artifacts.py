@@ -103,21 +103,39 @@ class EpisodeData:
 
 
 # video ----------------------------------------------------------------------------------------
-def encode_video(frames: np.ndarray, fps: float, codec: str = "libx264") -> bytes:
-    """(N, H, W, 3) uint8 -> mp4 bytes, yuv420p (what LeRobot's and common players read)."""
-    import av
+class VideoEncoder:
+    """An mp4 (yuv420p, what LeRobot's and common players read) written frames at a time,
+    so a long export holds one episode's frames, never the whole video."""
 
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=round(fps))
-        stream.height, stream.width = frames.shape[1], frames.shape[2]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "23", "g": "2"} if codec == "libx264" else {"g": "2"}
+    def __init__(self, target, fps: float, height: int, width: int, codec: str = "libx264"):
+        import av
+
+        self.container = av.open(target, "w", format="mp4")
+        self.stream = self.container.add_stream(codec, rate=round(fps))
+        self.stream.height, self.stream.width = height, width
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": "23", "g": "2"} if codec == "libx264" else {"g": "2"}
+
+    def add(self, frames: np.ndarray) -> None:
+        """(N, H, W, 3) uint8 frames."""
+        import av
+
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+
+def encode_video(frames: np.ndarray, fps: float, codec: str = "libx264") -> bytes:
+    """(N, H, W, 3) uint8 -> mp4 bytes."""
+    buf = io.BytesIO()
+    video = VideoEncoder(buf, fps, frames.shape[1], frames.shape[2], codec)
+    video.add(frames)
+    video.close()
     return buf.getvalue()
 
 

@@ -255,6 +255,18 @@ def test_eval_table_and_registry(env, tmp_path):
             select(Episode.prompt_version).where(Episode.teacher == "hf:student-a")
         ).all()
     assert asked and set(asked) == {"v2"}
+    # the same version through llama.cpp (the Q4_1 base with its adapter as a GGUF LoRA)
+    out = run_cli(
+        "eval", "--model", "student-a", "--engine", "llamacpp", "--tasks", "PullCube-v1",
+        "--episodes", "1", "--max-new-tokens", "32", "--out", str(tmp_path / "cpp"),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    with session_scope() as s:
+        engines = set(s.scalars(select(Episode.teacher).where(Episode.teacher.like("%student-a"))))
+    assert engines == {"hf:student-a", "llamacpp:student-a"}
+    out = run_cli("eval", "--model", "student-a", "--engine", "onnx", "--tasks", "PullCube-v1")
+    assert out.returncode == 2 and "--engine must be one of hf, llamacpp" in out.stderr
+    assert out.stderr.count("\n") == 1, out.stderr
     assert run_cli("models", "promote", "student-a").returncode == 0
     assert "student-a" in run_cli("models", "list").stdout
     # eval campaigns used only evaluation seeds

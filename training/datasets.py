@@ -272,8 +272,8 @@ def export_dataset(
     if fmt in DEMO_FORMATS:
         from training.exports import recorded_demos
 
-        groups = recorded_demos(session, dataset, on_episode)
-        DEMO_FORMATS[fmt]()(groups, out)
+        demos = recorded_demos(session, dataset, on_episode)
+        DEMO_FORMATS[fmt]()(demos, out)
         return out
     raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
 

@@ -146,6 +146,7 @@ def evaluate(
     name_prefix: str | None = None,
     scene: str = "true",
     seed_split: str = "eval",
+    engine: str = "hf",
 ) -> EvalTable:
     """One evaluation campaign per model on the same seeds (``seeds``, else the first
     ``episodes`` evaluation seeds); ``teachers`` may give a model's teacher config outright.
@@ -161,7 +162,7 @@ def evaluate(
     for model in models:
         label = slug(model) if scene == "true" else f"{slug(model)}-{slug(scene)}"
         name = f"{name_prefix}-{label}" if name_prefix else f"eval-{label}-{stamp}"
-        teacher = (teachers or {}).get(model) or teacher_for_model(model, max_new_tokens)
+        teacher = (teachers or {}).get(model) or teacher_for_model(model, max_new_tokens, engine)
         spec = CampaignSpec.from_dict(
             {
                 "name": name,

@@ -386,6 +386,10 @@ def evaluate_command(
         "true",
         help="true, or perceived[:blocks|oracle|sam]: each model also on the scene three simulated RGB-D cameras see (true vs perceived side by side).",
     ),
+    engine: str = typer.Option(
+        "hf",
+        help="hf (transformers, full precision) or llamacpp (Q4_1 base + GGUF LoRA, ~3.7x faster on a CPU).",
+    ),
 ) -> None:
     """Evaluate models on held-out seeds: the paper's Table I (tasks x models), CSV and PNG."""
     from scheduler.spec import CampaignSpec
@@ -406,6 +410,7 @@ def evaluate_command(
             seeds=seed_range,
             max_new_tokens=max_new_tokens,
             scene=s,
+            engine=engine,
         )
         for s in scenes
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from manip.teachers.models import DEFAULT_MODEL
+from models.errors import ConfigError
 
 
 def teacher_name(kind: str, config: dict[str, Any] | None = None) -> str:
@@ -18,10 +19,17 @@ def teacher_name(kind: str, config: dict[str, Any] | None = None) -> str:
     return f"{name}+{config['adapter']}" if config.get("adapter") else name
 
 
-def teacher_for_model(model: str, max_new_tokens: int = 384) -> dict[str, Any]:
+ENGINES = ("hf", "llamacpp")
+
+
+def teacher_for_model(model: str, max_new_tokens: int = 384, engine: str = "hf") -> dict[str, Any]:
     """The teacher config that asks ``model`` (evaluation and deployment both use this):
-    ``expert``, or the model through transformers; a registered version brings its adapter
-    and the prompt version it was trained on when the teacher is built."""
+    ``expert``, or the model through ``engine``: transformers (``hf``, full precision) or
+    llama.cpp (the Q4_1 base with the version's adapter as a GGUF LoRA: ~3.7x faster on a
+    CPU, benchmarks/bench_student_speed.py). A registered version brings its adapter and
+    the prompt version it was trained on when the teacher is built."""
     if model in ("expert", "noop"):
         return {"kind": model}
-    return {"kind": "hf", "model": model, "max_new_tokens": max_new_tokens}
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return {"kind": engine, "model": model, "max_new_tokens": max_new_tokens}

@@ -9,11 +9,10 @@ sampling weight (``--balance equal`` = BLM1's p = 1/(C·|D_i|) per task x robot)
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.artifacts import EpisodeData, read_episode
@@ -35,10 +34,26 @@ class Demo:
 
 def recorded_demos(
     session: Session, dataset: Dataset, on_episode: Callable[[int], None] | None = None
-) -> dict[tuple[str, str], list[Demo]]:
-    """The snapshot's episodes that have a stored trajectory, by (task, robot); each load
-    calls ``on_episode(total)`` (progress on a long export)."""
-    # the columns a Demo needs, streamed: never the completions, plans and scenes of them all
+) -> Iterator[Demo]:
+    """The snapshot's episodes that have a stored trajectory, streamed in (robot, task, id)
+    order (the writers group on it: memory is one episode's, whatever the snapshot's size);
+    each load calls ``on_episode(total)`` (progress on a long export)."""
+    member = (DatasetMember.dataset_id == dataset.id, DatasetMember.episode_id == Episode.id)
+    total, missing = session.execute(
+        select(func.count(Episode.traj_uri), func.count() - func.count(Episode.traj_uri)).where(
+            *member
+        )
+    ).one()
+    if not total:
+        raise ConfigError(
+            f"dataset {dataset.name!r} has no recorded trajectories ({missing} episodes without); "
+            "build it from a campaign whose spec has 'record:'"
+        )
+    return _stream(session, member, on_episode, total)
+
+
+def _stream(session: Session, member, on_episode, total: int) -> Iterator[Demo]:
+    # the columns a Demo needs: never the completions, plans and scenes of them all
     stmt = (
         select(
             Episode.id,
@@ -52,41 +67,24 @@ def recorded_demos(
             Episode.traj_key,
             Episode.traj_sha256,
         )
-        .join(DatasetMember, DatasetMember.episode_id == Episode.id)
-        .where(DatasetMember.dataset_id == dataset.id)
-        .order_by(Episode.task, Episode.robot, Episode.id)
+        .where(*member, Episode.traj_uri.is_not(None))
+        .order_by(Episode.robot, Episode.task, Episode.id)
         .execution_options(yield_per=5000)
     )
-    groups: dict[tuple[str, str], list[Demo]] = defaultdict(list)
-    missing = 0
     for eid, task, robot, seed, success, weight, description, uri, key, digest in session.execute(
         stmt
     ):
-        if uri is None:
-            missing += 1
-            continue
-        groups[(task, robot)].append(
-            Demo(
-                eid,
-                task,
-                robot,
-                seed,
-                success,
-                weight,
-                description or task,
-                functools.partial(read_episode, uri, key, digest),
-            )
+        load = functools.partial(read_episode, uri, key, digest)
+        yield Demo(
+            eid,
+            task,
+            robot,
+            seed,
+            success,
+            weight,
+            description or task,
+            load if on_episode is None else _ticking(load, on_episode, total),
         )
-    if on_episode is not None:
-        total = sum(len(g) for g in groups.values())
-        for demo in (d for g in groups.values() for d in g):
-            demo.load = _ticking(demo.load, on_episode, total)
-    if not groups:
-        raise ConfigError(
-            f"dataset {dataset.name!r} has no recorded trajectories ({missing} episodes without); "
-            "build it from a campaign whose spec has 'record:'"
-        )
-    return groups
 
 
 def _ticking(load: Callable[[], EpisodeData], tick: Callable[[int], None], total: int):

@@ -14,14 +14,15 @@ video file, each episode's video span being [from_timestamp, to_timestamp).
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.artifacts import encode_video
 from training.exports import Demo
 
 CODEBASE_VERSION = "v3.0"
@@ -33,6 +34,7 @@ DATA_PATH = "data/" + CHUNK_FILE + ".parquet"
 VIDEO_PATH = "videos/{video_key}/" + CHUNK_FILE + ".mp4"
 EPISODES_PATH = "meta/episodes/" + CHUNK_FILE + ".parquet"
 QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
+ROWS_PER_BATCH = 50_000  # data rows per parquet row group (~10 MB of a 7-joint arm's rows)
 DEFAULT_FEATURES = {
     "timestamp": {"dtype": "float32", "shape": [1], "names": None},
     "frame_index": {"dtype": "int64", "shape": [1], "names": None},
@@ -42,21 +44,225 @@ DEFAULT_FEATURES = {
 }
 
 
-def write_lerobot(groups: dict[tuple[str, str], list[Demo]], out: Path) -> list[Path]:
-    by_robot: dict[str, list[Demo]] = {}
-    for (_, robot), demos in sorted(groups.items()):
-        by_robot.setdefault(robot, []).extend(demos)
+def write_lerobot(demos: Iterable[Demo], out: Path) -> list[Path]:
+    """``demos`` in robot order: one dataset per robot, written as the episodes are read."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for robot, demos in by_robot.items():
+    for robot, group in itertools.groupby(demos, key=lambda d: d.robot):
         root = out / robot
         tmp = out / f".{robot}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        _write_dataset(robot, demos, tmp)
+        _write_dataset(robot, group, tmp)
         shutil.rmtree(root, ignore_errors=True)
         tmp.replace(root)
         written.append(root)
     return written
+
+
+class _Parquet:
+    """A parquet file written in batches of rows (tables, or dicts whose schema the first
+    batch fixes): what is held is one batch, whatever the file's size."""
+
+    def __init__(self, path: Path, rows_per_batch: int) -> None:
+        self.path, self.rows_per_batch = path, rows_per_batch
+        self.tables: list = []
+        self.records: list[dict[str, Any]] = []
+        self.rows = 0
+        self.writer: Any = None
+
+    def add_table(self, table) -> None:
+        self.tables.append(table)
+        self.rows += table.num_rows
+        if self.rows >= self.rows_per_batch:
+            self.flush()
+
+    def add_record(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        if len(self.records) >= self.rows_per_batch:
+            self.flush()
+
+    def flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = None if self.writer is None else self.writer.schema
+        if self.records:
+            self.tables.append(pa.Table.from_pylist(self.records, schema=schema))
+        if not self.tables:
+            return
+        table = pa.concat_tables(self.tables)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table)
+        self.tables, self.records, self.rows = [], [], 0
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+
+
+class _RunningStats:
+    """Dataset stats folded in an episode at a time: the same weighted means, pooled
+    variance (as E[x^2] - mean^2 over the episodes' count-weighted moments), min, max and
+    count-weighted quantiles as lerobot's aggregate_stats, without keeping every episode's."""
+
+    def __init__(self) -> None:
+        self.n = 0.0
+        self.sums: dict[str, np.ndarray] = {}
+        self.low: np.ndarray | None = None
+        self.high: np.ndarray | None = None
+
+    def add(self, stats: dict[str, np.ndarray]) -> None:
+        c = float(stats["count"][0])
+        moments = {"mean": stats["mean"], "sq": stats["std"] ** 2 + stats["mean"] ** 2}
+        moments |= {f"q{int(q * 100):02d}": stats[f"q{int(q * 100):02d}"] for q in QUANTILES}
+        for key, value in moments.items():
+            self.sums[key] = self.sums.get(key, 0.0) + c * np.asarray(value, dtype=np.float64)
+        self.n += c
+        self.low = stats["min"] if self.low is None else np.minimum(self.low, stats["min"])
+        self.high = stats["max"] if self.high is None else np.maximum(self.high, stats["max"])
+
+    def result(self) -> dict[str, Any]:
+        mean = self.sums["mean"] / self.n
+        out = {
+            "min": self.low,
+            "max": self.high,
+            "mean": mean,
+            "std": np.sqrt(np.maximum(self.sums["sq"] / self.n - mean**2, 0.0)),
+            "count": np.array([int(self.n)]),
+        }
+        for q in QUANTILES:
+            key = f"q{int(q * 100):02d}"
+            out[key] = self.sums[key] / self.n
+        return out
+
+
+def _write_dataset(robot: str, demos: Iterable[Demo], root: Path) -> None:
+    """Streamed: each episode's rows go to the data file, its frames to the open video
+    encoders, its stats into running totals and its record to the episodes file as it is
+    read; memory is one episode's plus the writers' buffers, whatever the dataset's size."""
+    import pyarrow as pa
+
+    from models.artifacts import VideoEncoder
+
+    tasks: dict[str, int] = {}
+    data = _Parquet(root / DATA_PATH.format(chunk_index=0, file_index=0), ROWS_PER_BATCH)
+    episodes = _Parquet(root / EPISODES_PATH.format(chunk_index=0, file_index=0), 1000)
+    videos: dict[str, Any] = {}
+    totals: dict[str, _RunningStats] = {}
+    features: dict[str, Any] | None = None
+    fps = None
+    index = 0
+    video_t: dict[str, float] = {}
+    episode_index = -1
+    for demo in demos:
+        ep = demo.load()
+        if ep.steps == 0:
+            continue  # failed before its first step: nothing a policy could learn from
+        episode_index += 1
+        meta = ep.meta
+        fps = fps or meta["fps"]
+        every = max(1, round(meta["control_freq"] / meta["fps"]))
+        rows = np.arange(0, ep.steps, every)  # observation i, action i
+        n = len(rows)
+        names = meta["joint_names"]
+        n_arm = meta["n_arm"]
+        frame = {
+            "observation.state": ep.arrays["obs/qpos"][rows],
+            "observation.velocity": ep.arrays["obs/qvel"][rows],
+            "observation.ee_pose": ep.arrays["obs/tcp_pose"][rows],
+            "action": ep.arrays["actions"][rows],
+            "next.success": ep.arrays["success"][rows],
+        }
+        cams = list(meta["cameras"])
+        images = {cam: ep.frames(cam)[:n] for cam in cams}
+        if features is None:
+            features = _features(names, n_arm, frame, images, fps)
+        task_index = tasks.setdefault(demo.description, len(tasks))
+        values = {
+            **frame,
+            "timestamp": (np.arange(n) / fps).astype(np.float32),
+            "frame_index": np.arange(n, dtype=np.int64),
+            "episode_index": np.full(n, episode_index, dtype=np.int64),
+            "index": np.arange(index, index + n, dtype=np.int64),
+            "task_index": np.full(n, task_index, dtype=np.int64),
+        }
+        data.add_table(pa.table({k: _arrow(v, features[k]) for k, v in values.items()}))
+        stats = {k: _stats(v) for k, v in values.items()}
+        record: dict[str, Any] = {
+            "episode_index": episode_index,
+            "tasks": [demo.description],
+            "length": n,
+            "data/chunk_index": 0,
+            "data/file_index": 0,
+            "dataset_from_index": index,
+            "dataset_to_index": index + n,
+        }
+        for cam, imgs in images.items():
+            key = f"observation.images.{cam}"
+            stats[key] = _stats(imgs, image=True)
+            start = video_t.get(key, 0.0)
+            record.update(
+                {
+                    f"videos/{key}/chunk_index": 0,
+                    f"videos/{key}/file_index": 0,
+                    f"videos/{key}/from_timestamp": start,
+                    f"videos/{key}/to_timestamp": start + n / fps,
+                }
+            )
+            video_t[key] = start + n / fps
+            if key not in videos:
+                path = root / VIDEO_PATH.format(video_key=key, chunk_index=0, file_index=0)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                videos[key] = VideoEncoder(str(path), fps, imgs.shape[1], imgs.shape[2])
+            videos[key].add(imgs)
+        record["meta/episodes/chunk_index"] = 0
+        record["meta/episodes/file_index"] = 0
+        for feat, s in stats.items():
+            for name, value in s.items():
+                record[f"stats/{feat}/{name}"] = np.asarray(value).tolist()
+            totals.setdefault(feat, _RunningStats()).add(s)
+        record.update(
+            {
+                "blazer/episode_id": demo.episode_id,
+                "blazer/seed": demo.seed,
+                "blazer/task": demo.task,
+                "blazer/success": demo.success,
+                "blazer/weight": demo.weight,
+            }
+        )
+        episodes.add_record(record)
+        index += n
+    assert features is not None and fps is not None
+    # one data file and one video file per camera (lerobot starts a new one past
+    # DATA_FILE_MB / VIDEO_FILE_MB; a dataset here stays below them)
+    data.close()
+    episodes.close()
+    for video in videos.values():
+        video.close()
+    _write_tasks(tasks, root / "meta" / "tasks.parquet")
+    total_frames = index
+    info = {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": robot,
+        "total_episodes": episode_index + 1,
+        "total_frames": total_frames,
+        "total_tasks": len(tasks),
+        "chunks_size": CHUNKS_SIZE,
+        "data_files_size_in_mb": DATA_FILE_MB,
+        "video_files_size_in_mb": VIDEO_FILE_MB,
+        "fps": int(round(fps)),
+        "splits": {"train": f"0:{episode_index + 1}"},
+        "data_path": DATA_PATH,
+        "video_path": VIDEO_PATH if videos else None,
+        "features": features,
+    }
+    (root / "meta").mkdir(parents=True, exist_ok=True)
+    (root / "meta" / "info.json").write_text(json.dumps(info, indent=4))
+    stats = {feat: total.result() for feat, total in totals.items()}
+    (root / "meta" / "stats.json").write_text(json.dumps(_jsonable(stats), indent=4))
 
 
 def _stats(values: np.ndarray, image: bool = False) -> dict[str, Any]:
@@ -99,154 +305,8 @@ def _image_stats(frames: np.ndarray) -> dict[str, Any]:
     return {k: v if k == "count" else v.reshape(3, 1, 1) for k, v in stats.items()}
 
 
-def _aggregate(per_episode: list[dict[str, np.ndarray]]) -> dict[str, Any]:
-    """Dataset stats from episode stats (weighted means and pooled variance, as lerobot's
-    aggregate_stats; quantiles as count-weighted means of the episodes')."""
-    counts = np.array([s["count"][0] for s in per_episode], dtype=np.float64)
-    w = counts / counts.sum()
-    shape = per_episode[0]["mean"].shape
-    wb = w.reshape((-1,) + (1,) * len(shape))
-    means = np.stack([s["mean"] for s in per_episode])
-    mean = (means * wb).sum(0)
-    var = ((np.stack([s["std"] for s in per_episode]) ** 2 + (means - mean) ** 2) * wb).sum(0)
-    out = {
-        "min": np.min(np.stack([s["min"] for s in per_episode]), axis=0),
-        "max": np.max(np.stack([s["max"] for s in per_episode]), axis=0),
-        "mean": mean,
-        "std": np.sqrt(var),
-        "count": np.array([int(counts.sum())]),
-    }
-    for q in QUANTILES:
-        key = f"q{int(q * 100):02d}"
-        out[key] = (np.stack([s[key] for s in per_episode]) * wb).sum(0)
-    return out
-
-
 def _jsonable(stats: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
     return {f: {k: np.asarray(v).tolist() for k, v in s.items()} for f, s in stats.items()}
-
-
-def _write_dataset(robot: str, demos: list[Demo], root: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tasks: dict[str, int] = {}
-    frames_by_cam: dict[str, list[np.ndarray]] = {}
-    columns: dict[str, list] = {}
-    episodes: list[dict[str, Any]] = []
-    ep_stats: dict[str, list] = {}
-    features: dict[str, Any] | None = None
-    fps = None
-    index = 0
-    video_t: dict[str, float] = {}
-    episode_index = -1
-    for demo in demos:
-        ep = demo.load()
-        if ep.steps == 0:
-            continue  # failed before its first step: nothing a policy could learn from
-        episode_index += 1
-        meta = ep.meta
-        fps = fps or meta["fps"]
-        every = max(1, round(meta["control_freq"] / meta["fps"]))
-        rows = np.arange(0, ep.steps, every)  # observation i, action i
-        n = len(rows)
-        names = meta["joint_names"]
-        n_arm = meta["n_arm"]
-        frame = {
-            "observation.state": ep.arrays["obs/qpos"][rows],
-            "observation.velocity": ep.arrays["obs/qvel"][rows],
-            "observation.ee_pose": ep.arrays["obs/tcp_pose"][rows],
-            "action": ep.arrays["actions"][rows],
-            "next.success": ep.arrays["success"][rows],
-        }
-        cams = list(meta["cameras"])
-        images = {cam: ep.frames(cam)[:n] for cam in cams}
-        if features is None:
-            features = _features(names, n_arm, frame, images, fps)
-        task_index = tasks.setdefault(demo.description, len(tasks))
-        values = {
-            **frame,
-            "timestamp": (np.arange(n) / fps).astype(np.float32),
-            "frame_index": np.arange(n, dtype=np.int64),
-            "episode_index": np.full(n, episode_index, dtype=np.int64),
-            "index": np.arange(index, index + n, dtype=np.int64),
-            "task_index": np.full(n, task_index, dtype=np.int64),
-        }
-        for key, series in values.items():
-            columns.setdefault(key, []).append(series)
-        stats = {k: _stats(v) for k, v in values.items()}
-        record: dict[str, Any] = {
-            "episode_index": episode_index,
-            "tasks": [demo.description],
-            "length": n,
-            "data/chunk_index": 0,
-            "data/file_index": 0,
-            "dataset_from_index": index,
-            "dataset_to_index": index + n,
-        }
-        for cam, imgs in images.items():
-            key = f"observation.images.{cam}"
-            stats[key] = _stats(imgs, image=True)
-            start = video_t.get(key, 0.0)
-            record.update(
-                {
-                    f"videos/{key}/chunk_index": 0,
-                    f"videos/{key}/file_index": 0,
-                    f"videos/{key}/from_timestamp": start,
-                    f"videos/{key}/to_timestamp": start + n / fps,
-                }
-            )
-            video_t[key] = start + n / fps
-            frames_by_cam.setdefault(key, []).append(imgs)
-        record["meta/episodes/chunk_index"] = 0
-        record["meta/episodes/file_index"] = 0
-        for feat, s in stats.items():
-            for name, value in s.items():
-                record[f"stats/{feat}/{name}"] = np.asarray(value).tolist()
-            ep_stats.setdefault(feat, []).append(s)
-        record.update(
-            {
-                "blazer/episode_id": demo.episode_id,
-                "blazer/seed": demo.seed,
-                "blazer/task": demo.task,
-                "blazer/success": demo.success,
-                "blazer/weight": demo.weight,
-            }
-        )
-        episodes.append(record)
-        index += n
-    assert features is not None and fps is not None
-    # data: one file (lerobot starts a new one past DATA_FILE_MB; ours stay far below)
-    table = pa.table({k: _arrow(np.concatenate(v), features[k]) for k, v in columns.items()})
-    _parquet(pq, table, root / DATA_PATH.format(chunk_index=0, file_index=0))
-    for key, clips in frames_by_cam.items():
-        path = root / VIDEO_PATH.format(video_key=key, chunk_index=0, file_index=0)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(encode_video(np.concatenate(clips), fps))
-    _parquet(
-        pq, pa.Table.from_pylist(episodes), root / EPISODES_PATH.format(chunk_index=0, file_index=0)
-    )
-    _write_tasks(tasks, root / "meta" / "tasks.parquet")
-    total_frames = index
-    info = {
-        "codebase_version": CODEBASE_VERSION,
-        "robot_type": robot,
-        "total_episodes": episode_index + 1,
-        "total_frames": total_frames,
-        "total_tasks": len(tasks),
-        "chunks_size": CHUNKS_SIZE,
-        "data_files_size_in_mb": DATA_FILE_MB,
-        "video_files_size_in_mb": VIDEO_FILE_MB,
-        "fps": int(round(fps)),
-        "splits": {"train": f"0:{episode_index + 1}"},
-        "data_path": DATA_PATH,
-        "video_path": VIDEO_PATH if frames_by_cam else None,
-        "features": features,
-    }
-    (root / "meta").mkdir(parents=True, exist_ok=True)
-    (root / "meta" / "info.json").write_text(json.dumps(info, indent=4))
-    stats = {feat: _aggregate(s) for feat, s in ep_stats.items()}
-    (root / "meta" / "stats.json").write_text(json.dumps(_jsonable(stats), indent=4))
 
 
 def _features(names, n_arm, frame, images, fps) -> dict[str, Any]:
@@ -293,11 +353,6 @@ def _arrow(values: np.ndarray, feature: dict[str, Any]):
         return pa.array(values.reshape(-1), kind)
     flat = pa.array(values.reshape(-1), kind)
     return pa.FixedSizeListArray.from_arrays(flat, feature["shape"][0])
-
-
-def _parquet(pq, table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
 
 
 def _write_tasks(tasks: dict[str, int], path: Path) -> None:
