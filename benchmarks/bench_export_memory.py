@@ -66,7 +66,7 @@ def copy_rows(db: Path, target: int) -> int:
     cols = [r[1] for r in conn.execute("PRAGMA table_info(episodes)") if r[1] != "id"]
     have = conn.execute("SELECT count(*) FROM episodes WHERE success").fetchone()[0]
     base = conn.execute("SELECT max(id) FROM episodes WHERE attempt < 1000").fetchone()[0]
-    k = 1
+    k = conn.execute("SELECT max(attempt) FROM episodes").fetchone()[0] // 1000 + 1
     while have < target:
         select = ", ".join(
             f"attempt + {1000 * k}"
@@ -125,20 +125,20 @@ def main() -> None:
             blazer(
                 env, "dataset", "build", "--name", name, "--from", "rec", "--per-task", str(size)
             )
+            codes = [("this", ROOT)] + ([("baseline", args.baseline)] if args.baseline else [])
             for fmt in ("lerobot", "maniskill-h5"):
-                out = scratch / "out" / f"{name}-{fmt}"
-                wall, rss = run_measured(
-                    env, "dataset", "export", name, "--format", fmt, "--out", str(out)
-                )
-                mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
-                rows.append(
-                    [fmt, size, f"{wall:.1f}", f"{size / wall:.0f}", f"{rss:.0f}", f"{mb:.1f}"]
-                )
-                print(rows[-1], flush=True)
+                for code, cwd in codes:
+                    out = scratch / "out" / f"{name}-{fmt}-{code}"
+                    wall, rss = run_measured(
+                        env, cwd, "dataset", "export", name, "--format", fmt, "--out", str(out)
+                    )
+                    mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
+                    rows.append([fmt, code, size, f"{wall:.1f}", f"{rss:.0f}", f"{mb:.1f}"])
+                    print(rows[-1], flush=True)
     print_table(
         "Exports: peak RSS of the export process by snapshot size (PickCube, trajectory + two "
         "32² cameras; copies of recorded episodes)",
-        ["format", "code", "episodes", "wall s", "episodes/s", "peak RSS MB", "output MB"],
+        ["format", "code", "episodes", "wall s", "peak RSS MB", "output MB"],
         rows,
     )
 

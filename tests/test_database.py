@@ -430,7 +430,7 @@ def test_cli_db_upgrade(sqlite_url):
 def test_every_command_in_the_table_builds_with_its_options():
     """The CLI builds each command from COMMANDS only when it runs: every entry must name a
     real command, and groups stay groups (`blazer plan check FILE`)."""
-    from blazer.cli import COMMANDS, LazyGroup
+    from blazer.app import COMMANDS, LazyGroup
 
     group = LazyGroup(name="blazer")
     for name in COMMANDS:

@@ -34,7 +34,8 @@ DATA_PATH = "data/" + CHUNK_FILE + ".parquet"
 VIDEO_PATH = "videos/{video_key}/" + CHUNK_FILE + ".mp4"
 EPISODES_PATH = "meta/episodes/" + CHUNK_FILE + ".parquet"
 QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
-ROWS_PER_BATCH = 50_000  # data rows per parquet row group (~10 MB of a 7-joint arm's rows)
+ROWS_PER_BATCH = 10_000  # data rows per parquet row group (~2 MB of a 7-joint arm's rows)
+RECORDS_PER_BATCH = 200  # episode records (with their stats) per row group of meta/episodes
 DEFAULT_FEATURES = {
     "timestamp": {"dtype": "float32", "shape": [1], "names": None},
     "frame_index": {"dtype": "int64", "shape": [1], "names": None},
@@ -149,7 +150,7 @@ def _write_dataset(robot: str, demos: Iterable[Demo], root: Path) -> None:
 
     tasks: dict[str, int] = {}
     data = _Parquet(root / DATA_PATH.format(chunk_index=0, file_index=0), ROWS_PER_BATCH)
-    episodes = _Parquet(root / EPISODES_PATH.format(chunk_index=0, file_index=0), 1000)
+    episodes = _Parquet(root / EPISODES_PATH.format(chunk_index=0, file_index=0), RECORDS_PER_BATCH)
     videos: dict[str, Any] = {}
     totals: dict[str, _RunningStats] = {}
     features: dict[str, Any] | None = None
