@@ -18,9 +18,23 @@ export BLAZER_DATA_DIR="${BLAZER_DATA_DIR:-$OUT/data}"
 mkdir -p "$OUT"
 BLAZER=.venv/bin/blazer
 
-if [ "${1:-}" = stop ]; then
-  [ -f "$OUT/pids" ] && xargs -r kill < "$OUT/pids" || true
+tree() {  # a process and all its descendants
+  local p
+  for p in "$@"; do echo "$p"; tree $(pgrep -P "$p" || true); done
+}
+stop_all() {
+  # Celery's warm shutdown waits for the task in hand (a round's stage can take an hour), so
+  # TERM, then KILL whatever is left of each tree: every stage resumes by name
+  if [ -f "$OUT/pids" ]; then
+    procs=$(tree $(cat "$OUT/pids"))
+    kill $procs 2>/dev/null || true
+    sleep 10
+    kill -9 $procs 2>/dev/null || true
+  fi
   rm -f "$OUT/pids"
+}
+if [ "${1:-}" = stop ]; then
+  stop_all
   exit 0
 fi
 
@@ -40,7 +54,7 @@ yaml.safe_dump(spec, open(out, "w"), sort_keys=False)
 PY
 $BLAZER campaign create "$spec" 2>&1 | tail -1 || true   # exists already: resume
 
-[ -f "$OUT/pids" ] && xargs -r kill < "$OUT/pids" 2>/dev/null || true
+stop_all
 : > "$OUT/pids"
 for w in 1 2; do
   nohup $BLAZER worker --loglevel WARNING > "$OUT/worker$w.log" 2>&1 & echo $! >> "$OUT/pids"
