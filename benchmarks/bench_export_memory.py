@@ -97,6 +97,12 @@ def main() -> None:
         help="another checkout (e.g. `git worktree add /tmp/old <commit>`) whose exports run "
         "on the same snapshots, in the same run",
     )
+    ap.add_argument(
+        "--file-mb",
+        type=float,
+        help="also export LeRobot with new data and video files past this size (lerobot's "
+        "rollover at a size these snapshots reach; its defaults are 100 and 200 MB)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     from manip.sim.isolated import sim_environment
@@ -125,20 +131,40 @@ def main() -> None:
             blazer(
                 env, "dataset", "build", "--name", name, "--from", "rec", "--per-task", str(size)
             )
-            codes = [("this", ROOT)] + ([("baseline", args.baseline)] if args.baseline else [])
+            codes = [("this", ROOT, ())]
+            if args.file_mb:
+                mb = str(args.file_mb)
+                flags = ("--data-file-mb", mb, "--video-file-mb", mb)
+                codes.append((f"this, files <= {mb} MB", ROOT, flags))
+            if args.baseline:
+                codes.append(("baseline", args.baseline, ()))
             for fmt in ("lerobot", "maniskill-h5"):
-                for code, cwd in codes:
-                    out = scratch / "out" / f"{name}-{fmt}-{code}"
+                for code, cwd, extra in codes:
+                    if extra and fmt != "lerobot":
+                        continue
+                    out = scratch / "out" / f"{name}-{fmt}-{len(rows)}"
                     wall, rss = run_measured(
-                        env, cwd, "dataset", "export", name, "--format", fmt, "--out", str(out)
+                        env,
+                        cwd,
+                        "dataset",
+                        "export",
+                        name,
+                        "--format",
+                        fmt,
+                        "--out",
+                        str(out),
+                        *extra,
                     )
-                    mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
-                    rows.append([fmt, code, size, f"{wall:.1f}", f"{rss:.0f}", f"{mb:.1f}"])
+                    files = [p for p in out.rglob("*") if p.is_file()]
+                    mb = sum(p.stat().st_size for p in files) / 1e6
+                    rows.append(
+                        [fmt, code, size, f"{wall:.1f}", f"{rss:.0f}", f"{mb:.1f}", len(files)]
+                    )
                     print(rows[-1], flush=True)
     print_table(
         "Exports: peak RSS of the export process by snapshot size (PickCube, trajectory + two "
         "32² cameras; copies of recorded episodes)",
-        ["format", "code", "episodes", "wall s", "peak RSS MB", "output MB"],
+        ["format", "code", "episodes", "wall s", "peak RSS MB", "output MB", "files"],
         rows,
     )
 

@@ -115,6 +115,7 @@ class VideoEncoder:
         self.stream.height, self.stream.width = height, width
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": "23", "g": "2"} if codec == "libx264" else {"g": "2"}
+        self.bytes = 0  # of the packets muxed so far (the file itself is written in blocks)
 
     def add(self, frames: np.ndarray) -> None:
         """(N, H, W, 3) uint8 frames."""
@@ -122,6 +123,7 @@ class VideoEncoder:
 
         for frame in frames:
             for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                self.bytes += packet.size
                 self.container.mux(packet)
 
     def close(self) -> None:

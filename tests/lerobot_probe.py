@@ -12,6 +12,7 @@ import importlib.machinery
 import json
 import sys
 import types
+from collections import Counter
 from pathlib import Path
 
 
@@ -27,17 +28,27 @@ def main(src: str, root: str) -> None:
     ds = lerobot_dataset.LeRobotDataset("blazer/probe", root=root)
     stats = utils.load_stats(Path(root))
     item = ds.hf_dataset[3]
+    # every episode's files as lerobot's own metadata names them (chunk and file indices)
+    files = [
+        {
+            "data": str(ds.meta.get_data_file_path(i)),
+            **{key: str(ds.meta.get_video_file_path(i, key)) for key in ds.meta.video_keys},
+        }
+        for i in range(ds.num_episodes)
+    ]
     videos = {}
     for key in ds.meta.video_keys:
-        path = Path(root) / utils.DEFAULT_VIDEO_PATH.format(
-            video_key=key, chunk_index=0, file_index=0
-        )
-        videos[key] = {"path": str(path), "probe": video_utils.get_video_info(path)}
+        paths = sorted({f[key] for f in files})
+        videos[key] = [
+            {"path": str(Path(root) / p), "probe": video_utils.get_video_info(Path(root) / p)}
+            for p in paths
+        ]
     out = {
         "template_keys": sorted(utils.create_empty_dataset_info("v3.0", 20, {}, True, "x")),
         "data_path": utils.DEFAULT_DATA_PATH,
         "video_path": utils.DEFAULT_VIDEO_PATH,
         "default_features": {k: v["dtype"] for k, v in utils.DEFAULT_FEATURES.items()},
+        "root": str(root),
         "info": info,
         "num_episodes": ds.num_episodes,
         "fps": ds.fps,
@@ -47,6 +58,8 @@ def main(src: str, root: str) -> None:
         "stat_shapes": {f: list(s["mean"].shape) for f, s in stats.items()},
         "episodes": [dict(e) for e in ds.meta.episodes],
         "videos": videos,
+        "files": files,
+        "rows_by_episode": sorted(Counter(int(e) for e in ds.hf_dataset["episode_index"]).items()),
     }
     print(json.dumps(out, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
 

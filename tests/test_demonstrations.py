@@ -137,10 +137,12 @@ def test_a_checksum_mismatch_is_refused(recorded):
         read_episode(row.traj_uri, row.traj_key, "0" * 64)
 
 
-def export(recorded, fmt: str) -> Path:
+def export(recorded, fmt: str, *flags: str, name: str | None = None) -> Path:
     tmp, env = recorded
-    out = tmp / fmt
-    done = run_cli("dataset", "export", "demos", "--format", fmt, "--out", str(out), env=env)
+    out = tmp / (name or fmt)
+    done = run_cli(
+        "dataset", "export", "demos", "--format", fmt, "--out", str(out), *flags, env=env
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"exported 'demos' as {fmt}" in done.stdout
     return out
@@ -192,8 +194,6 @@ def lerobot_probe(root: Path) -> dict:
 
 
 def test_lerobot_export_loads_in_lerobots_own_dataset_class(recorded):
-    from models.artifacts import decode_video
-
     root = export(recorded, "lerobot") / "panda"
     seen = lerobot_probe(root)
     info = seen["info"]
@@ -210,15 +210,32 @@ def test_lerobot_export_loads_in_lerobots_own_dataset_class(recorded):
     assert seen["item3"]["frame_index"] == 3 and abs(seen["item3"]["timestamp"] - 3 / 20) < 1e-6
     assert seen["stat_shapes"]["action"] == [8]
     assert seen["stat_shapes"]["observation.images.base"] == [3, 1, 1]
-    # videos: lerobot's own probe reads what info.json says; every episode's span holds
-    # exactly its frames, matching the recorded camera frames
+    assert all(f["data"] == "data/chunk-000/file-000.parquet" for f in seen["files"])
+    check_videos(seen, info, rows)
+
+
+def check_videos(seen: dict, info: dict, rows: list) -> None:
+    """lerobot's own probe reads each video file as info.json describes it, and every
+    episode's span [from, to) of the file lerobot's metadata names holds exactly its frames,
+    matching the recorded camera frames."""
+    from models.artifacts import decode_video
+
     assert set(seen["videos"]) == {"observation.images.base", "observation.images.wrist"}
-    for key, video in seen["videos"].items():
-        for field in ("video.height", "video.width", "video.codec", "video.pix_fmt", "video.fps"):
-            assert video["probe"][field] == info["features"][key]["info"][field], field
-        frames = decode_video(Path(video["path"]).read_bytes())
-        assert len(frames) == info["total_frames"]
-        for ep_meta, row in zip(seen["episodes"], rows, strict=True):
+    for key, files in seen["videos"].items():
+        decoded = {}
+        for video in files:
+            for field in (
+                "video.height",
+                "video.width",
+                "video.codec",
+                "video.pix_fmt",
+                "video.fps",
+            ):
+                assert video["probe"][field] == info["features"][key]["info"][field], field
+            decoded[video["path"]] = decode_video(Path(video["path"]).read_bytes())
+        assert sum(len(f) for f in decoded.values()) == info["total_frames"]
+        for ep_meta, files, row in zip(seen["episodes"], seen["files"], rows, strict=True):
+            frames = decoded[str(Path(seen["root"]) / files[key])]
             start = round(ep_meta[f"videos/{key}/from_timestamp"] * 20)
             end = round(ep_meta[f"videos/{key}/to_timestamp"] * 20)
             assert end - start == ep_meta["length"] == row.traj_steps
@@ -228,6 +245,49 @@ def test_lerobot_export_loads_in_lerobots_own_dataset_class(recorded):
             ]
             diff = np.abs(frames[start:end].astype(float) - original.astype(float)).mean()
             assert diff < 8, (cam, diff)  # the same pictures, re-encoded once
+
+
+def test_lerobot_export_starts_new_files_past_the_size_limits(recorded):
+    """With limits below one episode's size, every episode gets its own data, episode-record
+    and video files (lerobot's rule), and lerobot's own code still loads the whole dataset:
+    each record names its files, each video span starts at 0 of its own file."""
+    root = export(
+        recorded, "lerobot", "--data-file-mb", "0.001", "--video-file-mb", "0.001", name="small"
+    )
+    root = root / "panda"
+    seen = lerobot_probe(root)
+    info = seen["info"]
+    rows = [e for e in episodes() if e.robot == "panda"]
+    assert len(rows) >= 2 and seen["num_episodes"] == len(rows)
+    assert info["data_files_size_in_mb"] == info["video_files_size_in_mb"] == 0.001
+    assert seen["len"] == info["total_frames"] == sum(e.traj_steps for e in rows)
+    assert [n for _, n in seen["rows_by_episode"]] == [e.traj_steps for e in rows]
+    for i, (ep, files) in enumerate(zip(seen["episodes"], seen["files"], strict=True)):
+        assert (ep["data/chunk_index"], ep["data/file_index"]) == (0, i)
+        assert (ep["meta/episodes/chunk_index"], ep["meta/episodes/file_index"]) == (0, i)
+        assert files["data"] == f"data/chunk-000/file-{i:03d}.parquet"
+        for key in ("observation.images.base", "observation.images.wrist"):
+            assert ep[f"videos/{key}/file_index"] == i and ep[f"videos/{key}/from_timestamp"] == 0
+    assert len(list((root / "data").rglob("*.parquet"))) == len(rows)
+    assert len(list((root / "meta" / "episodes").rglob("*.parquet"))) == len(rows)
+    check_videos(seen, info, rows)
+    # the defaults: one file of each
+    one = lerobot_probe(export(recorded, "lerobot") / "panda")
+    assert (
+        one["info"]["data_files_size_in_mb"] == 100
+        and len(one["videos"]["observation.images.base"]) == 1
+    )
+
+
+def test_file_size_flags_are_checked(recorded):
+    _, env = recorded
+    for flags, message in [
+        (["--format", "jsonl", "--data-file-mb", "5"], "for --format lerobot"),
+        (["--format", "lerobot", "--video-file-mb", "0"], "must be positive"),
+    ]:
+        out = run_cli("dataset", "export", "demos", *flags, env=env)
+        assert out.returncode != 0 and message in out.stderr + out.stdout, out.stderr[-1000:]
+        assert "Traceback" not in out.stderr
 
 
 def test_episode_replay_reproduces_and_writes_a_video(recorded):
@@ -443,3 +503,37 @@ def test_relative_paths_land_in_the_callers_folder(recorded, tmp_path):
         "dataset", "export", "demos", "--format", "jsonl", "--out", "d.jsonl", env=env, cwd=tmp_path
     )
     assert out.returncode == 0 and (tmp_path / "d.jsonl").exists(), out.stderr[-2000:]
+
+
+def test_a_new_chunk_folder_every_chunks_size_files(tmp_path, monkeypatch):
+    """lerobot's update_chunk_file_indices: file indices run to CHUNKS_SIZE - 1, then the
+    chunk index moves on and the file index starts again at 0."""
+    import pyarrow as pa
+
+    from training.exports import lerobot_v3
+
+    monkeypatch.setattr(lerobot_v3, "CHUNKS_SIZE", 2)
+    files = lerobot_v3._Files(
+        1e-6,
+        lambda c, f: lerobot_v3._Parquet(
+            tmp_path / lerobot_v3.DATA_PATH.format(chunk_index=c, file_index=f), 1
+        ),
+    )
+    placed = []
+    for i in range(5):
+        writer, before = files.place(3)
+        writer.add_table(pa.table({"x": [i, i, i]}))
+        placed.append((files.chunk, files.file, before))
+    files.close()
+    assert placed == [(0, 0, 0), (0, 1, 0), (1, 0, 0), (1, 1, 0), (2, 0, 0)]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.parquet")) == [
+        "data/chunk-000/file-000.parquet",
+        "data/chunk-000/file-001.parquet",
+        "data/chunk-001/file-000.parquet",
+        "data/chunk-001/file-001.parquet",
+        "data/chunk-002/file-000.parquet",
+    ]
+    # a limit no episode reaches keeps one file, each episode after the last
+    files = lerobot_v3._Files(100, lambda c, f: lerobot_v3._Parquet(tmp_path / "one.parquet", 10))
+    assert [files.place(3)[1] for _ in range(3)] == [0, 3, 6]
+    files.close()

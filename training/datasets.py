@@ -254,8 +254,15 @@ def export_dataset(
     fmt: str,
     out: Path,
     on_episode: Callable[[int], None] | None = None,
+    file_mb: tuple[float | None, float | None] = (None, None),
 ) -> Path:
-    """``on_episode(total)`` is called as each recorded episode is read (progress)."""
+    """``on_episode(total)`` is called as each recorded episode is read (progress);
+    ``file_mb`` = (data, video) file sizes past which a LeRobot export starts a new file
+    (None: lerobot's 100 and 200 MB)."""
+    if any(mb is not None for mb in file_mb) and fmt != "lerobot":
+        raise ConfigError("--data-file-mb and --video-file-mb are for --format lerobot")
+    if any(mb is not None and mb <= 0 for mb in file_mb):
+        raise ConfigError(f"file sizes must be positive MB, got {file_mb}")
     dataset = get_dataset(session, name)
     if fmt == "jsonl":
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -273,7 +280,14 @@ def export_dataset(
         from training.exports import recorded_demos
 
         demos = recorded_demos(session, dataset, on_episode)
-        DEMO_FORMATS[fmt]()(demos, out)
+        if fmt == "lerobot":
+            from training.exports.lerobot_v3 import FileSizes, write_lerobot
+
+            data_mb, video_mb = file_mb
+            sizes = FileSizes(data_mb or FileSizes.data_mb, video_mb or FileSizes.video_mb)
+            write_lerobot(demos, out, sizes)
+        else:
+            DEMO_FORMATS[fmt]()(demos, out)
         return out
     raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
 

@@ -77,6 +77,12 @@ def dataset_export(
     out: Path = typer.Option(
         None, help="Output file (jsonl) or folder (the others).", resolve_path=True
     ),
+    data_file_mb: float = typer.Option(
+        None, help="lerobot: start a new data file past this size (default lerobot's 100 MB)."
+    ),
+    video_file_mb: float = typer.Option(
+        None, help="lerobot: start a new video file past this size (default lerobot's 200 MB)."
+    ),
 ) -> None:
     """Export a snapshot: chat JSONL or a Hugging Face datasets folder (SFT), or LeRobot v3.0
     or ManiSkill h5 (policy learning; needs episodes recorded with the spec key record:)."""
@@ -96,7 +102,7 @@ def dataset_export(
             typer.echo(f"  {seen[0]}/{total} episodes", err=True)
 
     with session_scope() as session:
-        path = export_dataset(session, name, fmt, out, progress)
+        path = export_dataset(session, name, fmt, out, progress, (data_file_mb, video_file_mb))
     typer.echo(f"exported {name!r} as {fmt} to {path}")
 
 

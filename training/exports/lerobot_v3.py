@@ -9,7 +9,10 @@
 One dataset per robot (LeRobot keeps one ``robot_type`` and fixed feature shapes per
 dataset); its tasks are the task descriptions. Rows are taken every ``control_freq / fps``
 control steps, at the frames the cameras rendered; several episodes share a data file and a
-video file, each episode's video span being [from_timestamp, to_timestamp).
+video file, each episode's video span being [from_timestamp, to_timestamp) of its file. A file
+is closed and the next (chunk, file) index opened where lerobot would: when its size plus its
+mean size per frame times the next episode's frames would reach DATA_FILE_MB (data, episode
+records) or VIDEO_FILE_MB (each camera's video).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,16 @@ DEFAULT_FEATURES = {
 }
 
 
-def write_lerobot(demos: Iterable[Demo], out: Path) -> list[Path]:
+@dataclass(frozen=True)
+class FileSizes:
+    """Where a data, episode-record or video file ends (MB of 2**20 bytes, as lerobot's
+    get_file_size_in_mb); lerobot's defaults unless told."""
+
+    data_mb: float = DATA_FILE_MB
+    video_mb: float = VIDEO_FILE_MB
+
+
+def write_lerobot(demos: Iterable[Demo], out: Path, sizes: FileSizes = FileSizes()) -> list[Path]:
     """``demos`` in robot order: one dataset per robot, written as the episodes are read."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -53,7 +66,7 @@ def write_lerobot(demos: Iterable[Demo], out: Path) -> list[Path]:
         root = out / robot
         tmp = out / f".{robot}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        _write_dataset(robot, group, tmp)
+        _write_dataset(robot, group, tmp, sizes)
         shutil.rmtree(root, ignore_errors=True)
         tmp.replace(root)
         written.append(root)
@@ -64,44 +77,103 @@ class _Parquet:
     """A parquet file written in batches of rows (tables, or dicts whose schema the first
     batch fixes): what is held is one batch, whatever the file's size."""
 
-    def __init__(self, path: Path, rows_per_batch: int) -> None:
-        self.path, self.rows_per_batch = path, rows_per_batch
+    def __init__(self, path: Path, rows_per_batch: int, schema=None) -> None:
+        self.path, self.rows_per_batch, self.schema = path, rows_per_batch, schema
         self.tables: list = []
-        self.records: list[dict[str, Any]] = []
         self.rows = 0
         self.writer: Any = None
 
     def add_table(self, table) -> None:
+        self.schema = self.schema or table.schema
         self.tables.append(table)
         self.rows += table.num_rows
         if self.rows >= self.rows_per_batch:
             self.flush()
 
     def add_record(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
-        if len(self.records) >= self.rows_per_batch:
-            self.flush()
+        import pyarrow as pa
+
+        self.add_table(pa.Table.from_pylist([record], schema=self.schema))
+
+    def size(self) -> int:
+        """Bytes written plus the batch held (uncompressed: never under the file's size)."""
+        held = sum(t.nbytes for t in self.tables)
+        return held + (self.path.stat().st_size if self.writer is not None else 0)
 
     def flush(self) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = None if self.writer is None else self.writer.schema
-        if self.records:
-            self.tables.append(pa.Table.from_pylist(self.records, schema=schema))
         if not self.tables:
             return
-        table = pa.concat_tables(self.tables)
+        table = pa.concat_tables(self.tables).combine_chunks()
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.path, table.schema)
         self.writer.write_table(table)
-        self.tables, self.records, self.rows = [], [], 0
+        self.tables, self.rows = [], 0
 
     def close(self) -> None:
         self.flush()
         if self.writer is not None:
             self.writer.close()
+
+
+class _Video:
+    """One camera's open mp4 file, written frames at a time."""
+
+    def __init__(self, path: Path, fps: float, height: int, width: int) -> None:
+        from models.artifacts import VideoEncoder
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.encoder = VideoEncoder(str(path), fps, height, width)
+
+    def add(self, frames: np.ndarray) -> None:
+        self.encoder.add(frames)
+
+    def size(self) -> int:
+        return max(self.encoder.bytes, self.path.stat().st_size)
+
+    def close(self) -> None:
+        self.encoder.close()
+
+
+class _Files:
+    """One stream's (chunk, file) index and open file, moved on by lerobot's rule: a new
+    file when the open one's size plus its mean size per frame times the next episode's
+    frames would reach the limit (``update_chunk_file_indices``: a new chunk folder every
+    CHUNKS_SIZE files). A schema fixed by the first file is kept by the next ones."""
+
+    def __init__(self, limit_mb: float, open_at: Callable[[int, int], Any]) -> None:
+        self.limit = limit_mb * 1024 * 1024
+        self.open_at = open_at
+        self.chunk = self.file = 0
+        self.writer: Any = None
+        self.frames = 0  # in the open file
+        self.schema = None
+
+    def place(self, n: int) -> tuple[Any, int]:
+        """The file the next ``n`` frames go to, and how many frames it holds before them."""
+        if self.writer is not None and self.frames:
+            size = self.writer.size()
+            if size + size / self.frames * n >= self.limit:
+                self.close()
+                self.file += 1
+                if self.file == CHUNKS_SIZE:
+                    self.chunk, self.file = self.chunk + 1, 0
+        if self.writer is None:
+            self.writer, self.frames = self.open_at(self.chunk, self.file), 0
+            if self.schema is not None:
+                self.writer.schema = self.schema
+        before, self.frames = self.frames, self.frames + n
+        return self.writer, before
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.schema = getattr(self.writer, "schema", None)
+            self.writer.close()
+            self.writer = None
 
 
 class _RunningStats:
@@ -140,23 +212,28 @@ class _RunningStats:
         return out
 
 
-def _write_dataset(robot: str, demos: Iterable[Demo], root: Path) -> None:
+def _write_dataset(robot: str, demos: Iterable[Demo], root: Path, sizes: FileSizes) -> None:
     """Streamed: each episode's rows go to the data file, its frames to the open video
     encoders, its stats into running totals and its record to the episodes file as it is
     read; memory is one episode's plus the writers' buffers, whatever the dataset's size."""
     import pyarrow as pa
 
-    from models.artifacts import VideoEncoder
-
     tasks: dict[str, int] = {}
-    data = _Parquet(root / DATA_PATH.format(chunk_index=0, file_index=0), ROWS_PER_BATCH)
-    episodes = _Parquet(root / EPISODES_PATH.format(chunk_index=0, file_index=0), RECORDS_PER_BATCH)
-    videos: dict[str, Any] = {}
+    data = _Files(
+        sizes.data_mb,
+        lambda c, f: _Parquet(root / DATA_PATH.format(chunk_index=c, file_index=f), ROWS_PER_BATCH),
+    )
+    episodes = _Files(
+        sizes.data_mb,
+        lambda c, f: _Parquet(
+            root / EPISODES_PATH.format(chunk_index=c, file_index=f), RECORDS_PER_BATCH
+        ),
+    )
+    videos: dict[str, _Files] = {}
     totals: dict[str, _RunningStats] = {}
     features: dict[str, Any] | None = None
     fps = None
     index = 0
-    video_t: dict[str, float] = {}
     episode_index = -1
     for demo in demos:
         ep = demo.load()
@@ -190,37 +267,36 @@ def _write_dataset(robot: str, demos: Iterable[Demo], root: Path) -> None:
             "index": np.arange(index, index + n, dtype=np.int64),
             "task_index": np.full(n, task_index, dtype=np.int64),
         }
-        data.add_table(pa.table({k: _arrow(v, features[k]) for k, v in values.items()}))
+        data_file, _ = data.place(n)
+        data_file.add_table(pa.table({k: _arrow(v, features[k]) for k, v in values.items()}))
         stats = {k: _stats(v) for k, v in values.items()}
         record: dict[str, Any] = {
             "episode_index": episode_index,
             "tasks": [demo.description],
             "length": n,
-            "data/chunk_index": 0,
-            "data/file_index": 0,
+            "data/chunk_index": data.chunk,
+            "data/file_index": data.file,
             "dataset_from_index": index,
             "dataset_to_index": index + n,
         }
         for cam, imgs in images.items():
             key = f"observation.images.{cam}"
             stats[key] = _stats(imgs, image=True)
-            start = video_t.get(key, 0.0)
+            if key not in videos:
+                videos[key] = _Files(sizes.video_mb, _video_opener(root, key, fps, imgs.shape))
+            video, before = videos[key].place(n)
+            video.add(imgs)
             record.update(
                 {
-                    f"videos/{key}/chunk_index": 0,
-                    f"videos/{key}/file_index": 0,
-                    f"videos/{key}/from_timestamp": start,
-                    f"videos/{key}/to_timestamp": start + n / fps,
+                    f"videos/{key}/chunk_index": videos[key].chunk,
+                    f"videos/{key}/file_index": videos[key].file,
+                    f"videos/{key}/from_timestamp": before / fps,
+                    f"videos/{key}/to_timestamp": (before + n) / fps,
                 }
             )
-            video_t[key] = start + n / fps
-            if key not in videos:
-                path = root / VIDEO_PATH.format(video_key=key, chunk_index=0, file_index=0)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                videos[key] = VideoEncoder(str(path), fps, imgs.shape[1], imgs.shape[2])
-            videos[key].add(imgs)
-        record["meta/episodes/chunk_index"] = 0
-        record["meta/episodes/file_index"] = 0
+        records_file, _ = episodes.place(1)
+        record["meta/episodes/chunk_index"] = episodes.chunk
+        record["meta/episodes/file_index"] = episodes.file
         for feat, s in stats.items():
             for name, value in s.items():
                 record[f"stats/{feat}/{name}"] = np.asarray(value).tolist()
@@ -234,15 +310,11 @@ def _write_dataset(robot: str, demos: Iterable[Demo], root: Path) -> None:
                 "blazer/weight": demo.weight,
             }
         )
-        episodes.add_record(record)
+        records_file.add_record(record)
         index += n
     assert features is not None and fps is not None
-    # one data file and one video file per camera (lerobot starts a new one past
-    # DATA_FILE_MB / VIDEO_FILE_MB; a dataset here stays below them)
-    data.close()
-    episodes.close()
-    for video in videos.values():
-        video.close()
+    for files in (data, episodes, *videos.values()):
+        files.close()
     _write_tasks(tasks, root / "meta" / "tasks.parquet")
     total_frames = index
     info = {
@@ -252,8 +324,8 @@ def _write_dataset(robot: str, demos: Iterable[Demo], root: Path) -> None:
         "total_frames": total_frames,
         "total_tasks": len(tasks),
         "chunks_size": CHUNKS_SIZE,
-        "data_files_size_in_mb": DATA_FILE_MB,
-        "video_files_size_in_mb": VIDEO_FILE_MB,
+        "data_files_size_in_mb": sizes.data_mb,
+        "video_files_size_in_mb": sizes.video_mb,
         "fps": int(round(fps)),
         "splits": {"train": f"0:{episode_index + 1}"},
         "data_path": DATA_PATH,
@@ -264,6 +336,14 @@ def _write_dataset(robot: str, demos: Iterable[Demo], root: Path) -> None:
     (root / "meta" / "info.json").write_text(json.dumps(info, indent=4))
     stats = {feat: total.result() for feat, total in totals.items()}
     (root / "meta" / "stats.json").write_text(json.dumps(_jsonable(stats), indent=4))
+
+
+def _video_opener(root: Path, key: str, fps: float, shape: tuple[int, ...]):
+    def open_at(chunk: int, file: int) -> _Video:
+        path = root / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
+        return _Video(path, fps, shape[1], shape[2])
+
+    return open_at
 
 
 def _stats(values: np.ndarray, image: bool = False) -> dict[str, Any]:
