@@ -149,15 +149,16 @@ def main() -> None:
 
 
 def scene_cost(tasks: list[str], seeds: list[int]) -> None:
-    """The expert with the physics scene reused across episodes and rebuilt at every reset
-    (``BLAZER_SIM_FRESH_SCENE``), task by task in turn (reused first, then fresh, then both
-    again in the other order), so drift in the machine's speed falls on both sides."""
+    """The expert with one PhysX system reused across episodes and a new one before every
+    episode (``BLAZER_SIM_FRESH_PHYSICS``, the default), task by task in turn (reused first,
+    then fresh, then both again in the other order), so drift in the machine's speed falls
+    on both sides."""
     rows, total = [], {False: 0.0, True: 0.0}
     for task in tasks:
         seconds = {False: 0.0, True: 0.0}
         ok = {False: 0, True: 0}
         for fresh in (False, True, True, False):
-            run = expert_run(task, "panda", seeds, fresh_scene=fresh)
+            run = expert_run(task, "panda", seeds, fresh_physics=fresh)
             seconds[fresh] += run["seconds"]
             ok[fresh] = run["successes"]
         total[False] += seconds[False]
@@ -175,7 +176,7 @@ def scene_cost(tasks: list[str], seeds: list[int]) -> None:
         print(rows[-1], flush=True)
     rows.append(["all", "", "", "", "", f"{100 * (total[True] / total[False] - 1):+.1f}%"])
     print_table(
-        f"Scene rebuilt per reset: the expert, seeds {seeds[0]}..{seeds[-1]}, each side twice",
+        f"A new PhysX system per episode: the expert, seeds {seeds[0]}..{seeds[-1]}, each side twice",
         ["task", "reused ok", "fresh ok", "reused s/ep", "fresh s/ep", "fresh cost"],
         rows,
     )

@@ -1,14 +1,15 @@
 """Does an episode re-run the same? Expert campaigns on the six BLM1 tasks (held-out seeds),
 each re-run from its rows with ``blazer episodes rerun --shuffle`` (another order than the
-campaign's, as two workers' interleaving gives), with the physics scene reused
-across episodes (the default) and rebuilt at every reset (``BLAZER_SIM_FRESH_SCENE=1``).
+campaign's, as two workers' interleaving gives), with one PhysX system reused across
+episodes (``BLAZER_SIM_FRESH_PHYSICS=false``) and a new one before every episode (the
+default).
 Both sides run the same seeds in one run; the table gives what reproduces and the cost.
 
     .venv/bin/python -m benchmarks.bench_rerun [--seeds 10]
     .venv/bin/python -m benchmarks.bench_rerun --workers 2 --seeds 100   # the issue's 600
 
 With ``--workers N`` the campaign runs on PostgreSQL + Redis with N Celery workers and a
-scheduler (the physics scene as the setting says: rebuilt at every reset by default), and
+scheduler (a new PhysX system per episode, the default), and
 its episodes are re-run from their rows in a shuffled order.
 """
 
@@ -73,7 +74,7 @@ def blazer(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 def side(fresh: bool, seeds: int, tmp: Path) -> dict:
     name = "fresh" if fresh else "reused"
-    env = {**os.environ, "BLAZER_DATA_DIR": str(tmp / name), "BLAZER_SIM_FRESH_SCENE": str(fresh)}
+    env = {**os.environ, "BLAZER_DATA_DIR": str(tmp / name), "BLAZER_SIM_FRESH_PHYSICS": str(fresh)}
     env.pop("BLAZER_DATABASE_URL", None)
     env.pop("BLAZER_BROKER_URL", None)
     spec = tmp / f"{name}.yaml"
@@ -144,7 +145,10 @@ def main() -> None:
         tmp = Path(t)
         reused, fresh = side(False, args.seeds, tmp), side(True, args.seeds, tmp)
     rows = []
-    for label, r in (("reused scene (default)", reused), ("fresh scene per reset", fresh)):
+    for label, r in (
+        ("one PhysX system reused", reused),
+        ("a new one per episode (default)", fresh),
+    ):
         rows.append([label, r["episodes"], *cells(r)])
     rows.append(
         [

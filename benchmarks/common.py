@@ -73,11 +73,11 @@ class Timer:
         return time.perf_counter() - self.start
 
 
-def expert_run(task: str, robot: str, seeds: list[int], fresh_scene: bool | None = None) -> dict:
+def expert_run(task: str, robot: str, seeds: list[int], fresh_physics: bool | None = None) -> dict:
     """The scripted expert through the rollout pipeline a worker runs, on one isolated
     simulator process: successes, seconds (start-up and scene build outside the clock),
     control steps simulated, and the most common failure reason with its count.
-    ``fresh_scene`` overrides the setting (a new physics scene at every reset)."""
+    ``fresh_physics`` overrides the setting (a new PhysX system before every episode)."""
     from dataclasses import replace
 
     from manip.rollout import Block, run_block
@@ -86,8 +86,8 @@ def expert_run(task: str, robot: str, seeds: list[int], fresh_scene: bool | None
     from manip.teachers.expert import ExpertTeacher
 
     config = SimConfig.from_settings()
-    if fresh_scene is not None:
-        config = replace(config, fresh_scene=fresh_scene)
+    if fresh_physics is not None:
+        config = replace(config, fresh_physics=fresh_physics)
     sim = IsolatedSimulator(episode_timeout_s=120, config=config)
     try:
         sim.reset(task, robot, seeds[0])

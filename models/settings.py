@@ -93,11 +93,11 @@ class Settings:
     record_timeout_s: float = 900.0
     # Fault injection for tests: "crash:TASK:SEED,hang:TASK:SEED,nostart:*:0".
     sim_faults: str = ""
-    # rebuild the physics scene at every reset: an episode then depends only on its row (task,
-    # robot, seed, plan); PhysX otherwise carries state from one episode to the next (91% of
-    # re-runs within 1 mm, 99.8% with it), at ~80 ms a reset: +53% on a 0.1-0.25 s expert
-    # episode, ~1-3% on an LLM teacher's (benchmarks/README.md, "Episodes re-run")
-    sim_fresh_scene: bool = False
+    # a new PhysX system (same entities) before every episode: an episode then depends only on
+    # its row (task, robot, seed, plan); a reused one carries contact and island state from one
+    # episode to the next (91% of re-runs within 1 mm without, 100% with; ~1 ms an episode;
+    # benchmarks/README.md, "Episodes re-run"). Off only to measure what it costs.
+    sim_fresh_physics: bool = True
     # The web console's action token (pause, resume, cancel); empty = the console is read-only
     ui_token: str = ""
     # Set by the training commands after they re-exec with the malloc settings.

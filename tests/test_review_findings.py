@@ -162,9 +162,10 @@ def test_a_partial_reply_from_a_dying_simulator_is_one_sim_error(tmp_path, monke
 
 
 def test_episodes_rerun_from_their_rows_reproduce(blazer_env, tmp_path):
-    """With a fresh physics scene per reset, an episode is a function of its row: re-run in
-    another order, in another process, every verdict and every resting position is the same."""
-    env = {"BLAZER_SIM_FRESH_SCENE": "true"}
+    """With a new PhysX system per episode (the default), an episode is a function of its
+    row: re-run in another order, in another process, every verdict and every resting
+    position is the same."""
+    env: dict[str, str] = {}
     spec = tmp_path / "r.yaml"
     spec.write_text(
         "name: r\ntasks: [StackCube-v1, PickCube-v1]\nteacher: {kind: expert}\n"

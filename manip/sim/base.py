@@ -18,7 +18,7 @@ class SimConfig:
     maniskill_assets: str | None = None
     perception_image_size: int = 256
     faults: str = ""  # test-only fault injection (manip.sim.server)
-    fresh_scene: bool = False  # rebuild the physics scene at every reset (models.settings)
+    fresh_physics: bool = True  # a new PhysX system before every episode (models.settings)
     third_party_logs: bool = False  # ManiSkill's own warnings (BLAZER_LOG_LEVEL=DEBUG, --debug)
 
     @classmethod
@@ -31,7 +31,7 @@ class SimConfig:
             str(s.maniskill_assets) if s.maniskill_assets else None,
             s.perception_image_size,
             s.sim_faults,
-            s.sim_fresh_scene,
+            s.sim_fresh_physics,
             s.log_level.upper() == "DEBUG",
         )
 

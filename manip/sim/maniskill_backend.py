@@ -56,13 +56,53 @@ def _return_freed_heap() -> None:
 
 def _freeze_long_lived() -> None:
     """Move every object alive now (modules, torch, the env and its planner) out of the
-    garbage collector's sight. ManiSkill's scene rebuild (``reconfigure``) runs a full
-    ``gc.collect()`` to free the old scene's cycles; walking a simulator process's ~300,000
-    long-lived objects was ~73% of a rebuild (StackCube: 215-262 ms a rebuild, 60 ms after a
-    freeze), and is what made a fresh scene per episode expensive (bench_rerun.py). Objects
-    made later (each new scene) are collected as before."""
+    garbage collector's sight: a full collection (ManiSkill runs one at every scene rebuild)
+    then walks only what came after, not the process's ~300,000 long-lived objects."""
     gc.collect()
     gc.freeze()
+
+
+def fresh_physics(env) -> None:
+    """Move every entity of a ManiSkill CPU scene into a new PhysX system, same config, same
+    order, before an episode. A reused PhysX scene keeps state from the episodes before
+    (the order of its contact pairs, islands and constraint arrays follows its history), so
+    the same seed and plan re-run after other episodes ends up to ~1 mm elsewhere (a verdict
+    can flip); in a new system it is the same, bit for bit, whatever ran before, as in a
+    new env. Articulations, actors, cameras and lights are the same objects (the render
+    system is kept); it costs ~1 ms, where ManiSkill's full rebuild (``reconfigure``) cost
+    ~60-80 ms. Scenes on the GPU (one system for many sub-scenes) are left as they are."""
+    import sapien
+    from sapien import physx
+
+    scene = env.unwrapped.scene
+    old = scene.sub_scenes[0]
+    px = old.physx_system
+    if len(scene.sub_scenes) != 1 or not isinstance(px, physx.PhysxCpuSystem):
+        return
+    entities = list(old.entities)
+    default = physx.get_scene_config()
+    physx.set_scene_config(px.config)
+    try:
+        new_px = physx.PhysxCpuSystem()
+    finally:
+        physx.set_scene_config(default)
+    new_px.timestep = px.timestep
+    new_px.scene_collision_id = px.scene_collision_id
+    for entity in entities:
+        old.remove_entity(entity)
+    render = old.render_system if _has_render_system(old) else None
+    new = sapien.Scene([new_px] + ([render] if render is not None else []))
+    for entity in entities:
+        new.add_entity(entity)
+    scene.sub_scenes[0] = new
+    scene.px = new_px
+
+
+def _has_render_system(scene) -> bool:
+    try:
+        return scene.render_system is not None
+    except Exception:  # sapien raises when the scene was made without one
+        return False
 
 
 def step_without_evaluate(env, action: np.ndarray) -> None:
@@ -166,13 +206,10 @@ class ManiSkillBackend:
         planner = self._planner(key)
         # The rollout resets a seed for its scene, then again before executing the plan; when
         # nothing stepped the env in between, it is still in that seed's initial state
-        fresh = self.config.fresh_scene
-        if fresh or not (self._current == key and self._seed == int(seed) and self._steps == 0):
-            # a fresh physics scene makes the episode a function of its row alone
-            if fresh:
-                env.reset(seed=int(seed), options={"reconfigure": True})
-            else:
-                env.reset(seed=int(seed))
+        if not (self._current == key and self._seed == int(seed) and self._steps == 0):
+            if self.config.fresh_physics:  # the episode: a function of its row alone
+                fresh_physics(env)
+            env.reset(seed=int(seed))
             base = env.unwrapped.agent.robot.pose
             planner.set_base_pose(np.hstack([base.p[0].numpy(), base.q[0].numpy()]))
         self._current = key

@@ -68,6 +68,7 @@ def _replay(uri: str, key: str, sha256: str | None, video: str | None) -> Replay
 
     from manip.sim import agents
     from manip.sim.assets import setup_assets
+    from manip.sim.maniskill_backend import fresh_physics
     from manip.sim.recorder import EpisodeRecorder, camera_sensors
     from models.artifacts import encode_video, read_episode
     from models.types import RecordSpec
@@ -85,6 +86,7 @@ def _replay(uri: str, key: str, sha256: str | None, video: str | None) -> Replay
     agents.register()
     env = gym.make(meta["env_id"], **meta["env_kwargs"])
     try:
+        fresh_physics(env)  # as every recorded episode ran
         env.reset(seed=meta["seed"])
         u = env.unwrapped
         states = ep.group("env_states")
