@@ -173,9 +173,46 @@ def test_maniskill_h5_export_replays_in_maniskills_own_tool(recorded):
         found = re.search(r"Replayed (\d+) episodes, (\d+)/", replay.stdout)
         assert found, replay.stdout[-2000:] + replay.stderr[-2000:]
         assert (int(found[1]), int(found[2])) == (len(ours), sum(ours)), (extra, replay.stdout)
-    # blazer's own robots: the same tool, with them registered
+    assert "blazer_note" not in json.loads((out / "PickCube-v1_panda.json").read_text())
+    # blazer's own robots: the JSON and the export's output say why the plain tool cannot
+    # reset them without states; the same tool with them registered can
+    note = json.loads((out / "PickCube-v1_xarm7_robotiq.json").read_text())["blazer_note"]
+    assert "places xarm7_robotiq" in note and "blazer sim replay-h5" in note
     xarm = run_cli("sim", "replay-h5", str(out / "PickCube-v1_xarm7_robotiq.h5"), env=env)
     assert "Replayed 1 episodes, 1/1" in xarm.stdout, xarm.stdout[-2000:] + xarm.stderr[-2000:]
+
+
+def test_the_h5_export_names_what_the_plain_replay_tool_cannot_reset(recorded):
+    tmp, env = recorded
+    done = run_cli(
+        "dataset", "export", "demos", "--format", "maniskill-h5", "--out", str(tmp / "h5n"), env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if "replay-h5" in line]
+    assert len(lines) == 1 and "PickCube-v1_xarm7_robotiq.h5" in lines[0], done.stdout
+
+
+@pytest.mark.parametrize(
+    "uid, env_id, why",
+    [
+        ("panda", "PickCube-v1", None),
+        ("panda_wristcam", "StackCube-v1", None),
+        ("xarm6_robotiq", "PushCube-v1", None),  # ManiSkill's table scene places it
+        ("xarm6_robotiq_wristcam", "PushCube-v1", "places xarm6_robotiq_wristcam"),
+        ("xarm7_robotiq", "PickCube-v1", "places xarm7_robotiq"),
+        ("widowxai", "PickCube-v1", None),  # ManiSkill lays PickCube out for it
+        ("widowxai", "PushCube-v1", "base nearer PushCube-v1"),
+        ("panda", "PutBlock-v1", "blazer's own task"),
+    ],
+)
+def test_which_exports_the_plain_tool_replays_without_states(uid, env_id, why):
+    """Measured with ManiSkill's own tool (2 episodes each, no blazer code loaded): xArm-6
+    PickCube/PushCube 2/2 without states, WidowX AI PushCube 0/2 without, 2/2 with
+    --use-first-env-state. The note names exactly the cases that need states."""
+    from manip.sim.agents import plain_replay_note
+
+    note = plain_replay_note(uid, env_id)
+    assert (note is None) if why is None else (why in note), note
 
 
 def lerobot_probe(root: Path) -> dict:

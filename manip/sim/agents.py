@@ -106,6 +106,27 @@ def _place(u) -> None:
         u.agent.robot.set_pose(sapien.Pose(list(robot.near_base)))
 
 
+def plain_replay_note(uid: str, env_id: str) -> str | None:
+    """Why ManiSkill's own replay tool, without env states, cannot reset an episode of agent
+    ``uid`` on ``env_id`` the way blazer ran it (it runs none of ``register()``'s hooks), or
+    None where it can. The same conditions as ``_place``."""
+    from manip.sim.tasks import ENV_TASKS
+
+    robot = robot_of_uid(uid)
+    if env_id in ENV_TASKS:
+        why = f"{env_id} is blazer's own task"
+    elif robot is not None and uid in robot.placed_by_blazer:
+        why = f"blazer, not ManiSkill's table scene, places {uid} (base and rest pose)"
+    elif robot is not None and robot.near_base is not None and env_id not in robot.own_layout:
+        why = f"blazer moves {uid}'s base nearer {env_id}'s objects"
+    else:
+        return None
+    return (
+        f"{why}: replay it with `blazer sim replay-h5`, or in ManiSkill's own tool with "
+        "--use-first-env-state or --use-env-states"
+    )
+
+
 def missing_asset(robot: str) -> str | None:
     """Why ``robot`` cannot load (its asset is missing), or None. Without these assets the
     other robots still run; asking for one of these is one line instead of ManiSkill's

@@ -2,7 +2,9 @@
 ``<task>_<robot>.h5`` with ``traj_<i>`` groups (``actions``, ``env_states``, ``success``,
 ``terminated``, ``truncated``) and a ``.json`` with ``env_info`` and ``episodes``, so that
 ``python -m mani_skill.trajectory.replay_trajectory`` (and ManiSkill's dataset loaders)
-read them unchanged."""
+read them unchanged. Where that tool cannot reset an episode as blazer ran it without the
+recorded states (a robot blazer places, blazer's own tasks), the JSON says so in one line,
+``blazer_note``, and ``blazer dataset export`` prints it."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from manip.sim.agents import plain_replay_note
 from training.exports import Demo
 
 
@@ -63,7 +66,10 @@ def _write_pair(stem: Path, demos: Iterable[Demo]) -> Path:
             }
             episodes.write(("," if i else "") + json.dumps(entry) + "\n")
     tmp.replace(stem.with_suffix(".h5"))
+    assert env_info is not None
+    note = plain_replay_note(env_info["env_kwargs"]["robot_uids"], env_info["env_id"])
     head = {
+        **({"blazer_note": note} if note else {}),
         "env_info": env_info,
         "commit_info": None,
         "source_type": "motionplanning",
@@ -75,3 +81,11 @@ def _write_pair(stem: Path, demos: Iterable[Demo]) -> Path:
         fh.write("]}\n")
     listing.unlink()
     return stem.with_suffix(".h5")
+
+
+def replay_note(listing: Path) -> str | None:
+    """An export JSON's ``blazer_note``, read from its first line (the head, as written
+    above) rather than by parsing every episode's entry."""
+    with listing.open() as fh:
+        head = fh.readline()
+    return json.loads(head.rsplit(', "episodes": [', 1)[0] + "}").get("blazer_note")
