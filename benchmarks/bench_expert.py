@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument(
         "--scene-cost",
         action="store_true",
-        help="only ours, the physics scene reused vs rebuilt at every reset, interleaved",
+        help="only ours, one PhysX system reused vs a new one per episode, interleaved",
     )
     args = ap.parse_args()
     os.environ.update(

@@ -93,9 +93,10 @@ class Settings:
     record_timeout_s: float = 900.0
     # Fault injection for tests: "crash:TASK:SEED,hang:TASK:SEED,nostart:*:0".
     sim_faults: str = ""
-    # a new PhysX system (same entities) before every episode: an episode then depends only on
-    # its row (task, robot, seed, plan); a reused one carries contact and island state from one
-    # episode to the next (91% of re-runs within 1 mm without, 100% with; ~1 ms an episode;
+    # a new PhysX system (same entities) and the motion planner's random draws seeded from the
+    # episode's seed, before every episode: an episode then depends only on its row (task,
+    # robot, seed, plan); a reused system carries contact and island state from one episode to
+    # the next (91% of re-runs within 1 mm without, 99.8-100% with; ~1 ms an episode;
     # benchmarks/README.md, "Episodes re-run"). Off only to measure what it costs.
     sim_fresh_physics: bool = True
     # The web console's action token (pause, resume, cancel); empty = the console is read-only
