@@ -140,6 +140,8 @@ def main() -> None:
             ["episodes", "workers", *COLUMNS],
             [[r["episodes"], r["workers"], *cells(r)]],
         )
+        for odd in r["not_reproduced"]:
+            print("not reproduced:", odd)
         return
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)

@@ -12,6 +12,7 @@ from manip.plan_language import step_from_json
 from manip.sim.base import Simulator, SimulatorError
 
 DRIFT_OK_M = 0.001
+ODD_LISTED = 20  # episodes named in the summary when they do not reproduce
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,13 @@ class RerunSummary:
     verdicts_same: int = 0
     with_positions: int = 0
     drifts_m: list[float] = field(default_factory=list)
+    odd: list[Rerun] = field(default_factory=list)  # the first ODD_LISTED not reproduced
 
     def add(self, r: Rerun) -> None:
         self.episodes += 1
         self.reproduced += r.reproduced
+        if not r.reproduced and len(self.odd) < ODD_LISTED:
+            self.odd.append(r)
         self.verdicts_same += r.success == r.recorded_success
         if r.drift_m is not None:
             self.with_positions += 1
@@ -93,4 +97,16 @@ class RerunSummary:
             "drift_mm_median": round(1000 * d[len(d) // 2], 4) if d else None,
             "drift_mm_max": round(1000 * d[-1], 4) if d else None,
             "within_1mm": sum(x <= DRIFT_OK_M for x in d),
+            "not_reproduced": [
+                {
+                    "id": r.id,
+                    "task": r.task,
+                    "seed": r.seed,
+                    "recorded_success": r.recorded_success,
+                    "success": r.success,
+                    "drift_mm": None if r.drift_m is None else round(1000 * r.drift_m, 3),
+                    "detail": r.detail,
+                }
+                for r in self.odd
+            ],
         }

@@ -183,6 +183,6 @@ def test_episodes_rerun_from_their_rows_reproduce(blazer_env, tmp_path):
 
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["reproduced"] == summary["episodes"] == 4, summary
-    assert summary["drift_mm_max"] == 0.0, summary
+    assert summary["drift_mm_max"] == 0.0 and summary["not_reproduced"] == [], summary
     bad = run_cli("episodes", "rerun", "--campaign", "nope")
     assert bad.returncode != 0 and "no campaign named 'nope'" in bad.stderr
