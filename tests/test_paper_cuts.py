@@ -65,12 +65,16 @@ def test_an_interrupted_embedded_campaign_is_paused_and_resumes(blazer_env, tmp_
         "name: long\ntasks: [PickCube-v1]\nteacher: {kind: noop}\nsimulator: noop\n"
         "successes: 100000\nblock_size: 50\n"
     )
+    # a terminal's Ctrl-C: the child starts with SIGINT at its default action even where
+    # this process was left ignoring it (an ignored signal is inherited across exec, and
+    # Python then installs no KeyboardInterrupt handler: the campaign would run to its end)
     proc = subprocess.Popen(
         [sys.executable, "-m", "blazer.cli", "campaign", "run", str(spec)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -82,7 +86,11 @@ def test_an_interrupted_embedded_campaign_is_paused_and_resumes(blazer_env, tmp_
     proc.wait(timeout=60)
     with session_scope() as s:
         c = campaigns.get_campaign(s, "long")
-        assert c.state == "paused" and c.error.startswith("interrupted"), (c.state, c.error)
+        assert c.state == "paused" and c.error.startswith("interrupted"), (
+            c.state,
+            c.error,
+            signal.getsignal(signal.SIGINT),
+        )
     listed = run_cli("campaign", "list", env={"COLUMNS": "200"}).stdout
     assert "paused" in listed and "interrupted" in listed
     assert run_cli("campaign", "resume", "long").returncode == 0
