@@ -6,10 +6,15 @@
 #   LINEAGE=boot bash benchmarks/bootstrap_lineage.sh           # start or resume, in the background
 #   LINEAGE=boot-nofocus FOCUS=false bash benchmarks/bootstrap_lineage.sh   # the ablation
 #   bash benchmarks/bootstrap_lineage.sh stop
+# SCENES, MINUTES and BASE_HELDOUT=false override the spec's bootstrap block (a shorter round;
+# the few-shot base's held-out rate is then the README's Result 2, same seeds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINEAGE="${LINEAGE:-boot}"
 FOCUS="${FOCUS:-true}"
+SCENES="${SCENES:-}"
+MINUTES="${MINUTES:-}"
+BASE_HELDOUT="${BASE_HELDOUT:-true}"
 DB="${DB:-blazer_bootstrap}"
 OUT="${OUT:-benchmarks/results/bootstrap}"
 export BLAZER_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/$DB"
@@ -43,13 +48,17 @@ psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='$DB'
 $BLAZER db upgrade
 # one llama.cpp thread per rollout worker: two workers share the two cores
 spec="$OUT/$LINEAGE.yaml"
-.venv/bin/python - "$spec" "$LINEAGE" "$FOCUS" <<'PY'
+.venv/bin/python - "$spec" "$LINEAGE" "$FOCUS" "$SCENES" "$MINUTES" "$BASE_HELDOUT" <<'PY'
 import sys, yaml
-out, lineage, focus = sys.argv[1:]
+out, lineage, focus, scenes, minutes, base_heldout = sys.argv[1:]
 spec = yaml.safe_load(open("examples/bootstrap.yaml"))
 spec["name"] = f"{lineage}-r0"
 spec["teacher"]["threads"] = 1
-spec["bootstrap"].update(lineage=lineage, focus=focus == "true")
+spec["bootstrap"].update(lineage=lineage, focus=focus == "true", heldout_base=base_heldout == "true")
+if scenes:
+    spec["bootstrap"]["scenes"] = int(scenes)
+if minutes:
+    spec["bootstrap"]["minutes"] = float(minutes)
 yaml.safe_dump(spec, open(out, "w"), sort_keys=False)
 PY
 $BLAZER campaign create "$spec" 2>&1 | tail -1 || true   # exists already: resume

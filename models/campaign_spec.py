@@ -52,6 +52,7 @@ class BootstrapPolicy:
     minutes: float = 12.0  # SFT training-time budget per round
     val_seeds: int = 10  # validation seeds per task (promotion only)
     heldout_seeds: int = 25  # evaluation seeds per task (the curve; never used to promote)
+    heldout_base: bool = True  # round 0 also evaluates the few-shot base on the held-out seeds
     alpha: float = 0.1  # the promotion test's level
     max_new_tokens: int = 320
     recipe: str = "auto"

@@ -9,6 +9,7 @@ Images are 32x32 here to keep CI short; the sizes do not change any code path.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -190,6 +191,67 @@ def test_the_h5_export_names_what_the_plain_replay_tool_cannot_reset(recorded):
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stdout.splitlines() if "replay-h5" in line]
     assert len(lines) == 1 and "PickCube-v1_xarm7_robotiq.h5" in lines[0], done.stdout
+
+
+WIDOWX_PUSH = """name: wxpush
+tasks: [PushCube-v1]
+robots: [widowxai]
+teacher: {kind: expert}
+successes: 2
+attempt_cap: 8
+block_size: 1
+record: {image_size: 32, fps: 20}
+"""
+
+
+def plain_replay(h5: Path, *flags: str, assets: str) -> tuple[int, int]:
+    """(replayed, succeeded) by ManiSkill's own ``replay_trajectory``, no blazer code."""
+    replay = subprocess.run(
+        [sys.executable, "-m", "mani_skill.trajectory.replay_trajectory", "--traj-path", str(h5)]
+        + list(flags),
+        capture_output=True,
+        text=True,
+        env={**sim_environment(), "MS_ASSET_DIR": assets},
+        timeout=600,
+    )
+    found = re.search(r"Replayed (\d+) episodes, (\d+)/", replay.stdout)
+    assert found, replay.stdout[-2000:] + replay.stderr[-2000:]
+    return int(found[1]), int(found[2])
+
+
+def test_a_widowx_ai_push_export_replays_in_the_plain_tool_only_from_its_states(
+    tmp_path, monkeypatch
+):
+    """ManiSkill's PushCube has no WidowX AI layout and blazer places its base nearer the
+    cube, so the plain tool, resetting from the seed alone, does not reproduce the episodes;
+    from the first recorded state it does. The export's note says exactly that."""
+    env = {
+        "BLAZER_DATABASE_URL": f"sqlite:///{tmp_path / 'blazer.db'}",
+        "BLAZER_DATA_DIR": str(tmp_path / "data"),
+    }
+    monkeypatch.delenv("BLAZER_BROKER_URL", raising=False)
+    assert run_cli("db", "upgrade", env=env).returncode == 0
+    (tmp_path / "wx.yaml").write_text(WIDOWX_PUSH)
+    for args in (
+        ("campaign", "run", str(tmp_path / "wx.yaml")),
+        ("dataset", "build", "--name", "wx", "--from", "wxpush"),
+    ):
+        done = run_cli(*args, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    out = tmp_path / "h5"
+    done = run_cli(
+        "dataset", "export", "wx", "--format", "maniskill-h5", "--out", str(out), env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "PushCube-v1_widowxai.h5: " in done.stdout and "replay-h5" in done.stdout, done.stdout
+    from manip.sim.assets import setup_assets
+
+    setup_assets()  # the copy the campaign's simulator made: ManiSkill cannot download these
+    h5, assets = out / "PushCube-v1_widowxai.h5", os.environ["MS_ASSET_DIR"]
+    with_states = plain_replay(h5, "--use-first-env-state", assets=assets)
+    assert with_states == (2, 2)
+    without = plain_replay(h5, assets=assets)
+    assert without[0] == 2 and without[1] < 2, without
 
 
 @pytest.mark.parametrize(

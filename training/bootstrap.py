@@ -253,7 +253,7 @@ def _round(
 
     t0 = time.monotonic()
     heldout = evaluate(
-        [inc_label, version] if policy.round == 0 else [version],
+        [inc_label, version] if policy.round == 0 and policy.heldout_base else [version],
         tasks,
         seeds=range(SeedSplit.EVAL.offset, SeedSplit.EVAL.offset + policy.heldout_seeds),
         teachers=teachers,

@@ -255,10 +255,12 @@ def export_dataset(
     out: Path,
     on_episode: Callable[[int], None] | None = None,
     file_mb: tuple[float | None, float | None] = (None, None),
+    on_note: Callable[[str], None] | None = None,
 ) -> Path:
     """``on_episode(total)`` is called as each recorded episode is read (progress);
     ``file_mb`` = (data, video) file sizes past which a LeRobot export starts a new file
-    (None: lerobot's 100 and 200 MB)."""
+    (None: lerobot's 100 and 200 MB); ``on_note(line)`` gets what a user of the written
+    files must know (an h5 file the plain ManiSkill tool cannot replay without states)."""
     if any(mb is not None for mb in file_mb) and fmt != "lerobot":
         raise ConfigError("--data-file-mb and --video-file-mb are for --format lerobot")
     if any(mb is not None and mb <= 0 for mb in file_mb):
@@ -280,30 +282,26 @@ def export_dataset(
         from training.exports import recorded_demos
 
         demos = recorded_demos(session, dataset, on_episode)
-        if fmt == "lerobot":
-            from training.exports.lerobot_v3 import FileSizes, write_lerobot
-
-            data_mb, video_mb = file_mb
-            sizes = FileSizes(data_mb or FileSizes.data_mb, video_mb or FileSizes.video_mb)
-            write_lerobot(demos, out, sizes)
-        else:
-            DEMO_FORMATS[fmt]()(demos, out)
+        DEMO_FORMATS[fmt](file_mb, on_note or (lambda line: None))(demos, out)
         return out
     raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
 
 
-def _lerobot():
-    from training.exports.lerobot_v3 import write_lerobot
+def _lerobot(file_mb: tuple[float | None, float | None], on_note: Callable) -> Callable:
+    from training.exports.lerobot_v3 import FileSizes, write_lerobot
 
-    return write_lerobot
+    data_mb, video_mb = file_mb
+    sizes = FileSizes(data_mb or FileSizes.data_mb, video_mb or FileSizes.video_mb)
+    return lambda demos, out: write_lerobot(demos, out, sizes)
 
 
-def _maniskill_h5():
+def _maniskill_h5(file_mb: tuple[float | None, float | None], on_note: Callable) -> Callable:
     from training.exports.maniskill_h5 import write_maniskill_h5
 
-    return write_maniskill_h5
+    return lambda demos, out: write_maniskill_h5(demos, out, on_note)
 
 
-# policy-learning formats: need episodes recorded with trajectories (spec key ``record:``)
+# policy-learning formats (a writer (demos, out) for the file sizes and note sink asked): they need episodes
+# recorded with trajectories (spec key ``record:``)
 DEMO_FORMATS = {"lerobot": _lerobot, "maniskill-h5": _maniskill_h5}
 EXPORT_FORMATS = ("jsonl", "hf", *DEMO_FORMATS)

@@ -105,9 +105,9 @@ def lineage_table(rounds: list[Round]) -> list[list[str]]:
     rows = [head]
     first = rounds[0]
     base = first.metrics.get("incumbent")
-    if base and first.heldout(base):
+    if base and (first.heldout(base) or first.validation(base)):
         row = _row("base", base, first, first.heldout(base), first.validation(base), tasks)
-        if not complete(first.heldout(base), tasks):
+        if first.heldout(base) and not complete(first.heldout(base), tasks):
             row[-2] = "incomplete"
         rows.append(row)
     for r in rounds:

@@ -102,14 +102,13 @@ def dataset_export(
             typer.echo(f"  {seen[0]}/{total} episodes", err=True)
 
     with session_scope() as session:
-        path = export_dataset(session, name, fmt, out, progress, (data_file_mb, video_file_mb))
+        notes: list[str] = []
+        path = export_dataset(
+            session, name, fmt, out, progress, (data_file_mb, video_file_mb), notes.append
+        )
     typer.echo(f"exported {name!r} as {fmt} to {path}")
-    if fmt == "maniskill-h5":
-        from training.exports.maniskill_h5 import replay_note
-
-        for listing in sorted(path.glob("*.json")):
-            if note := replay_note(listing):
-                typer.echo(f"  {listing.with_suffix('.h5').name}: {note}")
+    for note in notes:
+        typer.echo(f"  {note}")
 
 
 def _made(datasets) -> None:

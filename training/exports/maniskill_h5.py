@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +21,22 @@ from manip.sim.agents import plain_replay_note
 from training.exports import Demo
 
 
-def write_maniskill_h5(demos: Iterable[Demo], out: Path) -> list[Path]:
+def write_maniskill_h5(
+    demos: Iterable[Demo], out: Path, on_note: Callable[[str], None] | None = None
+) -> list[Path]:
     """``demos`` in (robot, task) order; each episode is written as it is read, and the
     JSON's episode list goes through a temporary file (memory independent of their number)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for (robot, task), group in itertools.groupby(demos, key=lambda d: (d.robot, d.task)):
-        written.append(_write_pair(out / f"{task}_{robot}", group))
+        path, note = _write_pair(out / f"{task}_{robot}", group)
+        written.append(path)
+        if note and on_note:
+            on_note(f"{path.name}: {note}")
     return written
 
 
-def _write_pair(stem: Path, demos: Iterable[Demo]) -> Path:
+def _write_pair(stem: Path, demos: Iterable[Demo]) -> tuple[Path, str | None]:
     import h5py
 
     tmp = stem.with_suffix(".h5.tmp")
@@ -80,12 +85,4 @@ def _write_pair(stem: Path, demos: Iterable[Demo]) -> Path:
         shutil.copyfileobj(episodes, fh)
         fh.write("]}\n")
     listing.unlink()
-    return stem.with_suffix(".h5")
-
-
-def replay_note(listing: Path) -> str | None:
-    """An export JSON's ``blazer_note``, read from its first line (the head, as written
-    above) rather than by parsing every episode's entry."""
-    with listing.open() as fh:
-        head = fh.readline()
-    return json.loads(head.rsplit(', "episodes": [', 1)[0] + "}").get("blazer_note")
+    return stem.with_suffix(".h5"), note
