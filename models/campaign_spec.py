@@ -50,6 +50,9 @@ class BootstrapPolicy:
     focus: bool = True
     max_samples: int = 8
     minutes: float = 12.0  # SFT training-time budget per round
+    # > 0: SFT+DPO, the candidate is the SFT model trained on, for dpo_minutes, every failure
+    # of a round's scene against a success of the same scene (the ablation of the loop)
+    dpo_minutes: float = 0.0
     val_seeds: int = 10  # validation seeds per task (promotion only)
     heldout_seeds: int = 25  # evaluation seeds per task (the curve; never used to promote)
     heldout_base: bool = True  # round 0 also evaluates the few-shot base on the held-out seeds

@@ -13,11 +13,11 @@ import pytest
 from models.campaign_spec import BootstrapPolicy
 from models.db import session_scope
 from models.errors import ConfigError
-from models.orm import Campaign, ModelVersion
+from models.orm import Campaign, ModelVersion, TrainingRun
 from models.registry import promote
 from scheduler import campaigns
 from scheduler.spec import CampaignSpec
-from tests.conftest import run_cli
+from tests.conftest import _reset_caches, run_cli
 from tests.test_reliability import cluster  # noqa: F401  (the fixture)
 from training.bootstrap import (
     check_provenance,
@@ -233,3 +233,64 @@ def test_a_round_on_the_platform_survives_its_train_worker_being_killed(cluster)
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert "t-v1" in shown.stdout and "smollm2-135m-fewshot" in shown.stdout
     assert (cluster.tmp / "curve" / "lineage.png").stat().st_size > 0
+
+
+def test_an_sft_dpo_round_trains_its_candidate_from_the_sft_model_on_same_scene_pairs(
+    tmp_path, monkeypatch
+):
+    """The loop's ablation, embedded: with dpo_minutes the round's SFT model is <v>-sft and
+    its candidate <v> is DPO'd from that adapter on pairs of the round's own samples (a
+    failure against a success of the same scene), then validated and decided as any round."""
+    import yaml
+
+    from models.db import upgrade
+
+    env = {
+        "BLAZER_DATABASE_URL": f"sqlite:///{tmp_path / 'blazer.db'}",
+        "BLAZER_DATA_DIR": str(tmp_path / "data"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("BLAZER_BROKER_URL", raising=False)
+    _reset_caches()
+    upgrade(env["BLAZER_DATABASE_URL"])
+    tiny = {"max_steps": 2, "effective_batch": 2, "micro_batch": 2}
+    path = tmp_path / "d.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "d-r0",
+                "tasks": ["PushCube-v1"],
+                "teacher": {**FEWSHOT, "max_new_tokens": 200},
+                "block_size": 6,
+                "bootstrap": {
+                    "lineage": "d",
+                    "rounds": 1,
+                    "scenes": 6,
+                    "samples": 2,
+                    "val_seeds": 1,
+                    "heldout_seeds": 1,
+                    "heldout_base": False,
+                    "max_new_tokens": 200,
+                    "dpo_minutes": 1,
+                    "train": tiny,
+                },
+            }
+        )
+    )
+    done = run_cli("campaign", "run", str(path), env=env, timeout=1200)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    with session_scope() as s:
+        versions = {v.name: v for v in s.query(ModelVersion).filter_by(lineage="d")}
+        assert set(versions) == {"d-v1-sft", "d-v1"}
+        assert versions["d-v1"].parent_id == versions["d-v1-sft"].id
+        runs = {
+            r.kind: r
+            for r in s.query(TrainingRun).filter(TrainingRun.kind.in_(["dpo", "bootstrap"]))
+        }
+        metrics = runs["bootstrap"].metrics
+    assert runs["dpo"].state == "done"
+    assert metrics["version"] == "d-v1" and metrics["dpo"]["pairs"] > 0
+    assert set(metrics["heldout"]) == {"d-v1"}  # the base's held-out run was not asked for
+    assert metrics["validation"]["d-v1"]["PushCube-v1"][1] == 1
+    _reset_caches()

@@ -10,6 +10,8 @@ worker runs ``run_bootstrap_round``:
    student prompt; a campaign whose teacher is the scripted expert is refused: no expert text
    enters the data),
 2. fine-tune the base model on it (STaR's choice: from the base each round, on all data so far),
+   and, with ``dpo_minutes``, DPO from that adapter on the rounds' same-scene success/failure
+   pairs (the SFT model is then ``<version>-sft``, the candidate ``<version>``),
 3. evaluate candidate and incumbent on the same validation seeds (llama.cpp, greedy),
 4. promote the candidate when it wins a one-sided exact sign test on the seeds where the two
    disagree (p <= alpha), and record both on held-out seeds (never used to decide),
@@ -44,6 +46,7 @@ from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
 from training.child import run_sft_in_child
 from training.datasets import DatasetSpec, build_dataset
+from training.dpo import dpo_from_student
 from training.evaluate import EvalTable, evaluate
 from training.held import run_held
 from training.recipes import recipe
@@ -210,7 +213,8 @@ def _round(
     stage_s["snapshot"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    if find_model_version(version) is None:
+    sft = f"{version}-sft" if policy.dpo_minutes > 0 else version
+    if find_model_version(sft) is None:
         config, lora = recipe(policy.recipe, max_minutes=policy.minutes, **(policy.train or {}))
         config.epochs = max(config.epochs, math.ceil(MIN_PASSES / max(1, examples)))
         run_sft_in_child(
@@ -218,13 +222,29 @@ def _round(
             policy.base,
             config,
             lora,
-            name=version,
+            name=sft,
             parent=incumbent,
             lineage=policy.lineage,
             progress=beat,
         )
-    train = {k: v for k, v in (find_model_version(version).metrics or {}).items() if k != "eval"}
+    train = _train_metrics(sft)
     stage_s["train"] = time.monotonic() - t0
+    dpo = None
+    if policy.dpo_minutes > 0:
+        t0 = time.monotonic()
+        dpo_from_student(
+            sft,
+            sources,
+            name=version,
+            pairs=f"{version}-pairs",
+            base=policy.base,
+            recipe_name=policy.recipe,
+            minutes=policy.dpo_minutes,
+            overrides=policy.train,
+            progress=beat,
+        )
+        dpo = _train_metrics(version)
+        stage_s["dpo"] = time.monotonic() - t0
 
     t0 = time.monotonic()
     inc_label = incumbent or f"{policy.base}-fewshot"
@@ -290,6 +310,7 @@ def _round(
         "sources": sources,
         "examples": examples,
         "train": train,
+        **({"dpo": dpo} if dpo is not None else {}),
         "validation": _rates(val),
         "heldout": _rates(heldout),
         "sign_test": {"wins": wins, "losses": losses, "p": p, "alpha": policy.alpha},
@@ -298,6 +319,10 @@ def _round(
         "focus": policy.focus,
         "stage_s": {k: round(v, 1) for k, v in stage_s.items()},
     }
+
+
+def _train_metrics(version: str) -> dict[str, Any]:
+    return {k: v for k, v in (find_model_version(version).metrics or {}).items() if k != "eval"}
 
 
 def _rates(table: EvalTable) -> dict[str, dict[str, list[int]]]:

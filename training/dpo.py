@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from manip.prompt import STUDENT_PROMPT_VERSION as STUDENT_PROMPT
 from models.db import session_scope
 from models.errors import ConfigError
 from training.datasets import get_dataset, iter_examples
@@ -22,6 +23,7 @@ from training.sft import IGNORE, collate, tokenize_example
 
 log = logging.getLogger(__name__)
 DPO_BETA = 0.1
+DPO_LR = 1.5e-4  # a tenth of the CPU SFT rate: DPO starts from the trained student
 
 
 def preference_pairs(examples: list[dict]) -> list[tuple[dict, dict]]:
@@ -117,3 +119,48 @@ def run_dpo(
         parent=parent,
         fit=fit,
     )
+
+
+def dpo_from_student(
+    student: str,
+    sources: list[str],
+    *,
+    name: str,
+    pairs: str,
+    base: str,
+    recipe_name: str,
+    minutes: float,
+    overrides: dict | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> str:
+    """SFT+DPO: from ``student``'s adapter, every failure of a scene against a success of the
+    same scene in ``sources`` (the teacher's own samples; snapshot ``pairs``), registered as
+    ``name``; ``overrides``: recipe fields (e.g. ``max_steps`` in a test). Each part is skipped when it exists, so a killed run resumes."""
+    from sqlalchemy import select
+
+    from models.orm import Dataset
+    from models.registry import find_model_version
+    from training.datasets import DatasetSpec, build_dataset
+    from training.recipes import recipe
+
+    with session_scope() as session:
+        if session.scalars(select(Dataset).where(Dataset.name == pairs)).one_or_none() is None:
+            build_dataset(
+                session,
+                DatasetSpec(pairs, sources, success_only=False, prompt_version=STUDENT_PROMPT),
+            )
+    if find_model_version(name) is None:
+        fields = {"lr": DPO_LR, "epochs": 1, "warmup_steps": 2, **(overrides or {})}
+        config, lora = recipe(recipe_name, max_minutes=minutes, **fields)
+        adapter = find_model_version(student).adapter_path
+        run_dpo(
+            pairs,
+            base,
+            config,
+            lora,
+            name=name,
+            init_adapter=Path(adapter),
+            parent=student,
+            progress=progress,
+        )
+    return name

@@ -39,14 +39,13 @@ from scheduler.runner import run_campaign
 from scheduler.spec import CampaignSpec
 from training.child import run_sft_in_child
 from training.datasets import DatasetSpec, build_dataset
-from training.dpo import run_dpo
+from training.dpo import dpo_from_student
 from training.evaluate import EvalTable, evaluate, save_table
 from training.recipes import recipe
 
 TEACHERS = ("expert", "fewshot")
 FEWSHOT_PROMPT = "v2fs"
 MIN_PASSES = 240  # example passes SFT makes at least, whatever the dataset's size
-DPO_LR = 1.5e-4  # a tenth of the CPU SFT rate: DPO starts from the trained student
 
 SIX_TASKS = list(BLM1_TASKS)
 
@@ -205,33 +204,17 @@ def run_experiment(
 
 
 def _dpo_stage(cfg: ExperimentConfig, gen: str, student: str, progress) -> str:
-    """SFT+DPO: from the student's adapter, every failure of a training scene against a
-    success of the same scene (the teacher's own samples), on the same data as SFT."""
-    pairs, name = f"{cfg.name}-pairs", f"{cfg.name}-dpo"
-    with session_scope() as session:
-        if session.scalars(select(Dataset).where(Dataset.name == pairs)).one_or_none() is None:
-            build_dataset(
-                session,
-                DatasetSpec(
-                    pairs, [gen], success_only=False, prompt_version=STUDENT_PROMPT_VERSION
-                ),
-            )
-    if _model_metrics(name) is None:
-        config, lora = recipe(
-            cfg.recipe, max_minutes=cfg.dpo_minutes, lr=DPO_LR, epochs=1, warmup_steps=2
-        )
-        adapter = find_model_version(student).adapter_path
-        run_dpo(
-            pairs,
-            cfg.base,
-            config,
-            lora,
-            name=name,
-            init_adapter=Path(adapter),
-            parent=student,
-            progress=progress,
-        )
-    return name
+    """SFT+DPO on the same data as SFT: the teacher's own samples of the training scenes."""
+    return dpo_from_student(
+        student,
+        [gen],
+        name=f"{cfg.name}-dpo",
+        pairs=f"{cfg.name}-pairs",
+        base=cfg.base,
+        recipe_name=cfg.recipe,
+        minutes=cfg.dpo_minutes,
+        progress=progress,
+    )
 
 
 def _campaign_counts(session, name: str) -> dict:
