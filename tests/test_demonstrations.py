@@ -636,3 +636,25 @@ def test_a_new_chunk_folder_every_chunks_size_files(tmp_path, monkeypatch):
     files = lerobot_v3._Files(100, lambda c, f: lerobot_v3._Parquet(tmp_path / "one.parquet", 10))
     assert [files.place(3)[1] for _ in range(3)] == [0, 3, 6]
     files.close()
+
+
+def test_a_video_file_ends_before_it_would_pass_its_frame_cap(tmp_path):
+    """An open mp4 holds an index entry per frame until it closes: a file ends before the
+    next episode would take it past ``max_frames``, whatever its size in MB; an episode
+    longer than the cap still gets a file of its own."""
+    import pyarrow as pa
+
+    from training.exports import lerobot_v3
+
+    files = lerobot_v3._Files(
+        100,
+        lambda c, f: lerobot_v3._Parquet(tmp_path / f"f{f}.parquet", 1),
+        max_frames=7,
+    )
+    placed = []
+    for n in (3, 3, 3, 9, 1):
+        writer, before = files.place(n)
+        writer.add_table(pa.table({"x": list(range(n))}))
+        placed.append((files.file, before))
+    files.close()
+    assert placed == [(0, 0), (0, 3), (1, 0), (2, 0), (3, 0)]

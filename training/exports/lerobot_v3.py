@@ -12,7 +12,8 @@ control steps, at the frames the cameras rendered; several episodes share a data
 video file, each episode's video span being [from_timestamp, to_timestamp) of its file. A file
 is closed and the next (chunk, file) index opened where lerobot would: when its size plus its
 mean size per frame times the next episode's frames would reach DATA_FILE_MB (data, episode
-records) or VIDEO_FILE_MB (each camera's video).
+records) or VIDEO_FILE_MB (each camera's video); a video file also ends before it would pass
+VIDEO_FILE_FRAMES frames (lerobot reads any split: each episode record names its files).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000  # files per chunk folder (lerobot's DEFAULT_CHUNK_SIZE)
 DATA_FILE_MB = 100  # lerobot's DEFAULT_DATA_FILE_SIZE_IN_MB
 VIDEO_FILE_MB = 200  # lerobot's DEFAULT_VIDEO_FILE_SIZE_IN_MB
+# frames per video file at most: an open mp4 keeps an index entry per frame (~70 B in
+# libavformat) until it is closed, and 200 MB of small frames is ~1M of them (~70 MB of index
+# per camera); this caps the index at ~1.4 MB per camera, whatever the export's size
+VIDEO_FILE_FRAMES = 20_000
 CHUNK_FILE = "chunk-{chunk_index:03d}/file-{file_index:03d}"
 DATA_PATH = "data/" + CHUNK_FILE + ".parquet"
 VIDEO_PATH = "videos/{video_key}/" + CHUNK_FILE + ".mp4"
@@ -145,8 +150,11 @@ class _Files:
     frames would reach the limit (``update_chunk_file_indices``: a new chunk folder every
     CHUNKS_SIZE files). A schema fixed by the first file is kept by the next ones."""
 
-    def __init__(self, limit_mb: float, open_at: Callable[[int, int], Any]) -> None:
+    def __init__(
+        self, limit_mb: float, open_at: Callable[[int, int], Any], max_frames: int | None = None
+    ) -> None:
         self.limit = limit_mb * 1024 * 1024
+        self.max_frames = max_frames
         self.open_at = open_at
         self.chunk = self.file = 0
         self.writer: Any = None
@@ -157,7 +165,8 @@ class _Files:
         """The file the next ``n`` frames go to, and how many frames it holds before them."""
         if self.writer is not None and self.frames:
             size = self.writer.size()
-            if size + size / self.frames * n >= self.limit:
+            full = self.max_frames is not None and self.frames + n > self.max_frames
+            if full or size + size / self.frames * n >= self.limit:
                 self.close()
                 self.file += 1
                 if self.file == CHUNKS_SIZE:
@@ -283,7 +292,9 @@ def _write_dataset(robot: str, demos: Iterable[Demo], root: Path, sizes: FileSiz
             key = f"observation.images.{cam}"
             stats[key] = _stats(imgs, image=True)
             if key not in videos:
-                videos[key] = _Files(sizes.video_mb, _video_opener(root, key, fps, imgs.shape))
+                videos[key] = _Files(
+                    sizes.video_mb, _video_opener(root, key, fps, imgs.shape), VIDEO_FILE_FRAMES
+                )
             video, before = videos[key].place(n)
             video.add(imgs)
             record.update(
