@@ -8,6 +8,7 @@ env still holds the scene it planned on and the episode needs one reset, not two
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -77,6 +78,7 @@ def run_block(
     finished (``EpisodeOutcome.finished``).
     """
     outcomes = [] if outcomes is None else outcomes
+    policy: str | None = getattr(teacher, "policy_path", None)  # a learned policy acts itself
     chunk = len(block.seeds) if teacher.batched else 1
     successes = 0
     for i in range(0, len(block.seeds), chunk):
@@ -85,12 +87,20 @@ def run_block(
         pending = _scenes(
             block, block.seeds[i : i + chunk], simulator, teacher, worker_name, outcomes
         )
-        completions = _ask_teacher(teacher, [TeacherRequest(s, o.messages) for o, s in pending])
+        completions = (
+            [None] * len(pending)
+            if policy
+            else _ask_teacher(teacher, [TeacherRequest(s, o.messages) for o, s in pending])
+        )
         for (outcome, scene), completion in zip(pending, completions, strict=True):
             if not keep_going(successes):
                 outcomes.remove(outcome)  # not run: the job stopped (task full, cancelled)
                 continue
-            _verify(outcome, scene, completion, simulator, block.record)
+            if completion is None:  # no plan: the policy acts in the simulator itself
+                run = functools.partial(simulator.run_policy, policy)
+                _carry_out(outcome, scene, simulator, block.record, run)
+            else:
+                _verify(outcome, scene, completion, simulator, block.record)
             successes += outcome.record.success
     return outcomes
 
@@ -194,11 +204,23 @@ def _verify(
     finally:
         rec.timings["parse_s"] = round(time.perf_counter() - start, 5)
     rec.plan = [step_to_json(s) for s in steps]
+    _carry_out(outcome, scene, simulator, record, lambda: simulator.execute(steps))
+
+
+def _carry_out(
+    outcome: EpisodeOutcome,
+    scene: SceneState,
+    simulator: Simulator,
+    record: RecordSpec | None,
+    act: Callable[[], ExecutionResult],
+) -> None:
+    """Reset the scene again (deterministic: the same env as the first reset), ``act`` in
+    it (carry out a plan, or let a learned policy run closed loop), keep the verdict."""
+    rec = outcome.record
     start = time.perf_counter()
     try:
-        # deterministic: the same scene again (the same env as the first reset)
         simulator.reset(scene.task, scene.robot, scene.seed, record)
-        result = simulator.execute(steps)
+        result = act()
     except SimulatorError as exc:
         _fail(rec, exc.reason, str(exc))
         return

@@ -6,6 +6,7 @@ scene state. UNTESTED: no arm here. Written against panda-py's documented API
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,10 +21,18 @@ from robot_runtime.base import Armed, HardwareLimits
 GRIPPER_OPEN_M = 0.08
 GRIPPER_SPEED_M_S = 0.1
 GRASP_FORCE_N = 40.0
+CONTROL_PERIOD_S = 1 / 20  # a policy's control step: the simulator's Panda control rate
 
 
 class Perception(Protocol):
     def scene(self) -> SceneState: ...
+
+
+class PosePerception(Protocol):
+    """What a learned policy needs from perception: each trained actor's pose (x, y, z and
+    a w, x, y, z quaternion) in the arm's base frame, named as in the simulator."""
+
+    def poses(self) -> dict[str, np.ndarray]: ...
 
 
 class SceneFile:
@@ -57,6 +66,8 @@ class FrankaRobot(Armed):
         self._panda: Any = None  # panda_py.Panda once connected
         self._gripper: Any = None  # libfranka.Gripper once connected
         self._widths: dict[str, float] = {}
+        self._joints: Any = None  # panda_py.controllers.JointPosition while a policy runs
+        self._closed = False
 
     def connect(self) -> None:
         try:
@@ -106,5 +117,47 @@ class FrankaRobot(Armed):
             return True, "task completed"
         return False, f"unknown step {step!r}"
 
+    # a learned policy (robot_runtime.policy_runner) -------------------------------------------
+    def policy_observation(self) -> tuple[np.ndarray, list[str]]:
+        """The policy's state vector from the arm (joints, the gripper's width as the two
+        finger joints, the TCP pose) and the perception's object poses (``PosePerception``)."""
+        from manip.policy.features import observation
+
+        poses = getattr(self.perception, "poses", None)
+        if poses is None:
+            raise ConfigError("a policy needs object poses: this perception gives only a scene")
+        state = self._panda.get_state()
+        half = float(self._gripper.read_once().width) / 2
+        qpos = np.hstack([state.q, [half, half]])
+        qvel = np.hstack([state.dq, [0.0, 0.0]])
+        x, y, z, w = self._panda.get_orientation()  # panda-py: x, y, z, w
+        tcp = np.hstack([self._panda.get_position(), [w, x, y, z]])
+        objects = poses()
+        return observation(qpos, qvel, tcp, objects), sorted(objects)
+
+    def command_joints(self, action: np.ndarray) -> None:
+        """Joint-position targets through panda-py's JointPosition controller, held for one
+        control period (the simulator's 20 Hz); the gripper closes below 0, opens above."""
+        from panda_py import controllers
+
+        if self._joints is None:
+            self._joints = controllers.JointPosition()
+            self._panda.start_controller(self._joints)
+        self._joints.set_control(np.asarray(action[:7]), np.zeros(7))
+        closed = float(action[-1]) < 0
+        if closed != self._closed:
+            if closed:
+                self._gripper.grasp(0.0, GRIPPER_SPEED_M_S, GRASP_FORCE_N, 0.08, 0.08)
+            else:
+                self._gripper.move(GRIPPER_OPEN_M, GRIPPER_SPEED_M_S)
+            self._closed = closed
+        time.sleep(CONTROL_PERIOD_S)
+
+    def task_success(self) -> bool:
+        """No check can see success on the real arm: the policy runs to its step limit."""
+        return False
+
     def disconnect(self) -> None:
-        self._panda = self._gripper = None
+        if self._joints is not None:
+            self._panda.stop_controller()
+        self._panda = self._gripper = self._joints = None

@@ -7,6 +7,8 @@ the instruction states (PickCube's goal point) comes from the task definition.""
 
 from __future__ import annotations
 
+import numpy as np
+
 from manip.plan_language import Move, Step
 from manip.sim.isolated import IsolatedSimulator
 from manip.sim.robots import get_robot
@@ -69,6 +71,16 @@ class SimRobot(Armed):
         return (outcome.reached if outcome else False), (
             outcome.detail if outcome else result.detail
         )
+
+    # a learned policy (robot_runtime.policy_runner): the true state, one control step at a time
+    def policy_observation(self) -> tuple[np.ndarray, list[str]]:
+        assert self._sim is not None, "connect() first"
+        obs, actors = self._sim.policy_observation()
+        return np.asarray(obs, dtype=np.float32), actors
+
+    def command_joints(self, action: np.ndarray) -> None:
+        assert self._sim is not None, "connect() first"
+        self.last_checks = self._sim.command([float(a) for a in action])
 
     def task_success(self) -> bool:
         return bool(getattr(self, "last_checks", {}).get("success"))

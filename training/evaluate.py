@@ -214,7 +214,8 @@ def side_by_side(tables: dict[str, EvalTable]) -> EvalTable:
 
 
 def _store_metrics(session, model: str, table: EvalTable) -> None:
-    version = session.scalars(select(ModelVersion).where(ModelVersion.name == model)).one_or_none()
+    name = model.removeprefix("policy:")  # a learned policy's column is policy:<version>
+    version = session.scalars(select(ModelVersion).where(ModelVersion.name == name)).one_or_none()
     if version is not None:
         metrics = dict(version.metrics or {})
         metrics["eval"] = {

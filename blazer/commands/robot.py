@@ -18,7 +18,8 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("run")
 def run(
     model: str = typer.Option(
-        "expert", help="expert, or a model version / folder for the hf teacher."
+        "expert",
+        help="expert, a model version / folder for the hf teacher, or policy:<version>.",
     ),
     robot: str = typer.Option(
         "sim", help="sim (ManiSkill stand-in) or franka (panda-py, untested)."
@@ -58,8 +59,11 @@ def run(
         else:
             perception = SceneFile(scene_file)
         arm = make_robot("franka", host=host, perception=perception)
-    else:
+    else:  # a learned policy reads the state, not a scene for a prompt: nothing to perceive
+        scene = "true" if model.startswith("policy:") else scene
         arm = make_robot(robot, task=task, seed=seed, scene=scene)
+    if model.startswith("policy:"):
+        _run_policy(arm, model.partition(":")[2], seed)
     config = teacher_for_model(model, max_new_tokens)
     teacher = make_teacher(config.pop("kind"), config)
     result = deploy_once(arm, teacher, SafetyEnvelope(margin_m=margin))
@@ -69,3 +73,14 @@ def run(
     }
     typer.echo(json.dumps(data, indent=2))
     raise typer.Exit(0 if result.finished and data["success"] is not False else 1)
+
+
+def _run_policy(arm: Any, name: str, seed: int) -> None:
+    """A learned policy on the robot, closed loop (``robot_runtime.policy_runner``)."""
+    from manip.policy.diffusion import DiffusionPolicy
+    from manip.teachers.policy import policy_checkpoint
+    from robot_runtime.policy_runner import deploy_policy
+
+    result = deploy_policy(arm, DiffusionPolicy.load(policy_checkpoint(name)), seed=seed)
+    typer.echo(json.dumps(result.__dict__, indent=2))
+    raise typer.Exit(0 if result.success else 1)

@@ -325,6 +325,42 @@ def train_sft(
     _print_version(version)
 
 
+@train_app.command("policy")
+def train_policy_command(
+    dataset: str = typer.Option(
+        ..., help="Snapshot of recorded demonstrations of one task on one robot."
+    ),
+    name: str = typer.Option(None, help="Model version name (default: <dataset>-policy)."),
+    minutes: float = typer.Option(30.0, help="Training-time budget; the schedule fits into it."),
+    max_iterations: int = typer.Option(30_000, help="Iterations at most (the baseline's)."),
+    batch_size: int = typer.Option(256, help="Windows per iteration."),
+    demos: int = typer.Option(None, help="Use only the first N successful demonstrations."),
+    seed: int = typer.Option(0, help="Seed."),
+) -> None:
+    """Diffusion Policy (state) on recorded demonstrations; evaluate it with
+    `blazer eval --model policy:NAME`. Rerun with the same name to resume."""
+    from training.policy import PolicyTraining, train_policy
+
+    ensure_schema()
+    spec = PolicyTraining(
+        minutes=minutes, max_iterations=max_iterations, batch_size=batch_size, seed=seed
+    )
+    with _progress_bar() as bars:
+        bar = bars.add_task("policy", total=None, loss=float("nan"))
+        version = train_policy(
+            dataset,
+            name or f"{dataset}-policy",
+            spec,
+            progress=lambda i, n, loss: bars.update(bar, completed=i, total=n, loss=loss),
+            demo_limit=demos,
+        )
+    with session_scope() as session:
+        v = session.scalars(select(ModelVersion).where(ModelVersion.name == version)).one()
+        typer.echo(
+            f"registered policy {v.name!r}: {v.adapter_path}, trained {json.dumps(v.metrics['train'])}"
+        )
+
+
 @train_app.command("dpo")
 def train_dpo(
     dataset: str = typer.Option(..., help="Dataset snapshot built with --all-outcomes."),
@@ -381,7 +417,9 @@ def _print_version(name: str) -> None:
 
 def evaluate_command(
     model: list[str] = typer.Option(
-        ..., "--model", help="Model(s): expert, smollm2-135m, a version name, a folder."
+        ...,
+        "--model",
+        help="Model(s): expert, smollm2-135m, a version name, a folder, policy:<version>.",
     ),
     tasks: str = typer.Option(
         "PickCube-v1,PushCube-v1,PullCube-v1,StackCube-v1,PlaceSphere-v1,LiftPegUpright-v1",

@@ -106,6 +106,10 @@ class Simulator(Protocol):
 
     def execute(self, steps: list[Step]) -> ExecutionResult: ...
 
+    def run_policy(self, path: str) -> ExecutionResult:
+        """Run the learned policy saved at ``path`` closed loop from the reset scene."""
+        ...
+
     def perceive(
         self, segmenter: str = "blocks", size: int | None = None, drop: tuple[str, ...] = ()
     ) -> tuple[SceneState, dict]: ...

@@ -161,6 +161,20 @@ class IsolatedSimulator:
         timeout_s = get_settings().record_timeout_s if self._recording else self.episode_timeout_s
         return ExecutionResult.from_json(self._request(req, timeout_s, "execute")["result"])
 
+    def run_policy(self, path: str) -> ExecutionResult:
+        """A learned policy samples an action chunk every few steps: the record limit."""
+        req = {"op": "policy", "path": path}
+        timeout_s = max(get_settings().record_timeout_s, self.episode_timeout_s)
+        return ExecutionResult.from_json(self._request(req, timeout_s, "policy")["result"])
+
+    def policy_observation(self) -> tuple[list[float], list[str]]:
+        reply = self._request({"op": "observe"}, self.episode_timeout_s, "observe")
+        return reply["obs"], reply["actors"]
+
+    def command(self, action: list[float]) -> dict[str, bool]:
+        req = {"op": "command", "action": [float(a) for a in action]}
+        return self._request(req, self.episode_timeout_s, "command")["checks"]
+
     def perceive(
         self, segmenter: str = "blocks", size: int | None = None, drop: tuple[str, ...] = ()
     ) -> tuple[SceneState, dict]:

@@ -11,6 +11,8 @@ import ctypes
 import functools
 import gc
 import logging
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,20 @@ def seed_planner(seed: int) -> None:
         set_seed, srand = seeders
         set_seed(ctypes.c_ulong(seed % 2**31 + 1))  # OMPL ignores 0
         srand(ctypes.c_uint(seed % 2**31))
+
+
+def _false_checks(checks: dict[str, bool]) -> str:
+    """ ": is_obj_placed, is_robot_static false" (the parts of a failed check), or ""."""
+    failed = [k for k, v in checks.items() if k != "success" and not v]
+    return f": {', '.join(failed)} false" if failed else ""
+
+
+@functools.lru_cache(maxsize=2)
+def _load_policy(path: str):
+    """A policy checkpoint, loaded once per simulator process (evaluation runs many seeds)."""
+    from manip.policy.diffusion import DiffusionPolicy
+
+    return DiffusionPolicy.load(path)
 
 
 def _has_render_system(scene) -> bool:
@@ -337,8 +353,34 @@ class ManiSkillBackend:
 
     # execution ------------------------------------------------------------------------------
     def execute(self, steps: list[Step]) -> ExecutionResult:
+        return self._episode(lambda: self._execute(steps))
+
+    def run_policy(self, path: str) -> ExecutionResult:
+        """Run a learned policy (``manip.policy``) closed loop from the reset scene: it looks
+        at the state every ``act_horizon`` steps and acts, until the task's check passes
+        (asked after each chunk) or its step limit."""
+        return self._episode(lambda: self._drive(_load_policy(path)))
+
+    def policy_observation(self) -> tuple[list[float], list[str]]:
+        """The state a learned policy sees now (``manip.policy.features``), for a policy
+        driven from outside (``robot_runtime``'s stand-in), and its actor names."""
+        from manip.policy.features import env_observation
+
+        env, _ = self._envs[self._current]
+        obs, actors = env_observation(env)
+        return obs.tolist(), actors
+
+    def command(self, action: list[float]) -> dict[str, bool]:
+        """One control step with a pd_joint_pos action (arm targets, then the gripper); the
+        task's check after it."""
+        self._gripper = float(action[-1])
+        if not self._step(np.asarray(action, dtype=np.float32)):
+            raise ConfigError(f"the episode's step limit ({MAX_EPISODE_STEPS}) is reached")
+        return self._evaluate()
+
+    def _episode(self, run: Callable[[], ExecutionResult]) -> ExecutionResult:
         try:
-            result = self._execute(steps)
+            result = run()
         except CameraError as exc:  # the run cannot be recorded as asked: say so, keep going
             self._recorder = None
             return ExecutionResult(
@@ -399,10 +441,48 @@ class ManiSkillBackend:
         result.final_positions = self._final_positions()
         result.success = bool(result.checks.get("success", False))
         if not result.success:
-            failed = [k for k, v in result.checks.items() if k != "success" and not v]
             result.failure_reason = FailureReason.TASK_FAILED
-            result.detail = "task check failed" + (f": {', '.join(failed)} false" if failed else "")
+            result.detail = f"task check failed{_false_checks(result.checks)}"
         result.sim_steps = self._steps
+        return result
+
+    def _drive(self, policy) -> ExecutionResult:
+        import torch
+
+        from manip.policy.features import env_observation
+
+        c = policy.config
+        task, robot = self._current[0], self._current[1]
+        env, _ = self._envs[self._current]
+        obs, actors = env_observation(env)
+        wrong = (
+            f"this policy was trained on {c.task} with {c.robot}, not {task} with {robot}"
+            if (c.task, c.robot) != (task, robot)
+            else f"the scene has actors {actors}, the policy was trained on {list(c.actors)}"
+            if tuple(actors) != c.actors
+            else None
+        )
+        if wrong is not None:  # the actor cannot act here: its episode fails, saying why
+            self._recorder = None  # nothing ran: nothing to record
+            return ExecutionResult(False, FailureReason.TEACHER_ERROR, wrong)
+        if self._recorder is not None:
+            self._recorder.observe(self._gripper)
+        history = deque([obs] * c.obs_horizon, maxlen=c.obs_horizon)
+        noise = torch.Generator().manual_seed(int(self._seed))  # the same episode re-runs the same
+        result, checks = ExecutionResult(success=False), dict[str, bool]()
+        while self._steps < c.max_steps and not checks.get("success"):
+            for action in policy.act(np.stack(history), noise):
+                self._gripper = float(action[-1])
+                if self._steps >= c.max_steps or not self._step(action):
+                    break
+                history.append(env_observation(env)[0])
+            checks = self._evaluate()
+        result.checks, result.sim_steps = checks, self._steps
+        result.final_positions = self._final_positions()
+        result.success = bool(checks.get("success", False))
+        if not result.success:
+            result.failure_reason = FailureReason.TASK_FAILED
+            result.detail = f"not solved in {self._steps} steps{_false_checks(checks)}"
         return result
 
     def _do(self, step: Step) -> StepOutcome:

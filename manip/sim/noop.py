@@ -29,5 +29,8 @@ class NoopSimulator:
     def execute(self, steps: list[Step]) -> ExecutionResult:
         return ExecutionResult(success=True, checks={"success": True})
 
+    def run_policy(self, path: str) -> ExecutionResult:
+        return ExecutionResult(success=True, checks={"success": True})
+
     def close(self) -> None:
         pass

@@ -2,7 +2,9 @@
 
 Run by ``IsolatedSimulator``; a segfault or hang here ends one episode, not the worker.
 Requests: {"op": "reset", "task", "robot", "seed", "record"?} -> {"scene"}; {"op": "execute",
-"steps"} -> {"result"}; {"op": "close"}. Errors come back as {"error", "kind"}.
+"steps"} -> {"result"}; {"op": "policy", "path"} -> {"result"} (a learned
+policy run closed loop); {"op": "observe"} -> {"obs", "actors"} and {"op": "command",
+"action"} -> {"checks"} (a policy driven step by step from outside); {"op": "close"}. Errors come back as {"error", "kind"}.
 
 Fault injection for tests: BLAZER_SIM_FAULTS="crash:TASK:SEED,hang:TASK:SEED" makes the
 reset of that scene segfault (SIGSEGV) or hang, "partial:TASK:SEED" write half a reply and exit; "nostart:*:0" makes the process exit
@@ -79,6 +81,13 @@ def main() -> None:
             elif req["op"] == "execute":
                 steps = [step_from_json(s) for s in req["steps"]]
                 reply = {"result": backend.execute(steps).to_json()}
+            elif req["op"] == "policy":
+                reply = {"result": backend.run_policy(req["path"]).to_json()}
+            elif req["op"] == "observe":
+                obs, actors = backend.policy_observation()
+                reply = {"obs": obs, "actors": actors}
+            elif req["op"] == "command":
+                reply = {"checks": backend.command(req["action"])}
             elif req["op"] == "perceive":
                 scene, report = backend.perceive(
                     req["segmenter"], req.get("size"), tuple(req.get("drop", ()))

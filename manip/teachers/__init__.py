@@ -20,6 +20,7 @@ TEACHERS: dict[str, str] = {
     "openai": "manip.teachers.openai_http:OpenAITeacher",
     "vllm": "manip.teachers.vllm_inproc:VLLMTeacher",
     "noop": "manip.teachers.noop:NoopTeacher",
+    "policy": "manip.teachers.policy:PolicyTeacher",
 }
 
 

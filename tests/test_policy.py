@@ -1,0 +1,238 @@
+"""A policy that learns from recorded demonstrations, for real: expert PushCube episodes
+recorded on the embedded default, a Diffusion Policy trained on them (interrupted and
+resumed), run closed loop by `blazer eval --model policy:NAME` in the simulator child and on
+the robot runtime's stand-in.
+
+Sizes are tiny here (3 demonstrations, ~100 iterations): the tests check that each part
+works and that training learns; the success rates are the README's (benchmarks/policy_table.sh).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from manip.policy.diffusion import ConditionalUnet1D, DiffusionPolicy
+from manip.policy.features import env_observation, episode_observations
+from models.db import session_scope
+from models.errors import ConfigError, NotFound
+from models.orm import Episode, ModelVersion
+from tests.conftest import embedded_blazer, run_cli
+
+SPEC = """name: {name}
+tasks: [{task}]
+robots: [panda]
+teacher: {{kind: expert}}
+successes: {n}
+attempt_cap: {cap}
+block_size: 1
+record: {{trajectory: true, cameras: []}}
+"""
+
+
+def record(tmp, name: str, task: str, n: int) -> None:
+    spec = tmp / f"{name}.yaml"
+    spec.write_text(SPEC.format(name=name, task=task, n=n, cap=n + 3))
+    done = run_cli("campaign", "run", str(spec), env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    """Three recorded PushCube demonstrations as dataset ``push``; one PickCube one beside
+    them in ``mixed``."""
+    tmp = tmp_path_factory.mktemp("policy")
+    with embedded_blazer(tmp):
+        record(tmp, "push-rec", "PushCube-v1", 3)
+        record(tmp, "pick-rec", "PickCube-v1", 1)
+        for name, sources in (("push", ["push-rec"]), ("mixed", ["push-rec", "pick-rec"])):
+            flags = [f for s in sources for f in ("--from", s)]
+            built = run_cli("dataset", "build", "--name", name, *flags, env=dict(os.environ))
+            assert built.returncode == 0, built.stderr[-2000:]
+        yield tmp
+
+
+@pytest.fixture(scope="module")
+def trained(demos):
+    """`push-policy`, trained in two sittings: interrupted at iteration 100, then resumed."""
+    from training import policy
+
+    spec = policy.PolicyTraining(max_iterations=300, batch_size=64, lr=1e-3, warmup=10)
+    seen: list[tuple[int, float]] = []
+
+    def stop_at_100(i, total, loss):
+        seen.append((i, loss))
+        if i == 100:
+            raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(policy, "CHECKPOINT_EVERY_S", 0.0)
+        with pytest.raises(KeyboardInterrupt):
+            policy.train_policy("push", "push-policy", spec, progress=stop_at_100)
+        with session_scope() as s:
+            assert s.scalar(select(ModelVersion).where(ModelVersion.name == "push-policy")) is None
+        assert policy.policy_path("push-policy").with_suffix(".train.pt").exists()
+        resumed: list[tuple[int, float]] = []
+        policy.train_policy(
+            "push", "push-policy", spec, progress=lambda i, n, loss: resumed.append((i, loss))
+        )
+    return seen, resumed
+
+
+def test_a_recording_and_the_live_env_give_the_policy_the_same_observation(demos):
+    """The one feature owner: row 0 of a recorded episode is what the env shows after the
+    same seed's reset, so a policy sees in closed loop what it was trained on."""
+    from manip.sim.maniskill_backend import ManiSkillBackend
+    from training.datasets import get_dataset
+    from training.exports import recorded_demos
+
+    with session_scope() as s:
+        demo = next(recorded_demos(s, get_dataset(s, "push")))
+        recorded = episode_observations(demo.load())
+    backend = ManiSkillBackend()
+    try:
+        backend.reset(demo.task, demo.robot, demo.seed)
+        env, _ = backend._envs[backend._current]
+        live, actors = env_observation(env)
+    finally:
+        backend.close()
+    assert "cube" in actors and "goal_region" in actors
+    assert recorded.shape[1] == live.shape[0] == 9 + 9 + 7 + 7 * len(actors)
+    np.testing.assert_allclose(recorded[0], live, atol=1e-5)
+
+
+def test_training_resumes_learns_and_registers_the_policy(trained):
+    from training import policy
+
+    seen, resumed = trained
+    assert [i for i, _ in seen] == list(range(1, 101))
+    assert resumed[0][0] == 101 and resumed[-1][0] == 300  # on from the checkpoint, not again
+    assert resumed[-1][1] < 0.5 * seen[0][1]  # the denoising loss fell
+    assert not policy.policy_path("push-policy").with_suffix(".train.pt").exists()
+    with session_scope() as s:
+        v = s.scalars(select(ModelVersion).where(ModelVersion.name == "push-policy")).one()
+        assert v.base_model == "diffusion-policy" and v.metrics["train"]["iterations"] == 300
+        assert v.metrics["train"]["demos"] == 3
+    trained_policy = DiffusionPolicy.load(policy.policy_path("push-policy"))
+    untrained = DiffusionPolicy(
+        trained_policy.config,
+        ConditionalUnet1D(trained_policy.config),
+        trained_policy.obs_limits,
+        trained_policy.act_limits,
+    )
+    demos = policy.load_demonstrations("push")
+    c = trained_policy.config
+
+    def error(p: DiffusionPolicy) -> float:
+        """Mean squared error (scaled units) of its chunks against the demonstrations'."""
+        errs = []
+        for obs, act in zip(demos.observations, demos.actions, strict=True):
+            for t in range(1, len(act) - c.act_horizon, 25):
+                chunk = p.act(obs[t - 1 : t + 1], torch_generator(t))
+                want = act[t : t + c.act_horizon]
+                scale = p.act_limits
+                errs.append(np.mean((scale.scale(chunk) - scale.scale(want)) ** 2))
+        return float(np.mean(errs))
+
+    assert error(trained_policy) < 0.5 * error(untrained)
+
+
+def torch_generator(seed: int):
+    import torch
+
+    return torch.Generator().manual_seed(seed)
+
+
+def test_train_policy_says_what_is_wrong_with_its_dataset(demos):
+    from training.policy import PolicyTraining, train_policy
+
+    tiny = PolicyTraining(max_iterations=2, batch_size=4)
+    with pytest.raises(ConfigError, match="mixes PickCube-v1 on panda and PushCube-v1 on panda"):
+        train_policy("mixed", "m", tiny)
+    with pytest.raises(NotFound, match="no dataset named 'nope'"):
+        train_policy("nope", "m", tiny)
+    done = run_cli("train", "policy", "--dataset", "mixed", env=dict(os.environ))
+    assert done.returncode != 0 and "a policy is trained per task and robot" in done.stderr
+
+
+def test_eval_runs_the_policy_closed_loop_and_records_every_episode(trained):
+    env = dict(os.environ)
+    for tasks in ("PushCube-v1", "PushCube-v1,PickCube-v1"):
+        done = run_cli(
+            "eval", "--model", "policy:push-policy", "--tasks", tasks, "--episodes", "1", env=env
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "policy:push-policy" in done.stdout
+    with session_scope() as s:
+        rows = s.scalars(select(Episode).where(Episode.teacher == "policy:push-policy")).all()
+        push = [e for e in rows if e.task == "PushCube-v1"]
+        (pick,) = [e for e in rows if e.task == "PickCube-v1"]
+        version = s.scalars(select(ModelVersion).where(ModelVersion.name == "push-policy")).one()
+        metrics = version.metrics
+    assert len(push) == 2 and all(e.plan is None and e.completion is None for e in push)
+    assert all(e.success or e.failure_reason == "task_failed" for e in push)
+    assert all(e.final_positions and e.timings["motion_s"] > 0 for e in push)
+    # the same seed twice: the same episode (the sampler's noise is seeded by the episode)
+    assert push[0].final_positions == push[1].final_positions
+    assert pick.failure_reason == "teacher_error"
+    assert "trained on PushCube-v1 with panda, not PickCube-v1" in pick.failure_detail
+    assert "PushCube-v1" in metrics["eval"]
+
+
+def test_the_robot_runtime_runs_the_policy_on_the_stand_in(trained):
+    from manip.teachers.policy import policy_checkpoint
+    from robot_runtime.policy_runner import JointGuard, deploy_policy
+    from robot_runtime.sim_robot import SimRobot
+
+    policy = DiffusionPolicy.load(policy_checkpoint("push-policy"))
+    robot = SimRobot("PushCube-v1", seed=7, scene="true")
+    result = deploy_policy(robot, policy, JointGuard(margin=10.0, max_jump_rad=10.0), max_steps=24)
+    assert result.refused is None and result.steps == 24 and result.chunks == 3
+    strict = deploy_policy(
+        SimRobot("PushCube-v1", seed=7, scene="true"), policy, JointGuard(10.0, 0.0)
+    )
+    assert strict.steps == 0 and "rad from the measured joints" in strict.refused
+    done = run_cli(
+        "robot",
+        "run",
+        "--model",
+        "policy:push-policy",
+        "--task",
+        "PushCube-v1",
+        "--seed",
+        "7",
+        env=dict(os.environ),
+    )
+    out = json.loads(done.stdout)
+    assert done.returncode == (0 if out["success"] else 1)
+    assert out["chunks"] >= 1 and (out["steps"] > 0 or out["refused"])
+    wrong = run_cli("robot", "run", "--model", "policy:nope", env=dict(os.environ))
+    assert wrong.returncode != 0 and "no policy named 'nope'" in wrong.stderr
+
+
+def test_scaling_holds_a_constant_dimension_and_the_guard_fails_closed():
+    """A dimension that never changed in training (PushCube's closed gripper) comes back as
+    its one value whatever the network says; the joint guard refuses out-of-range targets
+    and jumps before anything moves."""
+    from manip.policy.diffusion import Limits, PolicyConfig
+    from robot_runtime.policy_runner import JointGuard
+
+    values = np.array([[0.0, 2.0, -1.0], [1.0, 4.0, -1.0]], np.float32)
+    limits = Limits.of(values)
+    np.testing.assert_allclose(limits.unscale(limits.scale(values)), values, atol=1e-6)
+    np.testing.assert_allclose(limits.unscale(np.array([0.3, 0.3, 0.9], np.float32))[2], -1.0)
+    config = PolicyConfig(obs_dim=3, act_dim=3)
+    policy = DiffusionPolicy(config, ConditionalUnet1D(config), limits, limits)
+    guard = JointGuard(margin=0.05, max_jump_rad=0.5)
+    qpos = np.array([0.5, 3.0])
+    assert guard.check(policy, qpos, np.array([0.6, 3.2, -1.0], np.float32)) is None
+    assert "outside the demonstrations' range" in guard.check(
+        policy, qpos, np.array([1.2, 3.0, -1.0], np.float32)
+    )
+    assert "rad from the measured joints" in guard.check(
+        policy, qpos, np.array([0.5, 3.9, -1.0], np.float32)
+    )
