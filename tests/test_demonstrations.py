@@ -246,6 +246,7 @@ def test_a_widowx_ai_push_export_replays_in_the_plain_tool_only_from_its_states(
     assert "PushCube-v1_widowxai.h5: " in done.stdout and "replay-h5" in done.stdout, done.stdout
     from manip.sim.assets import setup_assets
 
+    monkeypatch.delenv("MS_ASSET_DIR", raising=False)  # restored after: setup_assets sets it
     setup_assets()  # the copy the campaign's simulator made: ManiSkill cannot download these
     h5, assets = out / "PushCube-v1_widowxai.h5", os.environ["MS_ASSET_DIR"]
     with_states = plain_replay(h5, "--use-first-env-state", assets=assets)
@@ -376,6 +377,27 @@ def test_lerobot_export_starts_new_files_past_the_size_limits(recorded):
         one["info"]["data_files_size_in_mb"] == 100
         and len(one["videos"]["observation.images.base"]) == 1
     )
+
+
+def test_an_export_starts_a_video_file_at_the_frame_cap_and_lerobot_loads_it(
+    recorded, tmp_path, monkeypatch
+):
+    """With a frame cap below one episode, every episode gets its own video files while the
+    data stays in one file (its size limit is not reached), and lerobot's own code loads it."""
+    from training.datasets import export_dataset
+    from training.exports import lerobot_v3
+
+    monkeypatch.setattr(lerobot_v3, "VIDEO_FILE_FRAMES", 1)
+    with session_scope() as s:
+        root = export_dataset(s, "demos", "lerobot", tmp_path / "capped") / "panda"
+    seen = lerobot_probe(root)
+    rows = [e for e in episodes() if e.robot == "panda"]
+    assert seen["num_episodes"] == len(rows) >= 2
+    assert len(list((root / "data").rglob("*.parquet"))) == 1
+    for key in ("observation.images.base", "observation.images.wrist"):
+        assert len(list((root / "videos" / key).rglob("*.mp4"))) == len(rows)
+        assert [ep[f"videos/{key}/file_index"] for ep in seen["episodes"]] == list(range(len(rows)))
+    check_videos(seen, seen["info"], rows)
 
 
 def test_file_size_flags_are_checked(recorded):

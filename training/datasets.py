@@ -301,7 +301,7 @@ def _maniskill_h5(file_mb: tuple[float | None, float | None], on_note: Callable)
     return lambda demos, out: write_maniskill_h5(demos, out, on_note)
 
 
-# policy-learning formats (a writer (demos, out) for the file sizes and note sink asked): they need episodes
-# recorded with trajectories (spec key ``record:``)
+# policy-learning formats, each made into a writer (demos, out) for the file sizes and the
+# note sink asked; they need episodes recorded with trajectories (spec key ``record:``)
 DEMO_FORMATS = {"lerobot": _lerobot, "maniskill-h5": _maniskill_h5}
 EXPORT_FORMATS = ("jsonl", "hf", *DEMO_FORMATS)

@@ -12,12 +12,17 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import select
+
 from manip.prompt import STUDENT_PROMPT_VERSION as STUDENT_PROMPT
 from models.db import session_scope
 from models.errors import ConfigError
-from training.datasets import get_dataset, iter_examples
+from models.orm import Dataset
+from models.registry import find_model_version
+from training.datasets import DatasetSpec, build_dataset, get_dataset, iter_examples
 from training.loop import TrainConfig, train
 from training.lora import LoraSettings, load_base, with_lora
+from training.recipes import recipe
 from training.runs import default_run_dir, hyperparameters, tracked_run
 from training.sft import IGNORE, collate, tokenize_example
 
@@ -135,14 +140,8 @@ def dpo_from_student(
 ) -> str:
     """SFT+DPO: from ``student``'s adapter, every failure of a scene against a success of the
     same scene in ``sources`` (the teacher's own samples; snapshot ``pairs``), registered as
-    ``name``; ``overrides``: recipe fields (e.g. ``max_steps`` in a test). Each part is skipped when it exists, so a killed run resumes."""
-    from sqlalchemy import select
-
-    from models.orm import Dataset
-    from models.registry import find_model_version
-    from training.datasets import DatasetSpec, build_dataset
-    from training.recipes import recipe
-
+    ``name``; ``overrides``: recipe fields (e.g. ``max_steps`` in a test). Each part is
+    skipped when it exists, so a killed run resumes."""
     with session_scope() as session:
         if session.scalars(select(Dataset).where(Dataset.name == pairs)).one_or_none() is None:
             build_dataset(
