@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
 from manip.policy.diffusion import ConditionalUnet1D, DiffusionPolicy
-from manip.policy.features import env_observation, episode_observations
+from manip.policy.features import episode_observations
+from manip.sim.isolated import sim_environment
 from models.db import session_scope
 from models.errors import ConfigError, NotFound
 from models.orm import Episode, ModelVersion
-from tests.conftest import embedded_blazer, run_cli
+from tests.conftest import REPO, embedded_blazer, run_cli
 
 SPEC = """name: {name}
 tasks: [{task}]
@@ -86,20 +89,30 @@ def trained(demos):
 def test_a_recording_and_the_live_env_give_the_policy_the_same_observation(demos):
     """The one feature owner: row 0 of a recorded episode is what the env shows after the
     same seed's reset, so a policy sees in closed loop what it was trained on."""
-    from manip.sim.maniskill_backend import ManiSkillBackend
     from training.datasets import get_dataset
     from training.exports import recorded_demos
 
     with session_scope() as s:
         demo = next(recorded_demos(s, get_dataset(s, "push")))
         recorded = episode_observations(demo.load())
-    backend = ManiSkillBackend()
-    try:
-        backend.reset(demo.task, demo.robot, demo.seed)
-        env, _ = backend._envs[backend._current]
-        live, actors = env_observation(env)
-    finally:
-        backend.close()
+    # in a process of its own, as the simulator child runs (its Vulkan driver settings)
+    code = (
+        "import json, sys; from manip.sim.maniskill_backend import ManiSkillBackend; "
+        "from manip.policy.features import env_observation; b = ManiSkillBackend(); "
+        "b.reset(sys.argv[1], sys.argv[2], int(sys.argv[3])); "
+        "o, a = env_observation(b._envs[b._current][0]); print(json.dumps([o.tolist(), a]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, demo.task, demo.robot, str(demo.seed)],
+        env=sim_environment(),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    obs, actors = json.loads(done.stdout.strip().splitlines()[-1])
+    live = np.array(obs, dtype=np.float32)
     assert "cube" in actors and "goal_region" in actors
     assert recorded.shape[1] == live.shape[0] == 9 + 9 + 7 + 7 * len(actors)
     np.testing.assert_allclose(recorded[0], live, atol=1e-5)
