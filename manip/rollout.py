@@ -87,20 +87,21 @@ def run_block(
         pending = _scenes(
             block, block.seeds[i : i + chunk], simulator, teacher, worker_name, outcomes
         )
-        completions = (
-            [None] * len(pending)
+        # a learned policy acts in the simulator itself: it is asked for no plan
+        plans = (
+            None
             if policy
             else _ask_teacher(teacher, [TeacherRequest(s, o.messages) for o, s in pending])
         )
-        for (outcome, scene), completion in zip(pending, completions, strict=True):
+        for j, (outcome, scene) in enumerate(pending):
             if not keep_going(successes):
                 outcomes.remove(outcome)  # not run: the job stopped (task full, cancelled)
                 continue
-            if completion is None:  # no plan: the policy acts in the simulator itself
+            if plans is None:
                 run = functools.partial(simulator.run_policy, policy)
                 _carry_out(outcome, scene, simulator, block.record, run)
             else:
-                _verify(outcome, scene, completion, simulator, block.record)
+                _verify(outcome, scene, plans[j], simulator, block.record)
             successes += outcome.record.success
     return outcomes
 
@@ -154,7 +155,8 @@ def _scenes(
                     outcome.record.scene = scene.to_json()
                     _fail(outcome.record, FailureReason.PERCEPTION_FAILED, why)
                 continue
-        messages = render_messages(scene, teacher.prompt_version)
+        prompted = not hasattr(teacher, "policy_path")  # a learned policy reads no prompt
+        messages = render_messages(scene, teacher.prompt_version) if prompted else []
         for outcome in seed_outcomes:
             outcome.record.scene = scene.to_json()
             outcome.messages = messages

@@ -249,3 +249,27 @@ def test_scaling_holds_a_constant_dimension_and_the_guard_fails_closed():
     assert "rad from the measured joints" in guard.check(
         policy, qpos, np.array([0.5, 3.9, -1.0], np.float32)
     )
+
+
+def test_relative_windows_give_back_the_demonstrated_targets():
+    """With offsets the network learns the arm's targets minus the measured joints; added
+    back to the joints they are the demonstration's targets, and the gripper is untouched."""
+    from manip.policy.diffusion import PolicyConfig
+    from training.policy import Demonstrations, Windows
+
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(11, 6)).astype(np.float32)  # qpos (2 arm + 1 finger) leads
+    act = rng.normal(size=(10, 3)).astype(np.float32)  # 2 arm targets, then the gripper
+    demos = Demonstrations([obs], [act], "T", "r", (), 0)
+    config = PolicyConfig(obs_dim=6, act_dim=3, pred_horizon=4, n_arm=2, relative=True)
+    windows = Windows(demos, config)
+    rows, chunks = windows.batch(np.arange(10))
+    offsets = windows.chunk_limits.unscale(chunks.numpy())
+    t = 5  # the window of step 5: actions 4..7, offsets from the joints at step 5
+    np.testing.assert_allclose(offsets[t, :, :2] + obs[t, :2], act[4:8, :2], atol=1e-5)
+    np.testing.assert_allclose(offsets[t, :, 2], act[4:8, 2], atol=1e-5)
+    scaled_obs = rows.reshape(10, 2, 6)[t].numpy()
+    np.testing.assert_allclose(windows.obs_limits.unscale(scaled_obs), obs[4:6], atol=1e-5)
+    absolute = Windows(demos, PolicyConfig(obs_dim=6, act_dim=3, pred_horizon=4, n_arm=2))
+    got = absolute.chunk_limits.unscale(absolute.batch(np.arange(10))[1].numpy())
+    np.testing.assert_allclose(got[0], act[[0, 0, 1, 2]], atol=1e-5)  # padded at the start

@@ -31,6 +31,7 @@ from manip.policy.diffusion import (
     Limits,
     PolicyConfig,
     noise_scheduler,
+    to_offsets,
 )
 from manip.policy.features import episode_observations
 from models.db import session_scope
@@ -53,6 +54,7 @@ class PolicyTraining:
     weight_decay: float = 1e-6
     warmup: int = 500
     ema_power: float = 0.75
+    relative: bool = True  # arm targets as offsets from the measured joints (PolicyConfig)
     seed: int = 0
 
 
@@ -104,31 +106,42 @@ def load_demonstrations(dataset: str, limit: int | None = None) -> Demonstration
 class Windows:
     """Every (episode, step) as a training sample: the ``obs_horizon`` observations up to
     the step and the ``pred_horizon`` actions from the oldest of them, padded at the
-    episode's ends with its first and last entries (the baseline's padding)."""
+    episode's ends with its first and last entries (the baseline's padding); with
+    ``config.relative`` the arm's targets as offsets from the step's measured joints."""
 
-    def __init__(self, demos: Demonstrations, config: PolicyConfig, obs: Limits, act: Limits):
-        self.config = config
-        self.obs = [obs.scale(o) for o in demos.observations]
-        self.act = [act.scale(a) for a in demos.actions]
-        self.index = np.array(
-            [(e, t) for e, a in enumerate(self.act) for t in range(len(a))], dtype=np.int64
-        )
+    def __init__(self, demos: Demonstrations, config: PolicyConfig) -> None:
+        c = config
+        obs, chunks = [], []
+        for o, a in zip(demos.observations, demos.actions, strict=True):
+            t = np.arange(len(a))[:, None]
+            obs.append(o[np.clip(t + np.arange(1 - c.obs_horizon, 1), 0, None)])
+            span = np.clip(
+                t + np.arange(1 - c.obs_horizon, c.pred_horizon + 1 - c.obs_horizon), 0, len(a) - 1
+            )
+            chunk = a[span]
+            chunks.append(to_offsets(chunk, o[: len(a)], c.n_arm) if c.relative else chunk)
+        raw_obs, raw_chunks = np.concatenate(obs), np.concatenate(chunks)
+        self.obs_limits = Limits.of(raw_obs.reshape(-1, c.obs_dim))
+        self.chunk_limits = Limits.of(raw_chunks.reshape(-1, c.act_dim))
+        self.obs = torch.from_numpy(self.obs_limits.scale(raw_obs)).flatten(1)
+        self.chunks = torch.from_numpy(self.chunk_limits.scale(raw_chunks))
+
+    def __len__(self) -> int:
+        return len(self.chunks)
 
     def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        c = self.config
-        obs = np.empty((len(rows), c.obs_horizon, c.obs_dim), np.float32)
-        act = np.empty((len(rows), c.pred_horizon, c.act_dim), np.float32)
-        for i, (e, t) in enumerate(self.index[rows]):
-            first = t - (c.obs_horizon - 1)
-            steps = np.clip(np.arange(first, t + 1), 0, None)
-            obs[i] = self.obs[e][steps]
-            span = np.clip(np.arange(first, first + c.pred_horizon), 0, len(self.act[e]) - 1)
-            act[i] = self.act[e][span]
-        return torch.from_numpy(obs).flatten(1), torch.from_numpy(act)
+        index = torch.from_numpy(rows)
+        return self.obs[index], self.chunks[index]
 
 
 def policy_path(name: str) -> Path:
     return get_settings().data_dir / "policies" / f"{name}.pt"
+
+
+def _write_atomically(state: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path.with_suffix(".partial"))
+    path.with_suffix(".partial").replace(path)
 
 
 def train_policy(
@@ -156,9 +169,10 @@ def train_policy(
         task=demos.task,
         robot=demos.robot,
         max_steps=int(1.5 * longest),
+        n_arm=all_act.shape[1] - 1,  # a pd_joint_pos action: the arm's joints, then the gripper
+        relative=training.relative,
     )
-    obs_limits, act_limits = Limits.of(all_obs), Limits.of(all_act)
-    windows = Windows(demos, config, obs_limits, act_limits)
+    windows = Windows(demos, config)
     torch.manual_seed(training.seed)
     rng = np.random.default_rng(training.seed)
     net = ConditionalUnet1D(config)
@@ -169,9 +183,8 @@ def train_policy(
     done, spent, total, loss_value = 0, 0.0, training.max_iterations, float("nan")
     if state_path.exists():  # a rerun of an interrupted training goes on from its checkpoint
         saved = torch.load(state_path, map_location="cpu", weights_only=False)
-        net.load_state_dict(saved["net"])
-        ema.load_state_dict(saved["ema"])
-        opt.load_state_dict(saved["opt"])
+        for part, owner in (("net", net), ("ema", ema), ("opt", opt)):
+            owner.load_state_dict(saved[part])
         done, spent, total = saved["done"], saved["spent"], saved["total"]
         rng, loss_value = saved["rng"], saved["loss"]
 
@@ -204,7 +217,7 @@ def train_policy(
             if abs(fit - total) > 0.02 * total:
                 total, lr_schedule = fit, schedule(fit)
             timed_from, timed_at = done, now
-        obs, act = windows.batch(rng.integers(0, len(windows.index), training.batch_size))
+        obs, act = windows.batch(rng.integers(0, len(windows), training.batch_size))
         eps = torch.randn_like(act)
         t = torch.randint(0, config.diffusion_steps, (len(act),))
         loss = torch.nn.functional.mse_loss(net(noise.add_noise(act, eps, t), t, obs), eps)
@@ -217,13 +230,12 @@ def train_policy(
         value = loss.item()  # smoothed for the progress bar
         loss_value = value if math.isnan(loss_value) else 0.98 * loss_value + 0.02 * value
         if time.monotonic() - last_save > CHECKPOINT_EVERY_S and done < total:
-            state: dict[str, Any] = {"net": net.state_dict(), "ema": ema.state_dict()}
-            state["opt"] = opt.state_dict()
+            state: dict[str, Any] = {
+                k: o.state_dict() for k, o in (("net", net), ("ema", ema), ("opt", opt))
+            }
             spent = time.monotonic() - started
             state |= {"done": done, "total": total, "rng": rng, "spent": spent, "loss": loss_value}
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(state, state_path.with_suffix(".partial"))
-            state_path.with_suffix(".partial").replace(state_path)
+            _write_atomically(state, state_path)
             last_save = time.monotonic()
         progress(done, total, loss_value)
     minutes = (time.monotonic() - started) / 60
@@ -236,7 +248,10 @@ def train_policy(
         "loss": round(loss_value, 5),
         "minutes": round(minutes, 2),
     }
-    policy = DiffusionPolicy(config, net, obs_limits, act_limits, meta)
+    act_limits = Limits.of(all_act)
+    policy = DiffusionPolicy(
+        config, net, windows.obs_limits, act_limits, meta, windows.chunk_limits
+    )
     path = policy_path(name)
     policy.save(path)
     with session_scope() as session:

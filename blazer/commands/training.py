@@ -335,6 +335,9 @@ def train_policy_command(
     max_iterations: int = typer.Option(30_000, help="Iterations at most (the baseline's)."),
     batch_size: int = typer.Option(256, help="Windows per iteration."),
     demos: int = typer.Option(None, help="Use only the first N successful demonstrations."),
+    relative: bool = typer.Option(
+        True, "--relative/--absolute", help="Arm targets as offsets from the measured joints."
+    ),
     seed: int = typer.Option(0, help="Seed."),
 ) -> None:
     """Diffusion Policy (state) on recorded demonstrations; evaluate it with
@@ -343,7 +346,11 @@ def train_policy_command(
 
     ensure_schema()
     spec = PolicyTraining(
-        minutes=minutes, max_iterations=max_iterations, batch_size=batch_size, seed=seed
+        minutes=minutes,
+        max_iterations=max_iterations,
+        batch_size=batch_size,
+        relative=relative,
+        seed=seed,
     )
     with _progress_bar() as bars:
         bar = bars.add_task("policy", total=None, loss=float("nan"))
@@ -439,6 +446,10 @@ def evaluate_command(
         "hf",
         help="hf (transformers, full precision) or llamacpp (Q4_1 base + GGUF LoRA, ~3.7x faster on a CPU).",
     ),
+    name: str = typer.Option(
+        None,
+        help="Campaigns named NAME-<model> (default: eval-<model>-<time>): a rerun resumes an interrupted evaluation.",
+    ),
 ) -> None:
     """Evaluate models on held-out seeds: the paper's Table I (tasks x models), CSV and PNG."""
     from scheduler.spec import CampaignSpec
@@ -460,6 +471,7 @@ def evaluate_command(
             max_new_tokens=max_new_tokens,
             scene=s,
             engine=engine,
+            name_prefix=name,
         )
         for s in scenes
     }

@@ -6,6 +6,10 @@ before the policy looks again. Noise schedule and sampler are diffusers' DDPM sc
 
 Observations and actions are scaled to [-1, 1] by their training min and max (the recipe's
 "limits" normalizer); a dimension that never changed in training is held at its value.
+With ``relative`` the arm's joint targets of a chunk are learned as offsets from the joints
+measured at its newest observation (the gripper stays absolute): offsets span a far smaller
+range than the targets, so the same scaled error is a smaller error in radians, and one
+motion looks alike wherever the cube lies.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class PolicyConfig:
     task: str = ""
     robot: str = ""
     max_steps: int = 300  # closed-loop step limit: 1.5x the longest demonstration
+    n_arm: int = 0  # arm joints: they lead both the observation's qpos and the action
+    relative: bool = False  # arm targets learned as offsets from the measured joints
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PolicyConfig:
@@ -171,13 +177,25 @@ def noise_scheduler(config: PolicyConfig):
     )
 
 
+def to_offsets(chunk: np.ndarray, qpos: np.ndarray, n_arm: int) -> np.ndarray:
+    """Absolute targets -> offsets of the arm's from ``qpos`` (broadcast over the chunk)."""
+    out = np.array(chunk, dtype=np.float32)
+    out[..., :n_arm] -= qpos[..., None, :n_arm] if out.ndim == 3 else qpos[:n_arm]
+    return out
+
+
 @dataclass
 class DiffusionPolicy:
     config: PolicyConfig
     net: ConditionalUnet1D
     obs_limits: Limits
-    act_limits: Limits
+    act_limits: Limits  # the demonstrations' absolute targets (what a guard checks against)
     meta: dict[str, Any] = field(default_factory=dict)  # training facts (dataset, loss, time)
+    chunk_limits: Limits | None = None  # what the network's chunks scale by, if not act_limits
+
+    @property
+    def output_limits(self) -> Limits:
+        return self.chunk_limits or self.act_limits
 
     @torch.no_grad()
     def act(self, history: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
@@ -192,7 +210,9 @@ class DiffusionPolicy:
         for t in scheduler.timesteps:
             noise = self.net(sample, t.reshape(1), obs)
             sample = scheduler.step(noise, t, sample, generator=generator).prev_sample
-        actions = self.act_limits.unscale(sample[0].numpy())
+        actions = self.output_limits.unscale(sample[0].numpy())
+        if c.relative:
+            actions[:, : c.n_arm] += history[-1][: c.n_arm]
         start = c.obs_horizon - 1
         return actions[start : start + c.act_horizon]
 
@@ -206,6 +226,7 @@ class DiffusionPolicy:
                 "state_dict": self.net.state_dict(),
                 "obs_limits": [self.obs_limits.low, self.obs_limits.high],
                 "act_limits": [self.act_limits.low, self.act_limits.high],
+                "chunk_limits": [self.output_limits.low, self.output_limits.high],
                 "meta": self.meta,
             },
             tmp,
@@ -223,6 +244,6 @@ class DiffusionPolicy:
         config = PolicyConfig.from_json(saved["config"])
         net = ConditionalUnet1D(config)
         net.load_state_dict(saved["state_dict"])
-        return cls(
-            config, net, Limits(*saved["obs_limits"]), Limits(*saved["act_limits"]), saved["meta"]
-        )
+        act = Limits(*saved["act_limits"])
+        chunk = Limits(*saved["chunk_limits"]) if "chunk_limits" in saved else None
+        return cls(config, net, Limits(*saved["obs_limits"]), act, saved["meta"], chunk)
