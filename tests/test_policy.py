@@ -273,3 +273,23 @@ def test_relative_windows_give_back_the_demonstrated_targets():
     absolute = Windows(demos, PolicyConfig(obs_dim=6, act_dim=3, pred_horizon=4, n_arm=2))
     got = absolute.chunk_limits.unscale(absolute.batch(np.arange(10))[1].numpy())
     np.testing.assert_allclose(got[0], act[[0, 0, 1, 2]], atol=1e-5)  # padded at the start
+
+
+def test_a_demonstrated_open_or_close_is_what_the_policy_commands():
+    """Between the two gripper commands an expert used, the network's value is snapped to
+    the nearer one (a half-closed command drops the cube); a continuous one is kept."""
+    import torch
+
+    from manip.policy.diffusion import Limits, PolicyConfig
+    from training.policy import gripper_levels
+
+    assert gripper_levels(np.array([1.0, -1.0, 1.0, -1.0])) == (-1.0, 1.0)
+    assert gripper_levels(np.linspace(-1, 1, 50)) == ()
+    config = PolicyConfig(obs_dim=3, act_dim=3, n_arm=2, gripper_levels=(-1.0, 1.0))
+    limits = Limits(np.full(3, -1, np.float32), np.full(3, 1, np.float32))
+    policy = DiffusionPolicy(config, ConditionalUnet1D(config), limits, limits)
+    chunk = policy.act(np.zeros((2, 3), np.float32), torch.Generator().manual_seed(0))
+    assert set(chunk[:, -1].tolist()) <= {-1.0, 1.0}
+    free = DiffusionPolicy(PolicyConfig(obs_dim=3, act_dim=3), policy.net, limits, limits)
+    values = free.act(np.zeros((2, 3), np.float32), torch.Generator().manual_seed(0))[:, -1]
+    assert not set(values.tolist()) <= {-1.0, 1.0}  # the raw values lie in between

@@ -138,6 +138,13 @@ def policy_path(name: str) -> Path:
     return get_settings().data_dir / "policies" / f"{name}.pt"
 
 
+def gripper_levels(commands: np.ndarray, most: int = 3) -> tuple[float, ...]:
+    """The gripper commands the demonstrations used, when they are a few discrete values
+    (an expert opens and closes; a teleoperator's continuous trigger is left as it is)."""
+    levels = np.unique(commands)
+    return tuple(float(v) for v in levels) if len(levels) <= most else ()
+
+
 def _write_atomically(state: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path.with_suffix(".partial"))
@@ -171,6 +178,7 @@ def train_policy(
         max_steps=int(1.5 * longest),
         n_arm=all_act.shape[1] - 1,  # a pd_joint_pos action: the arm's joints, then the gripper
         relative=training.relative,
+        gripper_levels=gripper_levels(all_act[:, -1]),
     )
     windows = Windows(demos, config)
     torch.manual_seed(training.seed)

@@ -6,7 +6,9 @@ before the policy looks again. Noise schedule and sampler are diffusers' DDPM sc
 
 Observations and actions are scaled to [-1, 1] by their training min and max (the recipe's
 "limits" normalizer); a dimension that never changed in training is held at its value.
-With ``relative`` the arm's joint targets of a chunk are learned as offsets from the joints
+A gripper the demonstrations only opened or closed is snapped to the nearer of their
+commands: the network's value in between (-0.45 for "closed") opens the fingers enough to
+drop a held cube. With ``relative`` the arm's joint targets of a chunk are learned as offsets from the joints
 measured at its newest observation (the gripper stays absolute): offsets span a far smaller
 range than the targets, so the same scaled error is a smaller error in radians, and one
 motion looks alike wherever the cube lies.
@@ -47,11 +49,13 @@ class PolicyConfig:
     max_steps: int = 300  # closed-loop step limit: 1.5x the longest demonstration
     n_arm: int = 0  # arm joints: they lead both the observation's qpos and the action
     relative: bool = False  # arm targets learned as offsets from the measured joints
+    gripper_levels: tuple[float, ...] = ()  # the demonstrations' gripper commands, if few
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PolicyConfig:
         data = dict(data)
-        data["down_dims"], data["actors"] = tuple(data["down_dims"]), tuple(data["actors"])
+        for key in ("down_dims", "actors", "gripper_levels"):
+            data[key] = tuple(data.get(key, ()))
         return cls(**data)
 
 
@@ -213,6 +217,9 @@ class DiffusionPolicy:
         actions = self.output_limits.unscale(sample[0].numpy())
         if c.relative:
             actions[:, : c.n_arm] += history[-1][: c.n_arm]
+        if c.gripper_levels:  # open or closed as demonstrated: a value between lets go
+            levels = np.asarray(c.gripper_levels, np.float32)
+            actions[:, -1] = levels[np.abs(actions[:, -1:] - levels).argmin(axis=1)]
         start = c.obs_horizon - 1
         return actions[start : start + c.act_horizon]
 
