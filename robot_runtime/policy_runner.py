@@ -87,11 +87,10 @@ def deploy_policy(
             )
             return result
         history = deque([np.asarray(obs, np.float32)] * c.obs_horizon, maxlen=c.obs_horizon)
-        n_arm = c.n_arm or (len(obs) - 7 - 7 * len(actors)) // 2  # the arm's joints lead qpos
         while result.steps < limit and not result.success:
             result.chunks += 1
             for action in policy.act(np.stack(history), noise):
-                if (why := guard.check(policy, history[-1][:n_arm], action)) is not None:
+                if (why := guard.check(policy, history[-1][: c.n_arm], action)) is not None:
                     result.refused = why
                     return result
                 robot.command_joints(action)

@@ -114,7 +114,8 @@ def test_a_recording_and_the_live_env_give_the_policy_the_same_observation(demos
     obs, actors = json.loads(done.stdout.strip().splitlines()[-1])
     live = np.array(obs, dtype=np.float32)
     assert "cube" in actors and "goal_region" in actors
-    assert recorded.shape[1] == live.shape[0] == 9 + 9 + 7 + 7 * len(actors)
+    n = len(actors)  # poses, then the vectors between the TCP and the actors, pair by pair
+    assert recorded.shape[1] == live.shape[0] == 9 + 9 + 7 + 7 * n + 3 * (n + 1) * n // 2
     np.testing.assert_allclose(recorded[0], live, atol=1e-5)
 
 

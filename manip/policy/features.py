@@ -2,8 +2,12 @@
 episode's arrays when it is trained and from the live env when it runs, in the same order.
 
 Per step: the robot's joint positions and velocities, the TCP pose (position + wxyz
-quaternion), and the pose of every actor in ManiSkill's state dict (the cube, the goal
-marker, …) in name order: what ``RecordEpisode`` keeps as ``env_states``.
+quaternion), the pose of every actor in ManiSkill's state dict (the cube, the goal
+marker, …) in name order — what ``RecordEpisode`` keeps as ``env_states`` — and then the
+vectors between them: each actor's position from the TCP and each pair of actors' (as
+ManiSkill's own state observations give ``tcp_to_obj_pos`` and ``obj_to_goal_pos``; a
+network reads "3 cm left of the cube" far more easily from a difference than from two
+absolute positions).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ def observation(
 ) -> np.ndarray:
     """One step's feature vector (float32); ``actors``: name -> state (pose first, 7+)."""
     poses = [np.asarray(actors[name])[..., :7] for name in sorted(actors)]
-    return np.concatenate([qpos, qvel, tcp_pose, *poses], axis=-1).astype(np.float32)
+    points = [np.asarray(tcp_pose)[..., :3]] + [p[..., :3] for p in poses]
+    between = [b - a for i, a in enumerate(points) for b in points[i + 1 :]]
+    return np.concatenate([qpos, qvel, tcp_pose, *poses, *between], axis=-1).astype(np.float32)
 
 
 def episode_observations(data) -> np.ndarray:
