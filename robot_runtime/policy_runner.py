@@ -81,10 +81,9 @@ def deploy_policy(
     robot.connect()
     try:
         obs, actors = robot.policy_observation()
-        if tuple(actors) != c.actors:
-            result.refused = (
-                f"the robot sees {list(actors)}, the policy was trained on {list(c.actors)}"
-            )
+        # the robot runs the policy's own task: what it sees is what can differ
+        if (why := policy.mismatch(c.task, c.robot, np.asarray(obs), actors)) is not None:
+            result.refused = why
             return result
         history = deque([np.asarray(obs, np.float32)] * c.obs_horizon, maxlen=c.obs_horizon)
         while result.steps < limit and not result.success:

@@ -294,3 +294,16 @@ def test_a_demonstrated_open_or_close_is_what_the_policy_commands():
     free = DiffusionPolicy(PolicyConfig(obs_dim=3, act_dim=3), policy.net, limits, limits)
     values = free.act(np.zeros((2, 3), np.float32), torch.Generator().manual_seed(0))[:, -1]
     assert not set(values.tolist()) <= {-1.0, 1.0}  # the raw values lie in between
+
+
+def test_a_policy_refuses_an_observation_of_another_layout():
+    """A checkpoint trained on another feature layout says so instead of acting on it."""
+    from manip.policy.diffusion import Limits, PolicyConfig
+
+    config = PolicyConfig(obs_dim=3, act_dim=3, actors=("cube",), task="T", robot="r")
+    limits = Limits(np.zeros(3, np.float32), np.ones(3, np.float32))
+    policy = DiffusionPolicy(config, ConditionalUnet1D(config), limits, limits)
+    assert policy.mismatch("T", "r", np.zeros(3), ["cube"]) is None
+    assert "train it again" in policy.mismatch("T", "r", np.zeros(5), ["cube"])
+    assert "actors ['goal']" in policy.mismatch("T", "r", np.zeros(3), ["goal"])
+    assert "not U with r" in policy.mismatch("U", "r", np.zeros(3), ["cube"])

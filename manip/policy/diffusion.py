@@ -197,6 +197,22 @@ class DiffusionPolicy:
     meta: dict[str, Any] = field(default_factory=dict)  # training facts (dataset, loss, time)
     chunk_limits: Limits | None = None  # what the network's chunks scale by, if not act_limits
 
+    def mismatch(self, task: str, robot: str, obs: np.ndarray, actors: list[str]) -> str | None:
+        """Why this policy cannot act on what it sees here, or None."""
+        c = self.config
+        if (c.task, c.robot) != (task, robot):
+            return f"this policy was trained on {c.task} with {c.robot}, not {task} with {robot}"
+        if tuple(actors) != c.actors:
+            return (
+                f"the scene has actors {list(actors)}, the policy was trained on {list(c.actors)}"
+            )
+        if len(obs) != c.obs_dim:
+            return (
+                f"the policy reads {c.obs_dim} observation values, this build gives {len(obs)} "
+                "(trained on another feature layout: train it again)"
+            )
+        return None
+
     @property
     def output_limits(self) -> Limits:
         return self.chunk_limits or self.act_limits

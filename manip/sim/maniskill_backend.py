@@ -455,13 +455,7 @@ class ManiSkillBackend:
         task, robot = self._current[0], self._current[1]
         env, _ = self._envs[self._current]
         obs, actors = env_observation(env)
-        wrong = (
-            f"this policy was trained on {c.task} with {c.robot}, not {task} with {robot}"
-            if (c.task, c.robot) != (task, robot)
-            else f"the scene has actors {actors}, the policy was trained on {list(c.actors)}"
-            if tuple(actors) != c.actors
-            else None
-        )
+        wrong = policy.mismatch(task, robot, obs, actors)
         if wrong is not None:  # the actor cannot act here: its episode fails, saying why
             self._recorder = None  # nothing ran: nothing to record
             return ExecutionResult(False, FailureReason.TEACHER_ERROR, wrong)
