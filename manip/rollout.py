@@ -85,7 +85,7 @@ def run_block(
         if i and not keep_going(successes):
             break  # the seeds left are not run (task full, cancelled)
         pending = _scenes(
-            block, block.seeds[i : i + chunk], simulator, teacher, worker_name, outcomes
+            block, block.seeds[i : i + chunk], simulator, teacher, worker_name, outcomes, not policy
         )
         # a learned policy acts in the simulator itself: it is asked for no plan
         plans = (
@@ -113,6 +113,7 @@ def _scenes(
     teacher: Teacher,
     worker_name: str | None,
     outcomes: list[EpisodeOutcome],
+    prompted: bool = True,  # False: a learned policy, which reads no prompt
 ) -> list[tuple[EpisodeOutcome, SceneState]]:
     """Reset each seed for its scene and prompt: its episodes (appended to ``outcomes``)
     that still need the teacher, with the scene they are asked about."""
@@ -155,7 +156,6 @@ def _scenes(
                     outcome.record.scene = scene.to_json()
                     _fail(outcome.record, FailureReason.PERCEPTION_FAILED, why)
                 continue
-        prompted = not hasattr(teacher, "policy_path")  # a learned policy reads no prompt
         messages = render_messages(scene, teacher.prompt_version) if prompted else []
         for outcome in seed_outcomes:
             outcome.record.scene = scene.to_json()

@@ -181,10 +181,11 @@ def noise_scheduler(config: PolicyConfig):
     )
 
 
-def to_offsets(chunk: np.ndarray, qpos: np.ndarray, n_arm: int) -> np.ndarray:
-    """Absolute targets -> offsets of the arm's from ``qpos`` (broadcast over the chunk)."""
-    out = np.array(chunk, dtype=np.float32)
-    out[..., :n_arm] -= qpos[..., None, :n_arm] if out.ndim == 3 else qpos[:n_arm]
+def to_offsets(chunks: np.ndarray, qpos: np.ndarray, n_arm: int) -> np.ndarray:
+    """(N, H, act_dim) absolute targets -> the arm's as offsets from each row's ``qpos``
+    (N, obs_dim); ``act`` adds them back."""
+    out = np.array(chunks, dtype=np.float32)
+    out[..., :n_arm] -= qpos[:, None, :n_arm]
     return out
 
 
