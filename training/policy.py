@@ -267,7 +267,7 @@ def train_policy(
             ModelVersion(
                 name=name,
                 base_model=POLICY_BASE,
-                adapter_path=str(path),
+                adapter_path=str(path.resolve()),  # found from any working directory
                 dataset_id=demos.dataset_id,
                 hyperparameters={**asdict(training), "config": asdict(config)},
                 metrics={"train": meta},

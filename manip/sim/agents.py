@@ -101,9 +101,10 @@ def _place(u) -> None:
     if uid in robot.placed_by_blazer:
         u.agent.reset(u.agent.keyframes["rest"].qpos)
         u.agent.robot.set_pose(sapien.Pose(list(robot.base)))
-    task = u.spec.id if u.spec is not None else None
-    if robot.near_base is not None and task not in robot.own_layout:
-        u.agent.robot.set_pose(sapien.Pose(list(robot.near_base)))
+    if u.spec is None:  # gym.make's first reset runs before the env has its id: an arm
+        return  # moved now would stay there in the task ManiSkill lays out for it
+    if (base := robot.moved_base(u.spec.id)) is not None:
+        u.agent.robot.set_pose(sapien.Pose(list(base)))
 
 
 def plain_replay_note(uid: str, env_id: str) -> str | None:
@@ -117,7 +118,7 @@ def plain_replay_note(uid: str, env_id: str) -> str | None:
         why = f"{env_id} is blazer's own task"
     elif robot is not None and uid in robot.placed_by_blazer:
         why = f"blazer, not ManiSkill's table scene, places {uid} (base and rest pose)"
-    elif robot is not None and robot.near_base is not None and env_id not in robot.own_layout:
+    elif robot is not None and robot.moved_base(env_id) is not None:
         why = f"blazer moves {uid}'s base nearer {env_id}'s objects"
     else:
         return None

@@ -88,6 +88,9 @@ class SimulatorError(Exception):
         super().__init__(message)
         self.reason = reason
 
+    def __reduce__(self):  # crosses process pools: rebuilt from both arguments, not args
+        return type(self), (self.reason, str(self))
+
 
 class SimulatorStartError(SimulatorError):
     """The simulator could not start at all: no episode can run, so the job fails (not the

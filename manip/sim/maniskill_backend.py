@@ -38,6 +38,7 @@ SETTLE_STEPS = 40  # idle steps after the plan for the scene to come to rest
 SETTLE_CHECK_EVERY = 5
 RRT_PLANNING_TIME_S = 1.0
 REACH_TOLERANCE_M = 0.02
+FINGERTIP_CLEARANCE_M = 0.005  # a deeper grasp (Robot.pads_behind_tcp_m) stops this high
 SCREW_QPOS_STEP = 0.1
 
 
@@ -179,6 +180,7 @@ class ManiSkillBackend:
         self._current: tuple | None = None
         self._seed: int | None = None
         self._steps = 0  # control steps since the last env.reset
+        self._arm_target: np.ndarray | None = None  # the last move's final joint targets
         self._task: Task | None = None
         self._recorder: EpisodeRecorder | None = None
         self._record: RecordSpec | None = None
@@ -265,6 +267,7 @@ class ManiSkillBackend:
         self._task = get_task(task)
         self._robot: Robot = get_robot(robot)
         self._gripper = self._robot.gripper_open
+        self._arm_target = None
         self._steps = 0
         self._seed = int(seed)
         self._recorder = None
@@ -496,11 +499,12 @@ class ManiSkillBackend:
     def _move(self, step: Move) -> tuple[bool, str]:
         env, planner = self._envs[self._current]
         quat = gripper_quat(step.yaw_deg, step.tilt_deg)
+        point = self._link_target(np.array(step.position), quat)
         if self._robot.tcp_in_plan_frame is not None:
             from transforms3d.quaternions import qmult
 
             quat = qmult(quat, self._robot.tcp_in_plan_frame)
-        target = np.hstack([np.array(step.position), quat])
+        target = np.hstack([point, quat])
         qpos = env.unwrapped.agent.robot.get_qpos()[0].numpy()
         dt = env.unwrapped.control_timestep
         try:
@@ -518,8 +522,9 @@ class ManiSkillBackend:
         for q in path:
             if not self._step(self._action(q[:n_arm])):
                 return False, f"episode step limit {MAX_EPISODE_STEPS} reached"
-        goal = np.array(step.position)
+        goal = point
         err = self._tcp_error(goal)
+        self._arm_target = path[-1][:n_arm]
         for _ in range(CONVERGE_STEPS):  # the PD controller trails the path's last waypoint
             if err <= REACH_TOLERANCE_M / 4 or not self._step(self._action(path[-1][:n_arm])):
                 break
@@ -527,6 +532,23 @@ class ManiSkillBackend:
         if err > REACH_TOLERANCE_M:
             return False, f"stopped {err * 100:.1f} cm from the target (blocked?)"
         return True, f"reached in {len(plan['position'])} steps"
+
+    def _link_target(self, point: np.ndarray, quat: np.ndarray) -> np.ndarray:
+        """Where the TCP link goes for the finger pads' centre to be at ``point`` (``quat``:
+        the plan's pointing-down frame): deeper along the approach for a robot whose TCP
+        link is at its fingertips, but the tips stay FINGERTIP_CLEARANCE_M above the table
+        (a 3.6 cm cube is then held by the pads' lower half, as a hand would)."""
+        depth = self._robot.pads_behind_tcp_m
+        if not depth:
+            return point
+        from transforms3d.quaternions import quat2mat
+
+        target = point + quat2mat(quat)[:, 2] * depth
+        u = self._envs[self._current][0].unwrapped
+        table = getattr(u, "table_scene", None)
+        top = float(table.table.pose.p[0, 2]) + float(table.table_height) if table else 0.0
+        target[2] = max(target[2], top + FINGERTIP_CLEARANCE_M)
+        return target
 
     def _action(self, arm_qpos: np.ndarray) -> np.ndarray:
         """The pd_joint_pos action: arm joint targets, then the gripper command. The WidowX
@@ -542,10 +564,14 @@ class ManiSkillBackend:
         return float(np.linalg.norm(env.unwrapped.agent.tcp.pose.p[0].numpy() - goal))
 
     def _hold(self, n: int) -> bool:
+        """Keep the arm where the last move sent it (before any, where it stands). Holding
+        the measured joints instead lets a loaded arm creep: each hold's target is where
+        gravity had already pulled it (a WidowX AI holding a cube drifted 4 cm in 40 steps)."""
         env, planner = self._envs[self._current]
-        n_arm = len(planner.joint_vel_limits)
-        qpos = env.unwrapped.agent.robot.get_qpos()[0].numpy()[:n_arm]
-        return all(self._step(self._action(qpos)) for _ in range(n))
+        if self._arm_target is None:
+            n_arm = len(planner.joint_vel_limits)
+            self._arm_target = env.unwrapped.agent.robot.get_qpos()[0].numpy()[:n_arm]
+        return all(self._step(self._action(self._arm_target)) for _ in range(n))
 
     def _step(self, action: np.ndarray) -> bool:
         if self._steps >= MAX_EPISODE_STEPS:

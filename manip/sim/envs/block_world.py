@@ -25,7 +25,7 @@ from mani_skill.utils.building import actors
 from mani_skill.utils.scene_builder.table import TableSceneBuilder
 from mani_skill.utils.structs.pose import Pose
 
-from manip.sim.robots import agent_uids
+from manip.sim.robots import agent_uids, robot_of_uid
 from models.frames import yaw_of_quat
 
 COLOURS: dict[str, list[float]] = {
@@ -166,6 +166,15 @@ class BlockWorldEnv(BaseEnv):
                 if len(out) == n:
                     return out
         raise RuntimeError(f"could not place {n} objects {apart} m apart")
+
+    def within_reach(self, low, high) -> tuple[np.ndarray, np.ndarray]:
+        """The box [low, high] narrowed and moved as the robot's record says
+        (``spawn_y_scale``, ``spawn_x_shift_m``): for a layout a short arm cannot otherwise
+        reach (StackBlocks' tower; baskets 17 cm apart would not fit a narrowed box)."""
+        robot = robot_of_uid(self.robot_uids)
+        scale = np.array([1.0, robot.spawn_y_scale if robot else 1.0])
+        shift = np.array([robot.spawn_x_shift_m if robot else 0.0, 0.0])
+        return np.asarray(low) * scale + shift, np.asarray(high) * scale + shift
 
     def yaw(self) -> float:
         return float(self.rng.uniform(-180, 180))

@@ -40,7 +40,8 @@ class StackBlocksEnv(BlockWorldEnv):
         colour, other = self.pick_colours(2, exclude=[c for c in COLOURS if c not in STACK_COLOURS])
         self.colour, self.k = colour, MAX_HEIGHT
         n_other = 1 + int(self.rng.randint(0, 2))
-        spots = self.spots(self.k + n_other, [-0.12, -0.22], [0.12, 0.22], apart=0.11)
+        box = self.within_reach([-0.12, -0.22], [0.12, 0.22])
+        spots = self.spots(self.k + n_other, *box, apart=0.11)
         self.tower = self.blocks[colour][: self.k]
         shown = [(f"block_{colour}_{i + 1}", a) for i, a in enumerate(self.tower)]
         shown += [(f"block_{other}_{i + 1}", a) for i, a in enumerate(self.blocks[other][:n_other])]

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+from manip.sim.robots import get_robot
 from manip.sim.tasks.common import (
     APPROACH_M,
     actor_state,
     bind_point,
     bind_yaw,
     code_block,
+    const,
     offset,
 )
 from models.types import ObjectState, SceneState
 
 DESCRIPTION = "Stand the peg that lies on the table upright on one of its ends."
-GRASP_FROM_CENTRE_M = (
-    0.10  # grasp towards one end, loosely, so the peg swings down (as ManiSkill's solution does)
-)
-TILT_DEG = 36
 
 
 CAMERA = {"peg": ("peg", 180)}  # two colours: the segmenter grows one half into the whole
@@ -27,20 +25,27 @@ def scene_objects(env) -> list[ObjectState]:
     return [actor_state("peg", env.peg, (length, width, width), symmetry_deg=180)]
 
 
+def _tilted(tilt: float) -> str:
+    return f"yaw=yaw, tilt={const(tilt)}" if tilt else "yaw=yaw"
+
+
 def expert_plan(scene: SceneState) -> str:
-    d = GRASP_FROM_CENTRE_M
+    s = get_robot(scene.robot).peg_swing
+    d = const(s.grasp_from_centre_m)
+    dz = s.grasp_dz_m
+    z = f"peg[2] {'+' if dz > 0 else '-'} {const(abs(dz))}" if dz else "peg[2]"
     return code_block(
         [
             bind_point("peg", scene.object("peg")),
             bind_yaw("yaw", scene.object("peg")),  # fingers close across the peg's width
             # along the hand's +x (the way tilt turns), so the lower end swings to the table
-            f"grasp = [peg[0] + {d} * cos(yaw), peg[1] + {d} * sin(yaw), peg[2]]",
+            f"grasp = [peg[0] + {d} * cos(yaw), peg[1] + {d} * sin(yaw), {z}]",
             f"move_gripper({offset('grasp', dz=APPROACH_M)}, yaw=yaw)",
             "move_gripper(grasp, yaw=yaw)",
-            'close_gripper("peg", strength=0.6)',
-            f"move_gripper({offset('grasp', dz=0.30)}, yaw=yaw)",
-            f"move_gripper({offset('grasp', dz=0.30)}, yaw=yaw, tilt={TILT_DEG})",
-            f"move_gripper({offset('grasp', dz=0.20)}, yaw=yaw, tilt={TILT_DEG})",
+            f'close_gripper("peg", strength={const(s.strength)})',
+            f"move_gripper({offset('grasp', dz=s.lift_m)}, {_tilted(s.lift_tilt_deg)})",
+            f"move_gripper({offset('grasp', dz=s.lift_m)}, {_tilted(s.tilt_deg)})",
+            f"move_gripper({offset('grasp', dz=s.lower_m)}, {_tilted(s.tilt_deg)})",
             "open_gripper()",
             "task_completed()",
         ]

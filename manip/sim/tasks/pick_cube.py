@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from manip.sim.robots import get_robot
 from manip.sim.tasks.common import (
     APPROACH_M,
     actor_state,
     bind_point,
     bind_yaw,
     code_block,
+    const,
     offset,
 )
 from models.types import ObjectState, SceneState
@@ -32,6 +34,8 @@ def scene_objects(env) -> list[ObjectState]:
 
 def expert_plan(scene: SceneState) -> str:
     cube, goal = scene.object("cube"), scene.object("goal")
+    tilt = get_robot(scene.robot).carry_tilt_deg
+    carry = f"yaw=yaw, tilt={const(tilt)}" if tilt else "yaw=yaw"
     return code_block(
         [
             bind_point("cube", cube),
@@ -40,7 +44,7 @@ def expert_plan(scene: SceneState) -> str:
             f"move_gripper({offset('cube', dz=APPROACH_M)}, yaw=yaw)",
             "move_gripper(cube, yaw=yaw)",
             'close_gripper("cube")',
-            "move_gripper(goal, yaw=yaw)",
+            f"move_gripper(goal, {carry})",
             "task_completed()",
         ]
     )
