@@ -534,10 +534,10 @@ class ManiSkillBackend:
         return True, f"reached in {len(plan['position'])} steps"
 
     def _link_target(self, point: np.ndarray, quat: np.ndarray) -> np.ndarray:
-        """Where the TCP link goes for the finger pads' centre to be at ``point`` (``quat``:
-        the plan's pointing-down frame): deeper along the approach for a robot whose TCP
-        link is at its fingertips, but the tips stay FINGERTIP_CLEARANCE_M above the table
-        (a 3.6 cm cube is then held by the pads' lower half, as a hand would)."""
+        """Where the TCP link goes for the plan's ``point`` to lie between the pads (``quat``:
+        the plan's pointing-down frame): ``pads_behind_tcp_m`` deeper along the approach for
+        a robot whose TCP link is at its fingertips, but the tips stay FINGERTIP_CLEARANCE_M
+        above the table (a 3.6 cm cube is then held by the pads' lower part, as a hand would)."""
         depth = self._robot.pads_behind_tcp_m
         if not depth:
             return point

@@ -70,8 +70,8 @@ class Robot:
     # the hand's tilt (degrees, fingers forward) while the expert carries a grasped object to
     # a point in the air: a short arm reaches higher pointing forward than pointing down
     carry_tilt_deg: float = 0.0
-    # how far the finger pads' centre sits behind the TCP link along the approach: a plan's
-    # point is where the pads close (0: the TCP link is already between them)
+    # how far behind the TCP link, along the approach, a plan's point is grasped: up the
+    # pads for a TCP link at the fingertips (0: the TCP link is already between the pads)
     pads_behind_tcp_m: float = 0.0
     # blazer's tasks spread objects in a box made for the Panda; a layout a short arm cannot
     # reach (StackBlocks) narrows it (y scaled) and moves it nearer the base (x shifted),
