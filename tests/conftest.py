@@ -118,3 +118,12 @@ def run_cli(
         timeout=timeout,
         cwd=cwd or REPO,
     )
+
+
+def expert(scene) -> list:
+    """The scripted expert's plan for ``scene``, parsed into steps."""
+    from manip.plan_language import parse_plan
+    from manip.teachers.base import TeacherRequest
+    from manip.teachers.expert import ExpertTeacher
+
+    return parse_plan(ExpertTeacher().complete([TeacherRequest(scene, [])])[0].text)

@@ -27,7 +27,7 @@ from manip.sim.tasks import TASKS
 from manip.teachers.base import TeacherRequest
 from manip.teachers.expert import ExpertTeacher
 from models.types import FailureReason
-from tests.conftest import run_cli
+from tests.conftest import expert, run_cli
 
 # one seed per task on which ManiSkill's own solution also succeeds
 EXPERT_SEEDS = {
@@ -58,10 +58,6 @@ CORE = {
     "BlockOnColour-v1": {"block"},
     "ClosestBasket-v1": {"fruit"},
 }
-
-
-def expert(scene) -> list:
-    return parse_plan(ExpertTeacher().complete([TeacherRequest(scene, [])])[0].text)
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,12 @@ import re
 import pytest
 from sqlalchemy import select
 
-from manip.plan_language import parse_plan
 from manip.sim.isolated import IsolatedSimulator
 from manip.sim.tasks import ENV_TASKS, GROUPS, TASKS, UNSEEN
-from manip.teachers.base import TeacherRequest
-from manip.teachers.expert import ExpertTeacher
 from models.db import session_scope
 from models.orm import DatasetMember, Episode
 from models.types import FailureReason
-from tests.conftest import embedded_blazer, run_cli
+from tests.conftest import embedded_blazer, expert, run_cli
 from tests.test_reliability import assert_exact, cluster, create  # noqa: F401  (fixture)
 from training.datasets import DatasetSpec, build_dataset
 from training.evaluate import EvalTable
@@ -31,10 +28,6 @@ def sim():
     simulator = IsolatedSimulator(episode_timeout_s=120)
     yield simulator
     simulator.close()
-
-
-def expert(scene) -> list:
-    return parse_plan(ExpertTeacher().complete([TeacherRequest(scene, [])])[0].text)
 
 
 def test_scenes_are_randomised_and_name_the_target_by_attribute(sim):

@@ -133,6 +133,12 @@ def seed_planner(seed: int) -> None:
         srand(ctypes.c_uint(seed % 2**31))
 
 
+def _table_top(u) -> float:
+    """Height of the table's top (ManiSkill's table scene; blazer's envs build the same)."""
+    table = u.table_scene
+    return float(table.table.pose.p[0, 2]) + float(table.table_height)
+
+
 def _false_checks(checks: dict[str, bool]) -> str:
     """ ": is_obj_placed, is_robot_static false" (the parts of a failed check), or ""."""
     failed = [k for k, v in checks.items() if k != "success" and not v]
@@ -325,7 +331,7 @@ class ManiSkillBackend:
         u = env.unwrapped
         tcp = u.agent.tcp.pose
         table = u.table_scene
-        top = float(table.table.pose.p[0, 2]) + float(table.table_height)
+        top = _table_top(u)
         tx, ty = float(table.table.pose.p[0, 0]), float(table.table.pose.p[0, 1])
         bx, by = (float(v) for v in u.agent.robot.pose.p[0, :2])
         reach = get_robot(robot).reach_m
@@ -544,9 +550,7 @@ class ManiSkillBackend:
         from transforms3d.quaternions import quat2mat
 
         target = point + quat2mat(quat)[:, 2] * depth
-        u = self._envs[self._current][0].unwrapped
-        table = getattr(u, "table_scene", None)
-        top = float(table.table.pose.p[0, 2]) + float(table.table_height) if table else 0.0
+        top = _table_top(self._envs[self._current][0].unwrapped)
         target[2] = max(target[2], top + FINGERTIP_CLEARANCE_M)
         return target
 

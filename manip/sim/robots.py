@@ -77,8 +77,8 @@ class Robot:
     # reach (StackBlocks) narrows it (y scaled) and moves it nearer the base (x shifted),
     # as ManiSkill's PickCube configs do
     spawn_y_scale: float = 1.0
-    peg_swing: PegSwing = PegSwing()  # how the expert stands LiftPegUpright's peg up
     spawn_x_shift_m: float = 0.0
+    peg_swing: PegSwing = PegSwing()  # how the expert stands LiftPegUpright's peg up
 
     def moved_base(self, task: str) -> Vec3 | None:
         """Where blazer stands this arm for ``task``, or None where ManiSkill's place is right."""

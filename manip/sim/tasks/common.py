@@ -62,6 +62,11 @@ def const(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") if value != 0 else "0"
 
 
+def hand(yaw: str, tilt: float = 0.0) -> str:
+    """A move's orientation arguments: ``yaw=...`` and, when tilted, ``tilt=...``."""
+    return f"yaw={yaw}, tilt={const(tilt)}" if tilt else f"yaw={yaw}"
+
+
 def code_block(lines: list[str]) -> str:
     return "```python\n" + "\n".join(lines) + "\n```"
 

@@ -10,6 +10,7 @@ from manip.sim.tasks.common import (
     bind_yaw,
     code_block,
     const,
+    hand,
     offset,
 )
 from models.types import ObjectState, SceneState
@@ -23,10 +24,6 @@ CAMERA = {"peg": ("peg", 180)}  # two colours: the segmenter grows one half into
 def scene_objects(env) -> list[ObjectState]:
     length, width = 2 * float(env.peg_half_length), 2 * float(env.peg_half_width)
     return [actor_state("peg", env.peg, (length, width, width), symmetry_deg=180)]
-
-
-def _tilted(tilt: float) -> str:
-    return f"yaw=yaw, tilt={const(tilt)}" if tilt else "yaw=yaw"
 
 
 def expert_plan(scene: SceneState) -> str:
@@ -43,9 +40,9 @@ def expert_plan(scene: SceneState) -> str:
             f"move_gripper({offset('grasp', dz=APPROACH_M)}, yaw=yaw)",
             "move_gripper(grasp, yaw=yaw)",
             f'close_gripper("peg", strength={const(s.strength)})',
-            f"move_gripper({offset('grasp', dz=s.lift_m)}, {_tilted(s.lift_tilt_deg)})",
-            f"move_gripper({offset('grasp', dz=s.lift_m)}, {_tilted(s.tilt_deg)})",
-            f"move_gripper({offset('grasp', dz=s.lower_m)}, {_tilted(s.tilt_deg)})",
+            f"move_gripper({offset('grasp', dz=s.lift_m)}, {hand('yaw', s.lift_tilt_deg)})",
+            f"move_gripper({offset('grasp', dz=s.lift_m)}, {hand('yaw', s.tilt_deg)})",
+            f"move_gripper({offset('grasp', dz=s.lower_m)}, {hand('yaw', s.tilt_deg)})",
             "open_gripper()",
             "task_completed()",
         ]

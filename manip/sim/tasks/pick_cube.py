@@ -9,7 +9,7 @@ from manip.sim.tasks.common import (
     bind_point,
     bind_yaw,
     code_block,
-    const,
+    hand,
     offset,
 )
 from models.types import ObjectState, SceneState
@@ -34,8 +34,6 @@ def scene_objects(env) -> list[ObjectState]:
 
 def expert_plan(scene: SceneState) -> str:
     cube, goal = scene.object("cube"), scene.object("goal")
-    tilt = get_robot(scene.robot).carry_tilt_deg
-    carry = f"yaw=yaw, tilt={const(tilt)}" if tilt else "yaw=yaw"
     return code_block(
         [
             bind_point("cube", cube),
@@ -44,7 +42,7 @@ def expert_plan(scene: SceneState) -> str:
             f"move_gripper({offset('cube', dz=APPROACH_M)}, yaw=yaw)",
             "move_gripper(cube, yaw=yaw)",
             'close_gripper("cube")',
-            f"move_gripper(goal, {carry})",
+            f"move_gripper(goal, {hand('yaw', get_robot(scene.robot).carry_tilt_deg)})",
             "task_completed()",
         ]
     )
